@@ -1,0 +1,358 @@
+"""`Catalog`: the one object notebooks and the CLI use to write, query, compact and verify runs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import shutil
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from bathos import config, ids
+from bathos.catalog import compact as compaction
+from bathos.catalog import lens, schema, segments, store
+from bathos.errors import (
+    AmbiguousRunId,
+    CatalogError,
+    CompactionBusy,
+    ConfigError,
+    QueryRefused,
+    RunNotFound,
+)
+from bathos.models import STATUSES, Run, structure_run
+from bathos.timespec import parse_time
+
+if TYPE_CHECKING:
+    import duckdb
+    import polars as pl
+
+log = logging.getLogger("bathos.catalog")
+
+DEFAULT_COMPACT_THRESHOLD = 500
+SUMMARY_COLUMNS = (
+    "id", "project", "status", "name", "script", "started_at", "ended_at", "duration_s",
+    "exit_code", "signal", "hostname", "user", "commit", "branch", "dirty", "slurm_job_id",
+    "slurm_array_job_id", "slurm_array_task_id", "tags", "parent_run_id", "campaign_id",
+    "agent_mode", "argv", "params", "results",
+)
+Progress = Callable[[int, int], None]
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.replace(tzinfo=dt.UTC).isoformat().replace("+00:00", "Z")
+    return value
+
+
+@attrs.frozen
+class Rows:
+    """A query result as plain Python rows; `to_data()` is what `--json` prints."""
+
+    columns: tuple[str, ...]
+    types: tuple[str, ...]
+    rows: list[tuple[Any, ...]]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def to_data(self) -> list[dict[str, Any]]:
+        """JSON-ready dicts: times as ISO-8601 UTC, JSON columns parsed."""
+        json_cols = {i for i, t in enumerate(self.types) if t == "JSON"}
+        return [
+            {
+                name: (json.loads(v) if i in json_cols and v is not None else _plain(v))
+                for i, (name, v) in enumerate(zip(self.columns, row, strict=True))
+            }
+            for row in self.rows
+        ]
+
+
+@attrs.frozen
+class RunQuery:
+    """Criteria shared by `runs`, `find` and `bth ls/find`; every one is optional."""
+
+    project: str | Sequence[str] | None = None
+    since: str | dt.datetime | None = None
+    until: str | dt.datetime | None = None
+    status: str | Sequence[str] | None = None
+    tags: Sequence[str] = ()
+    script: str | None = None
+    params: dict[str, str] = attrs.field(factory=dict)
+    host: str | None = None
+    commit: str | None = None
+    slurm_job: str | None = None
+    output: str | None = None
+    campaign: str | None = None
+    limit: int | None = None
+
+    def to_sql(self, columns: Sequence[str]) -> tuple[str, list[Any]]:
+        where, args = self._where()
+        sql = f"SELECT {', '.join(columns)} FROM runs"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY started_at DESC, id DESC"
+        if self.limit is not None:
+            sql += f" LIMIT {int(self.limit)}"
+        return sql, args
+
+    def _where(self) -> tuple[list[str], list[Any]]:
+        where: list[str] = []
+        args: list[Any] = []
+
+        def add(clause: str, *values: Any) -> None:
+            where.append(clause)
+            args.extend(values)
+
+        if self.project:
+            projects = [self.project] if isinstance(self.project, str) else list(self.project)
+            add(f"project IN ({', '.join('?' * len(projects))})", *projects)
+        if self.since:
+            add("started_at >= ?", _naive_utc(parse_time(self.since)))
+        if self.until:
+            add("started_at < ?", _naive_utc(parse_time(self.until)))
+        if self.status:
+            statuses = [self.status] if isinstance(self.status, str) else list(self.status)
+            unknown = sorted(set(statuses) - set(STATUSES))
+            if unknown:
+                raise ConfigError(
+                    f"unknown status {', '.join(unknown)} (choose from {', '.join(STATUSES)})"
+                )
+            add(f"status IN ({', '.join('?' * len(statuses))})", *statuses)
+        if self.tags:
+            add("list_has_all(tags, ?)", list(self.tags))
+        if self.script:
+            add("(script GLOB ? OR regexp_extract(script, '[^/]*$') GLOB ?)", self.script,
+                self.script)
+        for key, value in self.params.items():
+            add("(params->>?) = ?", key, value)
+        if self.host:
+            add("hostname GLOB ?", self.host)
+        if self.commit:
+            add("(starts_with(commit, ?) OR starts_with(git->>'snapshot', ?))", self.commit,
+                self.commit)
+        if self.slurm_job:
+            job, _, task = self.slurm_job.partition("_")
+            clause = "(slurm_job_id = ? OR slurm_array_job_id = ?)"
+            values: list[Any] = [job, job]
+            if task:
+                clause = "(slurm_array_job_id = ? AND slurm_array_task_id = ?)"
+                values = [job, task]
+            add(clause, *values)
+        if self.output:
+            add("id IN (SELECT run_id FROM outputs WHERE path GLOB ? "
+                "OR regexp_extract(path, '[^/]*$') GLOB ?)", self.output, self.output)
+        if self.campaign:
+            add("campaign_id = ?", self.campaign)
+        return where, args
+
+
+def _naive_utc(value: dt.datetime) -> dt.datetime:
+    return value.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+@attrs.frozen
+class VerifyReport:
+    """Unreadable files found by `verify`, and where they went if quarantined."""
+
+    problems: tuple[store.UnreadableFile, ...]
+    quarantined: tuple[Path, ...] = ()
+    files_checked: int = 0
+
+
+class Catalog:
+    """The runs catalog under `path` (default: `$BTH_CATALOG_DIR`, the project's, or `~/.bth/catalog`).
+
+    >>> cat = Catalog()
+    >>> cat.runs(since="7d", status="failed")      # polars DataFrame, newest first
+    >>> cat.get("1jd3k").outputs                     # a Run, by a unique id prefix
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        self.path = Path(path) if path is not None else config.catalog_dir(config.find_project())
+        threshold = os.environ.get("BTH_COMPACT_THRESHOLD", str(DEFAULT_COMPACT_THRESHOLD))
+        self.compact_threshold = int(threshold) if threshold.isdigit() else DEFAULT_COMPACT_THRESHOLD
+
+    def __repr__(self) -> str:
+        return f"Catalog({str(self.path)!r})"
+
+    # writing -----------------------------------------------------------------------------
+    def write(self, run: Run) -> Path:
+        """Write a run's current state (lock-free, atomic)."""
+        return store.write_run(self.path, run)
+
+    # reading -----------------------------------------------------------------------------
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        snap = lens.take_snapshot(self.path)
+        finished_hot = sum(1 for r in snap.hot if r.get("status") != "running")
+        if finished_hot > self.compact_threshold:
+            try:
+                compaction.compact(self.path, wait=False)
+                snap = lens.take_snapshot(self.path)
+            except (CompactionBusy, OSError) as exc:
+                log.info("automatic compaction skipped: %s", exc)
+        return lens.connect(snap, self.path)
+
+    def _execute(self, query: str, params: Sequence[Any] = ()) -> duckdb.DuckDBPyRelation:
+        """Run a query on a fresh lens; retry when a compactor swapped files underneath."""
+        import duckdb
+
+        for attempt in range(3):
+            con = self._connect()
+            try:
+                return con.sql(query, params=list(params) or None)
+            except duckdb.IOException as exc:
+                if attempt == 2:
+                    raise CatalogError(f"cannot read catalog {self.path}: {exc}") from exc
+            except duckdb.Error as exc:
+                raise CatalogError(f"query failed: {str(exc).splitlines()[0]}") from exc
+        raise AssertionError("unreachable")
+
+    def _rows(self, query: str, params: Sequence[Any] = ()) -> Rows:
+        rel = self._execute(query, params)
+        return Rows(
+            columns=tuple(rel.columns),
+            types=tuple(str(t) for t in rel.types),
+            rows=rel.fetchall(),
+        )
+
+    def _frame(self, query: str, params: Sequence[Any] = ()) -> pl.DataFrame:
+        import polars as pl
+
+        frame = pl.from_arrow(self._execute(query, params).to_arrow_table())
+        assert isinstance(frame, pl.DataFrame)
+        return frame
+
+    def find_rows(self, query: RunQuery | None = None, **criteria: Any) -> Rows:
+        """Runs matching the criteria (see RunQuery), newest first, as plain rows."""
+        sql, args = (query or RunQuery(**criteria)).to_sql(SUMMARY_COLUMNS)
+        return self._rows(sql, args)
+
+    def find(self, query: RunQuery | None = None, **criteria: Any) -> pl.DataFrame:
+        """Runs matching the criteria (see RunQuery), newest first, as a polars DataFrame."""
+        sql, args = (query or RunQuery(**criteria)).to_sql(SUMMARY_COLUMNS)
+        return self._frame(sql, args)
+
+    def runs(
+        self,
+        project: str | None = None,
+        since: str | dt.datetime | None = None,
+        until: str | dt.datetime | None = None,
+        status: str | Sequence[str] | None = None,
+        tags: Sequence[str] = (),
+        limit: int | None = None,
+    ) -> pl.DataFrame:
+        """Runs newest first, as a polars DataFrame."""
+        return self.find(RunQuery(project=project, since=since, until=until, status=status,
+                                  tags=tags, limit=limit))
+
+    def resolve(self, id_or_prefix: str) -> str:
+        """The full id of the one run whose id starts with `id_or_prefix` (≥ 4 characters)."""
+        prefix = id_or_prefix.strip().lower()
+        if len(prefix) < 4 or not ids.is_run_id_prefix(prefix):
+            raise ConfigError(
+                f"{id_or_prefix!r} is not a run id or a prefix of one (give at least 4 of its "
+                "characters, as bth ls shows them)"
+            )
+        found = [r[0] for r in self._rows(
+            "SELECT id FROM runs WHERE starts_with(id, ?) ORDER BY id LIMIT 21", [prefix]
+        ).rows]
+        if not found:
+            raise RunNotFound(id_or_prefix, str(self.path))
+        if prefix in found:
+            return prefix
+        if len(found) > 1:
+            raise AmbiguousRunId(id_or_prefix, found)
+        return str(found[0])
+
+    def get(self, id_or_prefix: str) -> Run:
+        """The run with this id, or the one run whose id starts with this prefix."""
+        run_id = self.resolve(id_or_prefix)
+        rows = self._rows("SELECT record FROM runs WHERE id = ?", [run_id]).rows
+        return structure_run(json.loads(rows[0][0]))
+
+    def query(self, sql: str) -> Rows:
+        """A read-only SQL query over the views, as plain rows."""
+        self._refuse_writes(sql)
+        return self._rows(sql)
+
+    def sql(self, sql: str) -> pl.DataFrame:
+        """A read-only SQL query over the views (`runs`, `outputs`), as a polars DataFrame."""
+        self._refuse_writes(sql)
+        return self._frame(sql)
+
+    def _refuse_writes(self, sql: str) -> None:
+        import duckdb
+
+        try:
+            kinds = lens.statement_types(duckdb.connect(":memory:"), sql)
+        except duckdb.Error as exc:
+            raise QueryRefused(f"cannot parse query: {str(exc).splitlines()[0]}") from exc
+        refused = [k for k in kinds if k not in lens.READ_ONLY_STATEMENTS]
+        if refused or not kinds:
+            raise QueryRefused(
+                f"bth sql is read-only: {', '.join(refused) or 'empty query'} is not allowed "
+                "(use SELECT; runs are written by bth run)"
+            )
+
+    def schema(self) -> dict[str, list[tuple[str, str]]]:
+        """The views and their columns with types."""
+        con = self._connect()
+        return {
+            view: [(r[0], str(r[1])) for r in con.execute(f"DESCRIBE {view}").fetchall()]
+            for view in ("runs", "outputs")
+        }
+
+    # maintenance -------------------------------------------------------------------------
+    def compact(self, *, wait: bool = True,
+                on_progress: Progress | None = None) -> compaction.CompactionReport:
+        """Fold finished hot fragments into sorted Parquet segments and merge small segments."""
+        return compaction.compact(self.path, wait=wait, on_progress=on_progress)
+
+    def verify(self, *, quarantine: bool = False,
+               on_progress: Progress | None = None) -> VerifyReport:
+        """Read every fragment and segment in full; list (and optionally quarantine) bad ones."""
+        files = [
+            p for d in store.project_dirs(self.path)
+            for p in [*store.iter_fragment_paths(d), *segments.segment_files(d)]
+        ]
+        problems = []
+        for done, path in enumerate(files, 1):
+            problem = _check_file(path)
+            if problem:
+                problems.append(problem)
+            if on_progress:
+                on_progress(done, len(files))
+        moved = tuple(self._quarantine(p.path) for p in problems) if quarantine else ()
+        return VerifyReport(tuple(problems), moved, len(files))
+
+    def _quarantine(self, path: Path) -> Path:
+        target = self.path / "quarantine" / path.relative_to(store.runs_root(self.path))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(path, target)
+        names = segments.read_manifest(path.parent)
+        if names is not None and path.name in names:
+            segments.write_manifest(path.parent, [n for n in names if n != path.name])
+        return target
+
+
+def _check_file(path: Path) -> store.UnreadableFile | None:
+    if path.suffix == store.FRAGMENT_SUFFIX:
+        try:
+            store.read_fragment(path)
+        except store.UnreadableFile as exc:
+            return exc
+        return None
+    import duckdb
+
+    try:
+        duckdb.connect(":memory:").execute(
+            f"SELECT count(*), max(length(record::VARCHAR)) FROM read_parquet({schema.sql_paths([path])})"
+        ).fetchall()
+    except duckdb.Error as exc:
+        return store.UnreadableFile(path, f"unreadable Parquet segment ({str(exc).splitlines()[0]})")
+    return None

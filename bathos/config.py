@@ -1,0 +1,158 @@
+"""Where bathos keeps things, and a project's `.bth.toml`.
+
+    $BTH_HOME (default ~/.bth)
+      catalog/          (BTH_CATALOG_DIR moves the catalog alone)
+      projects.toml     the registry of projects made by `bth init`
+
+Nothing is written outside these paths.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from bathos.errors import ConfigError
+
+PROJECT_FILE = ".bth.toml"
+SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
+
+def bth_home() -> Path:
+    """`$BTH_HOME`, or `~/.bth`."""
+    env = os.environ.get("BTH_HOME")
+    return Path(env).expanduser() if env else Path.home() / ".bth"
+
+
+def catalog_dir(project: ProjectConfig | None = None) -> Path:
+    """`$BTH_CATALOG_DIR`, else the project's catalog override, else `$BTH_HOME/catalog`."""
+    env = os.environ.get("BTH_CATALOG_DIR")
+    if env:
+        return Path(env).expanduser()
+    if project is not None and project.catalog:
+        return (project.root / project.catalog).expanduser()
+    return bth_home() / "catalog"
+
+
+def check_slug(slug: str) -> str:
+    """A project slug is lower-case letters, digits, `_` and `-`."""
+    if not SLUG_RE.match(slug):
+        raise ConfigError(
+            f"invalid project slug {slug!r} (use lower-case letters, digits, '_' and '-', "
+            "e.g. --slug my-project)"
+        )
+    return slug
+
+
+def slug_from_name(name: str) -> str:
+    """The default slug for a directory name: lower-cased, other characters turned into '-'."""
+    slug = re.sub(r"[^a-z0-9_-]+", "-", name.lower()).strip("-_")
+    return slug or "project"
+
+
+@attrs.frozen
+class Remote:
+    """A catalog reached over SSH, `host:path`."""
+
+    name: str
+    host: str
+    path: str
+
+
+@attrs.frozen
+class ProjectConfig:
+    """A project's `.bth.toml`, with `root` the directory that holds it."""
+
+    root: Path
+    slug: str
+    catalog: str | None = None
+    sync_filter: str = "project"
+    python: str | None = None
+    env: tuple[str, ...] = ()
+    remotes: tuple[Remote, ...] = ()
+    slurm_partition: str | None = None
+
+    @property
+    def path(self) -> Path:
+        return self.root / PROJECT_FILE
+
+
+def find_project_file(start: Path | None = None) -> Path | None:
+    """The nearest `.bth.toml` in `start` or a directory above it."""
+    here = (start or Path.cwd()).resolve()
+    for directory in (here, *here.parents):
+        candidate = directory / PROJECT_FILE
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def find_project(start: Path | None = None) -> ProjectConfig | None:
+    """The project that `start` (default: the cwd) lies in, or None."""
+    path = find_project_file(start)
+    return load_project(path) if path else None
+
+
+def load_project(path: Path) -> ProjectConfig:
+    """Read a `.bth.toml`; a malformed file raises ConfigError naming the line or key."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc} (fix that line)") from exc
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
+    return _project_from_dict(path, data)
+
+
+def _table(path: Path, data: dict[str, Any], key: str) -> dict[str, Any]:
+    value = data.get(key, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"{path}: [{key}] must be a table (fix the key {key!r})")
+    return value
+
+
+def _string(path: Path, table: dict[str, Any], where: str, key: str) -> str | None:
+    value = table.get(key)
+    if value is not None and not isinstance(value, str):
+        raise ConfigError(f"{path}: {where}.{key} must be a string, not {value!r}")
+    return value
+
+
+def _project_from_dict(path: Path, data: dict[str, Any]) -> ProjectConfig:
+    project = _table(path, data, "project")
+    run = _table(path, data, "run")
+    slug = _string(path, project, "project", "slug") or slug_from_name(path.parent.name)
+    try:
+        check_slug(slug)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: project.slug: {exc}") from None
+    sync_filter = _string(path, project, "project", "sync_filter") or "project"
+    if sync_filter not in ("project", "none"):
+        raise ConfigError(f"{path}: project.sync_filter must be \"project\" or \"none\"")
+    env = run.get("env", [])
+    if not isinstance(env, list) or not all(isinstance(e, str) for e in env):
+        raise ConfigError(f"{path}: run.env must be a list of variable names")
+    remotes = []
+    for name, spec in _table(path, data, "remotes").items():
+        if not isinstance(spec, dict):
+            raise ConfigError(f"{path}: [remotes.{name}] must be a table with host and path")
+        host = _string(path, spec, f"remotes.{name}", "host")
+        rpath = _string(path, spec, f"remotes.{name}", "path")
+        if not host or not rpath:
+            raise ConfigError(f"{path}: [remotes.{name}] needs both host and path")
+        remotes.append(Remote(name=name, host=host, path=rpath))
+    return ProjectConfig(
+        root=path.parent,
+        slug=slug,
+        catalog=_string(path, project, "project", "catalog"),
+        sync_filter=sync_filter,
+        python=_string(path, run, "run", "python"),
+        env=tuple(env),
+        remotes=tuple(remotes),
+        slurm_partition=_string(path, _table(path, data, "slurm"), "slurm", "partition"),
+    )

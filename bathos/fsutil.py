@@ -1,0 +1,49 @@
+"""Atomic file writes: a temporary name in the same directory, fsync, rename, fsync the directory.
+
+A reader or a crash at any instant sees the old file or the new one, never a part of either.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from pathlib import Path
+
+
+def temp_name(path: Path) -> Path:
+    """A hidden, unique sibling of `path` for writing before the rename."""
+    return path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+
+
+def fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None:
+    """Replace `path` with `data` atomically (creating parent directories)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_name(path)
+    try:
+        with open(tmp, "xb") as fh:
+            fh.write(data)
+            if durable:
+                fh.flush()
+                os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    if durable:
+        fsync_dir(path.parent)
+
+
+def commit_file(tmp: Path, path: Path) -> None:
+    """Rename an already-written, fsynced temporary file into place and make the rename durable."""
+    os.replace(tmp, path)
+    fsync_dir(path.parent)

@@ -1,0 +1,30 @@
+"""Run ids: 16 characters that sort by creation time (ms) and never collide in practice.
+
+The first 9 characters encode the millisecond timestamp in Crockford base32, the last 7 are random
+(35 bits), so ids created in the same millisecond on different nodes still differ.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+
+_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
+
+
+def _encode(value: int, width: int) -> str:
+    chars = []
+    for _ in range(width):
+        value, rem = divmod(value, 32)
+        chars.append(_ALPHABET[rem])
+    return "".join(reversed(chars))
+
+
+def new_run_id(now_ms: int | None = None) -> str:
+    """A new time-sortable run id, e.g. `1jd3kx8q2m7f4r9a`."""
+    stamp = int(time.time() * 1000) if now_ms is None else now_ms
+    return _encode(stamp, 9) + _encode(secrets.randbits(35), 7)
+
+
+def is_run_id_prefix(text: str) -> bool:
+    return bool(text) and all(c in _ALPHABET for c in text.lower())

@@ -1,0 +1,210 @@
+"""The run record and its parts (attrs), and the one cattrs converter that turns them into JSON data.
+
+A record is written once when a run starts (`status="running"`) and replaced when it ends. Every
+record carries `schema_version`; `bathos.catalog.schema` upgrades older ones on read.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from typing import TYPE_CHECKING, Any, Literal
+
+import attrs
+
+if TYPE_CHECKING:
+    import cattrs
+
+SCHEMA_VERSION = 1
+
+Status = Literal["running", "completed", "failed", "interrupted", "lost"]
+STATUSES: tuple[str, ...] = ("running", "completed", "failed", "interrupted", "lost")
+FINISHED_STATUSES: tuple[str, ...] = ("completed", "failed", "interrupted", "lost")
+AgentMode = Literal["collaborative", "autonomous"]
+
+
+@attrs.frozen
+class Host:
+    """Where the run executed."""
+
+    hostname: str
+    user: str
+    pid: int
+    cpu_count: int | None = None
+
+
+@attrs.frozen
+class Slurm:
+    """The SLURM job a run belonged to, read from the job's environment."""
+
+    job_id: str
+    array_job_id: str | None = None
+    array_task_id: str | None = None
+    partition: str | None = None
+    node_list: str | None = None
+    cpus: str | None = None
+    mem: str | None = None
+    job_name: str | None = None
+    cluster: str | None = None
+
+
+@attrs.frozen
+class Git:
+    """The code version: the commit, and a pinned snapshot commit when the tree was dirty."""
+
+    repo_root: str
+    commit: str | None
+    branch: str | None = None
+    detached: bool = False
+    dirty: bool = False
+    snapshot: str | None = None
+    untracked: tuple[str, ...] = ()
+    pinned_ref: str | None = None
+
+
+@attrs.frozen
+class Dependency:
+    """A file the run depended on, with its content hash.
+
+    `role` is one of script, module, sidecar, input; `path` is relative to the repository root when
+    the file lies inside it, absolute otherwise. `git_blob` is the file's git blob id, which lets a
+    freshness check compare against the index without reading the file.
+    """
+
+    path: str
+    role: str
+    sha256: str | None
+    size: int | None = None
+    git_blob: str | None = None
+
+
+@attrs.frozen
+class Output:
+    """A file the run produced; `sha256` is None when the file was above the hashing cap."""
+
+    path: str
+    size: int | None
+    sha256: str | None
+    mtime: float | None = None
+
+
+@attrs.frozen
+class Environment:
+    """The interpreter and the selected environment variables (secret-looking values redacted)."""
+
+    python_executable: str | None = None
+    python_version: str | None = None
+    implementation: str | None = None
+    platform: str | None = None
+    packages_fingerprint: str | None = None
+    packages_source: str | None = None
+    variables: dict[str, str] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class Sidecar:
+    """The `<stem>.bth.toml` beside a script; `mode` is recorded or bypassed."""
+
+    path: str | None
+    sha256: str | None
+    mode: str = "recorded"
+
+
+@attrs.frozen
+class Logs:
+    """Where the run's stdout and stderr are kept in the catalog (content-addressed blobs)."""
+
+    stdout: str | None = None
+    stderr: str | None = None
+    stdout_bytes: int = 0
+    stderr_bytes: int = 0
+    truncated: bool = False
+
+
+@attrs.frozen
+class Run:
+    """One execution of a script or command, as the catalog stores it."""
+
+    id: str
+    project: str
+    started_at: dt.datetime
+    updated_at: dt.datetime
+    status: Status = "running"
+    schema_version: int = SCHEMA_VERSION
+    name: str | None = None
+    script: str | None = None
+    argv: tuple[str, ...] = ()
+    params: dict[str, str] = attrs.field(factory=dict)
+    cwd: str | None = None
+    ended_at: dt.datetime | None = None
+    duration_s: float | None = None
+    heartbeat_at: dt.datetime | None = None
+    exit_code: int | None = None
+    signal: str | None = None
+    error: str | None = None
+    host: Host | None = None
+    slurm: Slurm | None = None
+    git: Git | None = None
+    dependencies: tuple[Dependency, ...] = ()
+    environment: Environment | None = None
+    outputs: tuple[Output, ...] = ()
+    results: dict[str, Any] = attrs.field(factory=dict)
+    logs: Logs | None = None
+    tags: tuple[str, ...] = ()
+    parent_run_id: str | None = None
+    campaign_id: str | None = None
+    agent_mode: AgentMode | None = None
+    sidecar: Sidecar | None = None
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in FINISHED_STATUSES
+
+
+def _to_iso(value: dt.datetime) -> str:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def _from_iso(value: Any, _: type) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        parsed = value
+    else:
+        parsed = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+@functools.cache
+def converter() -> cattrs.Converter:
+    """The one converter between models and JSON-ready data (built on first use: cattrs is slow)."""
+    import cattrs
+
+    conv = cattrs.Converter(forbid_extra_keys=False, omit_if_default=False)
+    conv.register_unstructure_hook(dt.datetime, _to_iso)
+    conv.register_structure_hook(dt.datetime, _from_iso)
+    return conv
+
+
+def unstructure(obj: Any) -> Any:
+    """A model as plain JSON data."""
+    return converter().unstructure(obj)
+
+
+def structure_run(data: dict[str, Any]) -> Run:
+    """A `Run` from plain data of the current schema; errors name each bad field."""
+    import cattrs
+
+    from bathos.errors import CatalogError
+
+    try:
+        return converter().structure(data, Run)
+    except (cattrs.BaseValidationError, ValueError, TypeError, KeyError) as exc:
+        detail = "; ".join(cattrs.transform_error(exc)) if isinstance(
+            exc, cattrs.BaseValidationError
+        ) else str(exc)
+        raise CatalogError(f"run record {data.get('id', '?')} is malformed: {detail}") from exc
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)

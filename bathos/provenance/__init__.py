@@ -1,0 +1,1 @@
+"""Capturing what made a run: git (the only pygit2 import), files, host, SLURM, environment."""

@@ -1,0 +1,1 @@
+"""The `bth` command line: a thin Click facade over the bathos library."""

@@ -1,0 +1,1 @@
+"""`import bth`: what a tracked script needs from bathos."""

@@ -1,0 +1,67 @@
+"""Flags shared by several commands, each defined once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def output_format(*, csv: bool = True) -> Callable[[F], F]:
+    """`--json` (and `--csv`) for commands that print a listing."""
+
+    def decorate(fn: F) -> F:
+        fn = click.option("--json", "json_", is_flag=True, help="Print JSON (one array).")(fn)
+        if csv:
+            fn = click.option("--csv", "csv_", is_flag=True, help="Print CSV.")(fn)
+        return fn
+
+    return decorate
+
+
+def run_filters(*, find: bool = False) -> Callable[[F], F]:
+    """The criteria that pick runs: project, time window, status, tags (and more for find)."""
+
+    def decorate(fn: F) -> F:
+        options = [
+            click.option("-p", "--project", help="Only this project (default: the current one)."),
+            click.option("--all-projects", is_flag=True, help="Every project in the catalog."),
+            click.option("--since", help="Started at or after: 30m, 12h, 7d, 2w or a date."),
+            click.option("--until", help="Started before: 30m, 12h, 7d, 2w or a date."),
+            click.option("--status", multiple=True, help="running, completed, failed, "
+                         "interrupted or lost (repeatable)."),
+            click.option("--tag", "tags", multiple=True, help="Has this tag (repeatable)."),
+            click.option("-n", "--limit", type=click.IntRange(min=1), default=None if find else 20,
+                         show_default=True, help="At most this many runs."),
+        ]
+        if find:
+            options += [
+                click.option("--script", help="Script path or file name matches this glob."),
+                click.option("--param", "params", multiple=True, metavar="K=V",
+                             help="Argument K had value V (repeatable)."),
+                click.option("--host", help="Host name matches this glob."),
+                click.option("--commit", help="Git commit (or snapshot) starts with this."),
+                click.option("--slurm-job", help="SLURM job id, array job id, or JOB_TASK."),
+                click.option("--output", help="Produced a file whose path matches this glob."),
+                click.option("--campaign", help="Belongs to this campaign."),
+            ]
+        for option in reversed(options):
+            fn = option(fn)
+        return fn
+
+    return decorate
+
+
+def parse_params(values: tuple[str, ...]) -> dict[str, str]:
+    """`K=V` pairs from `--param`; a missing `=` is a usage error."""
+    params = {}
+    for value in values:
+        key, sep, val = value.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{value!r} is not K=V (e.g. --param n_steps=1000)",
+                                     param_hint="--param")
+        params[key.replace("-", "_")] = val
+    return params

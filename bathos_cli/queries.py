@@ -1,0 +1,146 @@
+"""Commands that read the catalog: ls, show, find, sql; and its upkeep: compact, verify."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from bathos_cli import options, render
+
+if TYPE_CHECKING:
+    from bathos import Catalog, RunQuery
+
+
+def _catalog() -> Catalog:
+    from bathos import Catalog
+
+    return Catalog()
+
+
+def _current_project() -> str | None:
+    from bathos.config import find_project
+
+    project = find_project()
+    return project.slug if project else None
+
+
+def _query(project: str | None, all_projects: bool, **criteria: Any) -> RunQuery:
+    from bathos import RunQuery
+
+    if all_projects:
+        project = None
+    elif project is None:
+        project = _current_project()
+    criteria["status"] = list(criteria.get("status") or ()) or None
+    return RunQuery(project=project, **criteria)
+
+
+def _runs_table(data: list[dict[str, Any]]) -> None:
+    if not data:
+        click.echo("No runs match. (bth ls --all-projects --since 30d widens the search)", err=True)
+        return
+    import datetime as dt
+
+    rows = [
+        [
+            r["id"][: render.SHORT_ID], r["project"] or "-", r["status"], r["script"] or "-",
+            render.when(dt.datetime.fromisoformat(r["started_at"])),
+            render.duration(r["duration_s"]), r["hostname"] or "-",
+            render.commit(r["commit"], r["dirty"]),
+        ]
+        for r in data
+    ]
+    render.echo_table(["id", "project", "status", "script", "started", "duration", "host",
+                       "commit"], rows, styles={"status": render.style_status})
+
+
+@click.command("ls")
+@options.run_filters()
+@options.output_format()
+def ls(project: str | None, all_projects: bool, json_: bool, csv_: bool, **criteria: Any) -> None:
+    """List runs, newest first (the current project's, inside a project)."""
+    query = _query(project, all_projects, **criteria)
+    data = _catalog().find_rows(query).to_data()
+    render.listing(data, json_=json_, csv_=csv_, table=_runs_table)
+
+
+@click.command("find")
+@options.run_filters(find=True)
+@options.output_format()
+def find(project: str | None, all_projects: bool, params: tuple[str, ...], json_: bool,
+         csv_: bool, **criteria: Any) -> None:
+    """Search runs by script, argument, host, commit, SLURM job, output file or campaign."""
+    query = _query(project, all_projects, params=options.parse_params(params), **criteria)
+    data = _catalog().find_rows(query).to_data()
+    render.listing(data, json_=json_, csv_=csv_, table=_runs_table)
+
+
+@click.command("show")
+@click.argument("run_id")
+@click.option("--json", "json_", is_flag=True, help="Print the whole record as JSON.")
+def show(run_id: str, json_: bool) -> None:
+    """Everything recorded about one run (a unique id prefix of 4+ characters is enough)."""
+    from bathos.models import unstructure
+
+    record = unstructure(_catalog().get(run_id))
+    if json_:
+        render.echo_json(record)
+    else:
+        render.echo_record(record)
+
+
+@click.command("sql")
+@click.argument("query", required=False)
+@click.option("--schema", "schema_", is_flag=True, help="Print the views and their columns.")
+@options.output_format()
+def sql(query: str | None, schema_: bool, json_: bool, csv_: bool) -> None:
+    """Run a read-only DuckDB query over the views `runs` and `outputs`.
+
+    Example: bth sql "SELECT project, status, count(*) FROM runs GROUP BY ALL"
+    """
+    catalog = _catalog()
+    if schema_:
+        for view, columns in catalog.schema().items():
+            click.echo(f"{view}:")
+            for name, kind in columns:
+                click.echo(f"  {name}  {kind}")
+        return
+    if not query:
+        raise click.UsageError("give a query, or --schema to see the views")
+    rows = catalog.query(query)
+    data = rows.to_data()
+
+    def table(data: list[dict[str, Any]]) -> None:
+        render.echo_table(rows.columns, [[render.cell(v) for v in r.values()] for r in data])
+
+    render.listing(data, json_=json_, csv_=csv_, table=table)
+
+
+@click.command("compact")
+def compact() -> None:
+    """Fold finished runs into sorted Parquet segments (also happens automatically)."""
+    with render.progress("compacting") as on_progress:
+        report = _catalog().compact(on_progress=on_progress)
+    click.echo(f"Folded {report.folded} runs into {report.segments_written} segment(s), merged "
+               f"{report.segments_merged} segment(s) in {report.seconds:.2f}s.", err=True)
+
+
+@click.command("verify")
+@click.option("--quarantine", is_flag=True,
+              help="Move unreadable files to catalog/quarantine/ (nothing is deleted).")
+def verify(quarantine: bool) -> None:
+    """Read every catalog file; list the unreadable ones. Exit 1 if any is found."""
+    with render.progress("verifying") as on_progress:
+        report = _catalog().verify(quarantine=quarantine, on_progress=on_progress)
+    for problem in report.problems:
+        click.echo(f"{problem.path}: {problem.reason}")
+    for moved in report.quarantined:
+        click.echo(f"quarantined -> {moved}", err=True)
+    click.echo(f"{report.files_checked} files checked, {len(report.problems)} unreadable.",
+               err=True)
+    if report.problems and not quarantine:
+        raise SystemExit(1)
+
+
+COMMANDS = [ls, show, find, sql, compact, verify]

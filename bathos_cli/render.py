@@ -1,0 +1,201 @@
+"""Rendering: Rich tables on a terminal, plain aligned text in a pipe, JSON and CSV on request.
+
+stdout carries data; warnings and progress go to stderr. Rich honours NO_COLOR.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import datetime as dt
+import io
+import json
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import click
+
+SHORT_ID = 12
+
+
+def is_terminal() -> bool:
+    return sys.stdout.isatty()
+
+
+def echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def echo_csv(data: list[dict[str, Any]]) -> None:
+    if not data:
+        return
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(data[0]), lineterminator="\n")
+    writer.writeheader()
+    for row in data:
+        writer.writerow({k: json.dumps(v) if isinstance(v, dict | list) else v
+                         for k, v in row.items()})
+    click.echo(buf.getvalue(), nl=False)
+
+
+def echo_table(headers: Sequence[str], rows: Sequence[Sequence[str]], *,
+               styles: dict[str, Callable[[str], str]] | None = None) -> None:
+    """A Rich table on a terminal, plain columns separated by two spaces otherwise."""
+    if is_terminal():
+        from rich.console import Console
+        from rich.markup import escape
+        from rich.table import Table
+
+        table = Table(show_edge=False, header_style="bold", pad_edge=False, box=None)
+        for header in headers:
+            table.add_column(header, overflow="fold")
+        for row in rows:
+            table.add_row(*[
+                (styles or {}).get(h, escape)(cell) for h, cell in zip(headers, row, strict=True)
+            ])
+        Console().print(table)
+        return
+    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
+    for line in [list(headers), *rows]:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip())
+
+
+STATUS_STYLE = {
+    "completed": "[green]{}[/]", "failed": "[red]{}[/]", "running": "[cyan]{}[/]",
+    "interrupted": "[yellow]{}[/]", "lost": "[magenta]{}[/]",
+}
+
+
+def style_status(status: str) -> str:
+    from rich.markup import escape
+
+    return STATUS_STYLE.get(status, "{}").format(escape(status))
+
+
+def when(value: dt.datetime | None, now: dt.datetime | None = None) -> str:
+    """Local time; relative (`5m ago`) within the last day."""
+    if value is None:
+        return "-"
+    aware = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    now = now or dt.datetime.now(dt.UTC)
+    age = (now - aware).total_seconds()
+    if 0 <= age < 60:
+        return f"{int(age)}s ago"
+    if 0 <= age < 3600:
+        return f"{int(age // 60)}m ago"
+    if 0 <= age < 86400:
+        return f"{int(age // 3600)}h ago"
+    return aware.astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def commit(sha: str | None, dirty: bool | None) -> str:
+    if not sha:
+        return "-"
+    return sha[:8] + ("*" if dirty else "")
+
+
+def listing(data: list[dict[str, Any]], *, json_: bool, csv_: bool,
+            table: Callable[[list[dict[str, Any]]], None]) -> None:
+    """Print a listing in the format asked for."""
+    if json_:
+        echo_json(data)
+    elif csv_:
+        echo_csv(data)
+    else:
+        table(data)
+
+
+@contextlib.contextmanager
+def progress(label: str) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar on stderr (only on a terminal) fed by the library's on_progress callback."""
+    if not sys.stderr.isatty():
+        yield lambda done, total: None
+        return
+    from rich.console import Console
+    from rich.progress import Progress
+
+    with Progress(console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(label, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+def cell(value: Any) -> str:
+    """One value as table text."""
+    if value is None:
+        return "-"
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+_SECTIONS: list[tuple[str, list[str]]] = [
+    ("Run", ["id", "project", "name", "status", "exit_code", "signal", "error", "tags",
+             "agent_mode", "parent_run_id", "campaign_id"]),
+    ("Time (UTC)", ["started_at", "ended_at", "duration_s", "heartbeat_at", "updated_at"]),
+    ("Command", ["script", "argv", "cwd", "params"]),
+]
+_NESTED = [("Code", "git"), ("Sidecar", "sidecar"), ("Host", "host"), ("SLURM", "slurm"),
+           ("Environment", "environment"), ("Results", "results"), ("Logs", "logs")]
+_LISTS = [("Dependencies", "dependencies", ("role", "path", "sha256")),
+          ("Outputs", "outputs", ("path", "size", "sha256"))]
+
+
+def _lines(record: dict[str, Any]) -> Iterator[tuple[str, str] | str]:
+    """Section titles (str) and key/value pairs, in reading order."""
+    for title, keys in _SECTIONS:
+        yield title
+        for key in keys:
+            if record.get(key) not in (None, [], {}, ()):
+                yield key, cell(record[key])
+    for title, key in _NESTED:
+        yield title
+        value = record.get(key) or {}
+        if not value:
+            yield "", "(none recorded)"
+        for name, item in value.items():
+            if item not in (None, [], {}):
+                yield name, cell(item)
+    for title, key, fields in _LISTS:
+        items = record.get(key) or []
+        yield f"{title} ({len(items)})"
+        for item in items:
+            yield "", "  ".join(cell(item.get(f)) for f in fields)
+
+
+def echo_record(record: dict[str, Any]) -> None:
+    """A run record in readable sections."""
+    lines = list(_lines(record))
+    if is_terminal():
+        from rich.console import Console
+        from rich.markup import escape
+
+        console = Console()
+        for line in lines:
+            if isinstance(line, str):
+                console.print(f"\n[bold]{escape(line)}[/]")
+            else:
+                console.print(f"  [dim]{escape(line[0])}[/] {escape(line[1])}" if line[0]
+                              else f"  {escape(line[1])}")
+        return
+    for line in lines:
+        if isinstance(line, str):
+            click.echo(f"\n{line}")
+        else:
+            click.echo(f"  {line[0]}: {line[1]}" if line[0] else f"  {line[1]}")

@@ -38,6 +38,11 @@ _EXPORTS = {
     "Sidecar": "bathos.models",
     "Slurm": "bathos.models",
     "VerifyReport": "bathos.catalog",
+    "current_run_id": "bathos.experiment",
+    "experiment": "bathos.experiment",
+    "log_result": "bathos.experiment",
+    "output_dir": "bathos.experiment",
+    "trace_lineage": "bathos.lineage",
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])
@@ -53,6 +58,8 @@ if TYPE_CHECKING:
         QueryRefused,
         RunNotFound,
     )
+    from bathos.experiment import current_run_id, experiment, log_result, output_dir
+    from bathos.lineage import trace_lineage
     from bathos.models import (
         Dependency,
         Environment,

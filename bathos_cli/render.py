@@ -172,6 +172,8 @@ def _lines(record: dict[str, Any]) -> Iterator[tuple[str, str] | str]:
         for name, item in value.items():
             if item not in (None, [], {}):
                 yield name, cell(item)
+        if key == "logs" and value:
+            yield "read with", f"bth logs {record['id'][:SHORT_ID]} [--stderr]"
     for title, key, fields in _LISTS:
         items = record.get(key) or []
         yield f"{title} ({len(items)})"
@@ -199,3 +201,43 @@ def echo_record(record: dict[str, Any]) -> None:
             click.echo(f"\n{line}")
         else:
             click.echo(f"  {line[0]}: {line[1]}" if line[0] else f"  {line[1]}")
+
+
+def _node_label(graph: Any, run_id: str) -> str:
+    node = graph.nodes.get(run_id)
+    if node is None:
+        return run_id[:SHORT_ID]
+    return f"{run_id[:SHORT_ID]}  {node.script or '-'}  {node.status}  {when(node.started_at)}"
+
+
+def echo_lineage(graph: Any, *, descendants: bool) -> None:
+    """Ancestors as an indented tree under the run; descendants below it when asked."""
+
+    def walk(run_id: str, step: Callable[[str], list[Any]], pick: str, depth: int,
+             seen: set[str]) -> None:
+        for edge in step(run_id):
+            other = getattr(edge, pick)
+            mark = " (inferred from files)" if edge.inferred else ""
+            click.echo("    " * depth + "└── " + _node_label(graph, other) + mark)
+            if other not in seen:
+                walk(other, step, pick, depth + 1, seen | {other})
+
+    click.echo(_node_label(graph, graph.root))
+    if graph.parents(graph.root):
+        click.echo("derived from:")
+        walk(graph.root, graph.parents, "parent", 0, {graph.root})
+    if descendants and graph.children(graph.root):
+        click.echo("built on by:")
+        walk(graph.root, graph.children, "child", 0, {graph.root})
+
+
+def lineage_dot(graph: Any) -> str:
+    lines = ["digraph lineage {", "  rankdir=LR;"]
+    for run_id, node in sorted(graph.nodes.items()):
+        label = f"{run_id[:SHORT_ID]}\\n{node.script or '-'}\\n{node.status}"
+        lines.append(f'  "{run_id}" [label="{label}"];')
+    for edge in graph.edges:
+        style = " [style=dashed]" if edge.inferred else ""
+        lines.append(f'  "{edge.parent}" -> "{edge.child}"{style};')
+    lines.append("}")
+    return "\n".join(lines)

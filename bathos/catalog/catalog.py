@@ -275,13 +275,21 @@ class Catalog:
         rows = self._rows("SELECT record FROM runs WHERE id = ?", [run_id]).rows
         return structure_run(json.loads(rows[0][0]))
 
-    def query(self, sql: str) -> Rows:
-        """A read-only SQL query over the views, as plain rows."""
+    def read_log(self, id_or_prefix: str, stream: str = "stdout") -> bytes:
+        """The stdout or stderr a run produced, as kept in the catalog (b"" if it printed none)."""
+        from bathos.catalog.blobs import read_blob
+
+        run = self.get(id_or_prefix)
+        ref = getattr(run.logs, stream, None) if run.logs else None
+        return read_blob(self.path, ref) if ref else b""
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> Rows:
+        """A read-only SQL query over the views (`?` placeholders take `params`), as plain rows."""
         self._refuse_writes(sql)
-        return self._rows(sql)
+        return self._rows(sql, params)
 
     def sql(self, sql: str) -> pl.DataFrame:
-        """A read-only SQL query over the views (`runs`, `outputs`), as a polars DataFrame."""
+        """A read-only SQL query over the views (`runs`, `outputs`, `dependencies`) as polars."""
         self._refuse_writes(sql)
         return self._frame(sql)
 
@@ -304,7 +312,7 @@ class Catalog:
         con = self._connect()
         return {
             view: [(r[0], str(r[1])) for r in con.execute(f"DESCRIBE {view}").fetchall()]
-            for view in ("runs", "outputs")
+            for view in lens.VIEWS
         }
 
     # maintenance -------------------------------------------------------------------------

@@ -1,8 +1,9 @@
 """The read side: an in-memory DuckDB over live segments and hot fragments, with views.
 
 Views:
-    runs     one row per run (the newest state of each id); flat columns, nested parts as JSON
-    outputs  one row per recorded output file
+    runs          one row per run (the newest state of each id); flat columns, nested parts as JSON
+    outputs       one row per recorded output file
+    dependencies  one row per file a run depended on (script, modules, sidecar, inputs)
 
 No database file exists, so a read never waits on a lock, and a fragment is visible the moment it
 lands. Unreadable files are skipped and reported through `problems`.
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("bathos.catalog")
 
 READ_ONLY_STATEMENTS = ("SELECT", "EXPLAIN")
+VIEWS = ("runs", "outputs", "dependencies")
 
 
 @attrs.define
@@ -97,6 +99,15 @@ def connect(snap: Snapshot, catalog: Path) -> duckdb.DuckDBPyConnection:
                         unnest(from_json(record->'outputs',
                                '[{"path":"VARCHAR","size":"BIGINT","sha256":"VARCHAR",
                                   "mtime":"DOUBLE"}]')) AS o
+                 FROM runs)"""
+    )
+    con.execute(
+        """CREATE VIEW dependencies AS
+           SELECT id AS run_id, project, started_at, d.path, d.role, d.sha256, d.git_blob, d.size
+           FROM (SELECT id, project, started_at,
+                        unnest(from_json(record->'dependencies',
+                               '[{"path":"VARCHAR","role":"VARCHAR","sha256":"VARCHAR",
+                                  "git_blob":"VARCHAR","size":"BIGINT"}]')) AS d
                  FROM runs)"""
     )
     con.execute(f"SET allowed_directories = ['{str(store.runs_root(catalog)).replace(chr(39), '')}/']")

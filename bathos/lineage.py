@@ -1,0 +1,95 @@
+"""Lineage: which runs a run came from, and which came from it.
+
+An edge is explicit when a run names its parent (`--derived-from`), inferred when a run read a file
+(a recorded input) whose content hash equals an output of an earlier run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING
+
+import attrs
+
+if TYPE_CHECKING:
+    from bathos.catalog import Catalog
+
+
+@attrs.frozen
+class LineageNode:
+    id: str
+    script: str | None
+    status: str
+    started_at: dt.datetime | None
+
+
+@attrs.frozen
+class LineageEdge:
+    parent: str
+    child: str
+    inferred: bool
+
+
+@attrs.frozen
+class Lineage:
+    """The graph around `root`: nodes by id and parent -> child edges."""
+
+    root: str
+    nodes: dict[str, LineageNode]
+    edges: tuple[LineageEdge, ...]
+
+    def parents(self, run_id: str) -> list[LineageEdge]:
+        return [e for e in self.edges if e.child == run_id]
+
+    def children(self, run_id: str) -> list[LineageEdge]:
+        return [e for e in self.edges if e.parent == run_id]
+
+
+_PARENTS_SQL = """
+SELECT parent_run_id AS parent, id AS child, false AS inferred
+FROM runs WHERE id IN ({ids}) AND parent_run_id IS NOT NULL
+UNION
+SELECT o.run_id, d.run_id, true
+FROM dependencies d JOIN outputs o ON d.sha256 = o.sha256 AND o.started_at < d.started_at
+WHERE d.run_id IN ({ids}) AND d.role = 'input' AND o.run_id <> d.run_id
+"""
+_CHILDREN_SQL = """
+SELECT parent_run_id AS parent, id AS child, false AS inferred FROM runs WHERE parent_run_id IN ({ids})
+UNION
+SELECT o.run_id, d.run_id, true
+FROM outputs o JOIN dependencies d ON d.sha256 = o.sha256 AND o.started_at < d.started_at
+WHERE o.run_id IN ({ids}) AND d.role = 'input' AND o.run_id <> d.run_id
+"""
+
+
+def trace_lineage(catalog: Catalog, run_id: str, *, descendants: bool = False,
+                  max_depth: int = 50) -> Lineage:
+    """Ancestors of a run (and its descendants if asked), following explicit and inferred edges."""
+    root = catalog.resolve(run_id)
+    edges: dict[tuple[str, str], bool] = {}
+    for sql in [_PARENTS_SQL, *([_CHILDREN_SQL] if descendants else [])]:
+        frontier, seen = {root}, {root}
+        for _ in range(max_depth):
+            if not frontier:
+                break
+            placeholders = ", ".join("?" * len(frontier))
+            found = catalog.query(sql.format(ids=placeholders), [*frontier, *frontier]).rows
+            frontier = set()
+            for parent, child, inferred in found:
+                key = (str(parent), str(child))
+                edges[key] = edges.get(key, True) and bool(inferred)
+                new = key[0] if sql is _PARENTS_SQL else key[1]
+                if new not in seen:
+                    seen.add(new)
+                    frontier.add(new)
+    ids = {root, *(p for p, _ in edges), *(c for _, c in edges)}
+    placeholders = ", ".join("?" * len(ids))
+    rows = catalog.query(
+        f"SELECT id, script, status, started_at FROM runs WHERE id IN ({placeholders})", list(ids)
+    ).rows
+    nodes = {r[0]: LineageNode(r[0], r[1], r[2], r[3]) for r in rows}
+    return Lineage(
+        root=root, nodes=nodes,
+        edges=tuple(LineageEdge(p, c, inf) for (p, c), inf in sorted(edges.items())
+                    if p in nodes and c in nodes),
+    )

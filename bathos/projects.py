@@ -1,0 +1,165 @@
+"""`bth init`: a project's `.bth.toml`, its `scripts/` skeleton, and the registry of projects.
+
+The registry `$BTH_HOME/projects.toml` holds one entry per slug with the project's path, so
+commands can find a project that moved or that the cwd is not inside.
+"""
+
+from __future__ import annotations
+
+import logging
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import attrs
+import tomli_w
+
+from bathos import config
+from bathos.config import PROJECT_FILE, ProjectConfig, Remote
+from bathos.errors import ConfigError
+from bathos.fsutil import atomic_write_bytes
+
+log = logging.getLogger("bathos.projects")
+
+# Folder -> purpose, as the reference layout describes them.
+SCRIPT_DIRS: dict[str, str] = {
+    "experiments": "Typer experiment runners (verb_noun.py); tracked",
+    "analysis": "Post-hoc analysis and plots (verb_noun.py)",
+    "validation": "Correctness checks (verb_noun.py)",
+    "benchmarks": "Performance benchmarks (verb_noun.py); tracked",
+    "data": "Data pipeline and conversion (verb_noun.py)",
+    "slurm": "SLURM job files (verb_noun.slurm) and _bth_env.sh",
+    "debug": "Debugging a specific issue (YYMMDD_desc.py)",
+    "explore": "Open-ended investigation (YYMMDD_desc.py)",
+    "scratch": "Catch-all, ephemeral (YYMMDD_desc.py); git-ignored",
+}
+ENV_HELPER = "scripts/slurm/_bth_env.sh"
+
+
+@attrs.frozen
+class InitReport:
+    """What `init_project` did: the config, and the paths it created or changed."""
+
+    project: ProjectConfig
+    created: tuple[str, ...]
+    in_git: bool
+
+
+def registry_path() -> Path:
+    return config.bth_home() / "projects.toml"
+
+
+def read_registry() -> dict[str, Path]:
+    """slug -> project root for every registered project."""
+    path = registry_path()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path} is unreadable: {exc} (fix or delete it; bth init rebuilds "
+                          "entries)") from exc
+    projects = data.get("projects", {})
+    return {slug: Path(entry["path"]) for slug, entry in projects.items()
+            if isinstance(entry, dict) and isinstance(entry.get("path"), str)}
+
+
+def register(slug: str, root: Path) -> bool:
+    """Record (or move) a project in the registry; True if the registry changed."""
+    entries = read_registry()
+    if entries.get(slug) == root:
+        return False
+    entries[slug] = root
+    body = {"projects": {s: {"path": str(p)} for s, p in sorted(entries.items())}}
+    atomic_write_bytes(registry_path(), tomli_w.dumps(body).encode())
+    return True
+
+
+def _config_dict(project: ProjectConfig) -> dict[str, Any]:
+    data: dict[str, Any] = {"project": {"slug": project.slug, "sync_filter": project.sync_filter}}
+    if project.catalog:
+        data["project"]["catalog"] = project.catalog
+    run = {"python": project.python} if project.python else {}
+    if project.env:
+        run["env"] = list(project.env)
+    if run:
+        data["run"] = run
+    if project.remotes:
+        data["remotes"] = {r.name: {"host": r.host, "path": r.path} for r in project.remotes}
+    if project.slurm_partition:
+        data["slurm"] = {"partition": project.slurm_partition}
+    return data
+
+
+def parse_remote(spec: str) -> Remote:
+    """`NAME=host:path` as given to `bth init --remote`."""
+    name, sep, target = spec.partition("=")
+    host, colon, path = target.partition(":")
+    if not (sep and colon and name and host and path):
+        raise ConfigError(f"--remote {spec!r} is not NAME=host:path (e.g. cluster=login.hpc:~/.bth)")
+    return Remote(name=name, host=host, path=path)
+
+
+def env_helper_text() -> str:
+    return resources.files("bathos").joinpath("templates/bth_env.sh").read_text(encoding="utf-8")
+
+
+def _write_if_changed(path: Path, text: str, created: list[str], root: Path) -> None:
+    if path.exists() and path.read_text(encoding="utf-8") == text:
+        return
+    atomic_write_bytes(path, text.encode(), durable=False)
+    created.append(str(path.relative_to(root)))
+
+
+def _ensure_gitignore(root: Path, created: list[str]) -> None:
+    path = root / ".gitignore"
+    lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+    if "scripts/scratch/" in lines:
+        return
+    text = "\n".join([*lines, "# bathos: ephemeral scripts", "scripts/scratch/"]) + "\n"
+    _write_if_changed(path, text, created, root)
+
+
+def init_project(
+    root: Path,
+    *,
+    slug: str | None = None,
+    remotes: tuple[Remote, ...] = (),
+    slurm_partition: str | None = None,
+    python: str | None = None,
+    force: bool = False,
+) -> InitReport:
+    """Make `root` a bathos project; running it again with the same options changes nothing."""
+    from bathos.provenance.git import repo_root_of
+
+    root = root.resolve()
+    existing = root / PROJECT_FILE
+    created: list[str] = []
+    if existing.exists() and not force:
+        project = config.load_project(existing)
+        asked = {"slug": slug, "remotes": remotes or None, "slurm_partition": slurm_partition}
+        if any(v is not None and getattr(project, k) != v for k, v in asked.items()):
+            raise ConfigError(f"{existing} already exists with other settings (use --force to "
+                              "overwrite it)")
+    else:
+        project = ProjectConfig(
+            root=root, slug=config.check_slug(slug or config.slug_from_name(root.name)),
+            remotes=remotes, slurm_partition=slurm_partition, python=python,
+        )
+        _write_if_changed(existing, tomli_w.dumps(_config_dict(project)), created, root)
+    for folder in SCRIPT_DIRS:
+        directory = root / "scripts" / folder
+        if not directory.is_dir():
+            directory.mkdir(parents=True)
+            created.append(f"scripts/{folder}/")
+    _write_if_changed(root / ENV_HELPER, env_helper_text(), created, root)
+    (root / ENV_HELPER).chmod(0o755)
+    _ensure_gitignore(root, created)
+    if register(project.slug, root):
+        created.append(str(registry_path()))
+    in_git = repo_root_of(root) is not None
+    if not in_git:
+        log.warning("%s is not inside a git repository: runs will record no code version "
+                    "(git init to get full provenance)", root)
+    return InitReport(project=project, created=tuple(created), in_git=in_git)

@@ -1,0 +1,336 @@
+"""The interpreter, package set and environment variables a run saw, with secrets redacted.
+
+Facts about the interpreter come from running it once (`python -I -c …`) and are cached in
+`<cache_dir>/interpreters/`, keyed by its path, its binary and the kernel, so a run normally
+pays a few `stat` calls. The package set is the hash of the project's lock file, or else of the
+names of the installed distributions (cached by the site-packages directories' mtimes); never a
+`pip freeze`.
+
+    >>> env = capture_environment(sys.executable, Path("."), environ=os.environ, cache_dir=cache)
+    >>> env.packages_source
+    'lockfile:uv.lock'
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+import logging
+import os
+import re
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from bathos.fsutil import atomic_write_bytes
+from bathos.hashing import hash_file
+from bathos.models import Environment
+
+log = logging.getLogger("bathos.provenance.environment")
+
+SECRET_PATTERN = re.compile(
+    r"TOKEN|SECRET|PASSWORD|PASSWD|PASS|KEY|CREDENTIAL|AUTH|COOKIE|SESSION|PRIVATE|SIGNATURE|CERT",
+    re.IGNORECASE,
+)
+REDACTED = "<redacted>"
+KEPT_PREFIXES = ("BTH_", "SLURM_")
+KEPT_NAMES = frozenset(
+    {"CUDA_VISIBLE_DEVICES", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "PYTHONHASHSEED"}
+)
+LOCK_FILES = (
+    "uv.lock",
+    "poetry.lock",
+    "pixi.lock",
+    "Pipfile.lock",
+    "requirements*.txt",
+    "environment.yml",
+    "environment.yaml",
+    "conda-lock.yml",
+)
+PROBE_TIMEOUT_S = 30.0
+_CACHE_FORMAT = 1
+_WRAPPER_VARIABLES = ("PYENV_VERSION", "PYENV_DIR", "VIRTUAL_ENV", "CONDA_PREFIX", "PATH")
+_URL_PASSWORD = re.compile(r"(://[^/@:\s]*):[^/@\s]*@")
+
+# Runs in the target interpreter with -I (no user site, no PYTHON* variables), so it only sees
+# the interpreter's own installation. Kept to syntax every Python 3 understands.
+_PROBE = """\
+import json, platform, site, sys
+print(json.dumps({
+    "version": platform.python_version(),
+    "implementation": platform.python_implementation(),
+    "platform": platform.platform(),
+    "site_dirs": [p for p in sys.path if p.endswith(("site-packages", "dist-packages"))],
+    "user_site": site.getusersitepackages(),
+    "in_venv": sys.prefix != getattr(sys, "base_prefix", sys.prefix),
+}))
+"""
+
+
+class _Interpreter(NamedTuple):
+    version: str
+    implementation: str
+    platform: str
+    site_dirs: list[str]
+    user_site: str | None
+    in_venv: bool
+
+
+def select_variables(environ: Mapping[str, str], extra: Sequence[str] = ()) -> dict[str, str]:
+    """The variables worth recording, sorted by name; secret-looking names get `<redacted>`.
+
+    Kept: `BTH_*`, `SLURM_*`, thread and device settings, `PYTHONHASHSEED`, and names matching
+    `extra` (exact names or fnmatch globs such as `WANDB_*`). A password inside a URL value
+    (`https://user:pw@host`) is redacted as well.
+    """
+    kept: dict[str, str] = {}
+    for name in sorted(environ):
+        if not (
+            name.startswith(KEPT_PREFIXES)
+            or name in KEPT_NAMES
+            or any(fnmatch.fnmatchcase(name, pattern) for pattern in extra)
+        ):
+            continue
+        if SECRET_PATTERN.search(name):
+            kept[name] = REDACTED
+        else:
+            kept[name] = _URL_PASSWORD.sub(rf"\1:{REDACTED}@", environ[name])
+    return kept
+
+
+def capture_environment(
+    python: str | None,
+    project_root: Path | None,
+    *,
+    environ: Mapping[str, str],
+    extra_vars: Sequence[str] = (),
+    cache_dir: Path,
+) -> Environment:
+    """The environment of a run whose command runs `python` (None: not a Python command).
+
+    `python` is a path or a name looked up on `environ["PATH"]`. Best effort: an interpreter
+    that cannot be found or queried leaves the python fields None and logs a warning.
+    """
+    variables = select_variables(environ, extra_vars)
+    packages = _lockfile_fingerprint(project_root) if project_root is not None else None
+    executable = _find_executable(python, environ) if python is not None else None
+    facts = _interpreter_facts(executable, environ, cache_dir) if executable else None
+    if facts is None:  # no Python to ask: the platform is the one bathos itself runs on
+        ours = _interpreter_facts(sys.executable, environ, cache_dir) if sys.executable else None
+        return Environment(
+            python_executable=executable or python,
+            platform=ours.platform if ours else None,
+            packages_fingerprint=packages[0] if packages else None,
+            packages_source=packages[1] if packages else None,
+            variables=variables,
+        )
+    if packages is None:
+        fingerprint = _installed_fingerprint(_site_dirs(facts, environ), cache_dir)
+        packages = (fingerprint, "installed") if fingerprint else None
+    return Environment(
+        python_executable=executable,
+        python_version=facts.version,
+        implementation=facts.implementation,
+        platform=facts.platform,
+        packages_fingerprint=packages[0] if packages else None,
+        packages_source=packages[1] if packages else None,
+        variables=variables,
+    )
+
+
+def _find_executable(python: str, environ: Mapping[str, str]) -> str | None:
+    """An absolute path for `python`, searching `PATH` for a bare name (like the shell would)."""
+    if os.sep in python:
+        return os.path.abspath(os.path.expanduser(python))
+    for directory in environ.get("PATH", os.defpath).split(os.pathsep):
+        candidate = os.path.join(directory or ".", python)
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return os.path.abspath(candidate)
+    log.warning("interpreter %r not found on PATH; python version not recorded", python)
+    return None
+
+
+def _lockfile_fingerprint(project_root: Path) -> tuple[str, str] | None:
+    """`("sha256:…", "lockfile:<name>")` for the first lock file found, in LOCK_FILES order."""
+    for pattern in LOCK_FILES:
+        if "*" in pattern:  # requirements.txt first, then requirements-*.txt and friends by name
+            found = [project_root / "requirements.txt", *sorted(project_root.glob(pattern))]
+        else:
+            found = [project_root / pattern]
+        for path in found:
+            if not path.is_file():
+                continue
+            try:
+                digest = hash_file(path)
+            except OSError as exc:
+                log.warning("cannot read lock file %s: %s", path, exc)
+                continue
+            if digest.sha256 is not None:
+                return digest.sha256, f"lockfile:{path.name}"
+    return None
+
+
+def _cache_key(*parts: Any) -> str:
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("format") != _CACHE_FORMAT:
+        return None
+    return data
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    try:  # a cache: not fsynced, since an entry lost in a crash is only computed again
+        atomic_write_bytes(
+            path, json.dumps({"format": _CACHE_FORMAT, **data}).encode(), durable=False
+        )
+    except OSError as exc:
+        log.debug("cannot write cache entry %s: %s", path, exc)
+
+
+def _interpreter_key(executable: str, environ: Mapping[str, str]) -> str | None:
+    """Changes when the interpreter, its venv or the kernel changes (`platform` names the kernel).
+
+    The path as given is part of the key: a venv's `python` resolves to its base interpreter, yet
+    sees different site-packages. A wrapper script (a pyenv shim) picks its Python by directory
+    and variables, so for one the key also holds the cwd and those variables.
+    """
+    real = os.path.realpath(executable)
+    try:
+        stat = os.stat(real)
+        with open(real, "rb") as fh:
+            wrapper = fh.read(2) == b"#!"
+    except OSError:
+        return None
+    chosen_by = (
+        [os.getcwd(), *(environ.get(name) for name in _WRAPPER_VARIABLES)] if wrapper else None
+    )
+    try:
+        venv_cfg: int | None = os.stat(
+            os.path.join(os.path.dirname(os.path.dirname(executable)), "pyvenv.cfg")
+        ).st_mtime_ns
+    except OSError:
+        venv_cfg = None
+    uname = os.uname()
+    return _cache_key(
+        executable,
+        real,
+        stat.st_mtime_ns,
+        stat.st_size,
+        venv_cfg,
+        uname.sysname,
+        uname.release,
+        uname.machine,
+        chosen_by,
+    )
+
+
+def _interpreter_facts(
+    executable: str, environ: Mapping[str, str], cache_dir: Path
+) -> _Interpreter | None:
+    key = _interpreter_key(executable, environ)
+    if key is None:
+        log.warning("interpreter %s does not exist; python version not recorded", executable)
+        return None
+    path = cache_dir / "interpreters" / f"{key}.json"
+    data = _read_json(path)
+    facts = _facts_from(data) if data is not None else None
+    if facts is None:
+        data = _probe(executable, environ)
+        facts = _facts_from(data) if data is not None else None
+        if facts is None:
+            return None
+        _write_json(path, {"executable": executable, **facts._asdict()})
+    return facts
+
+
+def _facts_from(data: dict[str, Any]) -> _Interpreter | None:
+    try:
+        facts = _Interpreter(
+            version=data["version"],
+            implementation=data["implementation"],
+            platform=data["platform"],
+            site_dirs=data["site_dirs"],
+            user_site=data.get("user_site"),
+            in_venv=data["in_venv"],
+        )
+    except (KeyError, TypeError):
+        return None
+    if not isinstance(facts.site_dirs, list) or not isinstance(facts.in_venv, bool):
+        return None
+    texts = [facts.version, facts.implementation, facts.platform, *facts.site_dirs]
+    if not all(isinstance(t, str) for t in texts) or not isinstance(facts.user_site, str | None):
+        return None
+    return facts
+
+
+def _probe(executable: str, environ: Mapping[str, str]) -> dict[str, Any] | None:
+    import subprocess  # only on a cache miss
+
+    try:
+        done = subprocess.run(
+            [executable, "-I", "-c", _PROBE],
+            capture_output=True,
+            env=dict(environ),
+            timeout=PROBE_TIMEOUT_S,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        log.warning("cannot run interpreter %s: %s; python version not recorded", executable, exc)
+        return None
+    try:  # the last line: a chatty sitecustomize may print before the probe does
+        data = json.loads(done.stdout.splitlines()[-1]) if done.returncode == 0 else None
+    except (ValueError, IndexError):
+        data = None
+    if not isinstance(data, dict):
+        detail = done.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
+        log.warning("interpreter %s did not describe itself: %s", executable, detail[0])
+        return None
+    return data
+
+
+def _site_dirs(facts: _Interpreter, environ: Mapping[str, str]) -> list[str]:
+    """The interpreter's site-packages, with the user site when a normal run would see it."""
+    dirs = list(facts.site_dirs)
+    if facts.user_site and not facts.in_venv and not environ.get("PYTHONNOUSERSITE"):
+        dirs.append(facts.user_site)
+    return dirs
+
+
+def _installed_fingerprint(site_dirs: list[str], cache_dir: Path) -> str | None:
+    """`sha256:` of the sorted `*.dist-info`/`*.egg-info` names; cached by the dirs' mtimes.
+
+    Installing, removing or upgrading a distribution adds or removes such an entry, which
+    changes its directory's mtime, which changes the cache key.
+    """
+    stamps = []
+    for directory in dict.fromkeys(site_dirs):
+        try:
+            stamps.append((directory, os.stat(directory).st_mtime_ns))
+        except OSError:
+            continue
+    if not stamps:
+        return None
+    path = cache_dir / "packages" / f"{_cache_key(stamps)}.json"
+    data = _read_json(path)
+    if data is not None and isinstance(data.get("fingerprint"), str):
+        return str(data["fingerprint"])
+    names: set[str] = set()
+    for directory, _ in stamps:
+        try:
+            with os.scandir(directory) as entries:
+                names.update(
+                    e.name for e in entries if e.name.endswith((".dist-info", ".egg-info"))
+                )
+        except OSError as exc:
+            log.debug("cannot list %s: %s", directory, exc)
+    fingerprint = "sha256:" + hashlib.sha256("\n".join(sorted(names)).encode()).hexdigest()
+    _write_json(path, {"fingerprint": fingerprint, "distributions": len(names)})
+    return fingerprint

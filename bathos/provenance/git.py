@@ -1,0 +1,416 @@
+"""Git provenance: the commit a run used, pinned so history rewrites cannot lose it, and a snapshot
+commit of a dirty working tree. The only module in bathos that imports pygit2.
+
+Everything is written as git objects plus refs under `refs/bathos/`; the user's index, working tree,
+HEAD and reflogs are never touched.
+
+    >>> capture_git(Path("train.py"))  # doctest: +SKIP
+    Git(repo_root='/home/me/proj', commit='3f2a…', branch='main', dirty=True, snapshot='9c1e…', …)
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path, PurePosixPath
+
+import pygit2
+from pygit2.enums import FileMode, FileStatus, ReferenceType, SortMode
+
+from bathos.errors import ProvenanceError
+from bathos.models import Git
+
+log = logging.getLogger("bathos.provenance")
+
+COMMITS_REF_PREFIX = "refs/bathos/commits/"
+SNAPSHOTS_REF_PREFIX = "refs/bathos/snapshots/"
+DEFAULT_UNTRACKED_CAP_BYTES = 20 * 1024 * 1024
+
+# Everything pygit2 raises: its own GitError family plus the builtins libgit2 errors map to.
+_PYGIT2_ERRORS = (pygit2.GitError, KeyError, ValueError, OSError)
+_TRACKED_CHANGE = (
+    FileStatus.INDEX_NEW
+    | FileStatus.INDEX_MODIFIED
+    | FileStatus.INDEX_DELETED
+    | FileStatus.INDEX_RENAMED
+    | FileStatus.INDEX_TYPECHANGE
+    | FileStatus.WT_MODIFIED
+    | FileStatus.WT_DELETED
+    | FileStatus.WT_TYPECHANGE
+    | FileStatus.WT_RENAMED
+    | FileStatus.CONFLICTED
+)
+_REF_ATTEMPTS = 30  # with linear backoff: about 1 s of waiting for another writer's lock
+_SKIPPED_SHOWN = 20
+
+
+def capture_git(
+    path: Path, *, untracked_cap_bytes: int = DEFAULT_UNTRACKED_CAP_BYTES
+) -> Git | None:
+    """The git state of the repository containing `path` (a script or directory), or None outside
+    git. Pins HEAD under `refs/bathos/commits/` and, when the tree is dirty, records a snapshot
+    commit of the working tree under `refs/bathos/snapshots/<tree-id>`.
+    """
+    repo = _discover(path)
+    if repo is None:
+        return None
+    root = _workdir(repo)
+    with _translated(f"cannot capture the git state of {root}", root):
+        return _capture(repo, root, untracked_cap_bytes)
+
+
+def repo_root_of(path: Path) -> Path | None:
+    """The working directory of the repository containing `path`, or None outside git."""
+    repo = _discover(path)
+    return None if repo is None else Path(_workdir(repo))
+
+
+def read_blob_at(repo_root: Path, rev: str, relpath: str) -> bytes | None:
+    """The content of `relpath` at commit, branch or tag `rev`; None when it is absent there."""
+    repo = _open(repo_root)
+    with _translated(f"cannot read {relpath} at {rev} in {repo_root}", str(repo_root)):
+        tree = _resolve_commit(repo, rev).tree
+        try:
+            obj = tree[_tree_path(relpath)]
+        except KeyError:
+            return None
+        return obj.data if isinstance(obj, pygit2.Blob) else None
+
+
+def index_blob_ids(repo_root: Path) -> dict[str, tuple[str, int, int]]:
+    """Each file in the index: relpath -> (blob sha1 hex, mtime in ns, size), as git stored them.
+
+    A caller may trust the blob id without reading the file when `os.lstat` gives the same
+    `st_mtime_ns` and `st_size` (size is stored modulo 2**32; an mtime not older than the index file
+    itself is "racy" and should not be trusted). Submodules and conflicted entries are left out.
+    """
+    from pygit2.ffi import C, ffi  # pygit2's IndexEntry hides the stat fields the index keeps
+
+    repo = _open(repo_root)
+    with _translated(f"cannot read the git index of {repo_root}", str(repo_root)):
+        index = repo.index
+        handle = index._index
+        entries: dict[str, tuple[str, int, int]] = {}
+        for n in range(C.git_index_entrycount(handle)):
+            entry = C.git_index_get_byindex(handle, n)
+            stage = (entry.flags >> 12) & 0x3
+            if stage or entry.mode == FileMode.COMMIT:
+                continue
+            relpath = os.fsdecode(ffi.string(entry.path))
+            blob = pygit2.Oid(raw=bytes(ffi.buffer(ffi.addressof(entry, "id"))[:20]))
+            mtime_ns = entry.mtime.seconds * 1_000_000_000 + entry.mtime.nanoseconds
+            entries[relpath] = (str(blob), int(mtime_ns), int(entry.file_size))
+        return entries
+
+
+def last_commit_touching(
+    repo_root: Path, relpath: str, since_blob: str | None, max_commits: int = 5000
+) -> str | None:
+    """The newest commit, walking back from HEAD, whose version of `relpath` differs from its
+    parents' (the commit that last changed, added or deleted it).
+
+    None when HEAD still holds `since_blob` (nothing changed since that version), when the file was
+    never changed within `max_commits` commits, or when the repository has no commits.
+    """
+    repo = _open(repo_root)
+    with _translated(f"cannot walk the history of {relpath} in {repo_root}", str(repo_root)):
+        if repo.head_is_unborn:
+            return None
+        target = _tree_path(relpath)
+        head = repo.head.peel(pygit2.Commit)
+        if since_blob is not None and _blob_id(head, target) == since_blob.removeprefix("sha1:"):
+            return None
+        cache: dict[pygit2.Oid, str | None] = {}
+        walker = repo.walk(head.id, SortMode.TOPOLOGICAL | SortMode.TIME)
+        for count, commit in enumerate(walker):
+            if count >= max_commits:
+                log.debug("gave up looking for a change to %s after %d commits", relpath, count)
+                return None
+            if _changes_path(commit, target, cache):
+                return str(commit.id)
+        return None
+
+
+def commit_all(root: Path, message: str) -> str:
+    """Make `root` a repository if needed and commit every non-ignored file on its branch.
+
+    For projects bathos itself creates (`bth demo`); it moves HEAD, unlike everything else here.
+    """
+    with _translated(f"cannot commit in {root}", str(root)):
+        repo = (pygit2.Repository(str(root)) if (root / ".git").exists()
+                else pygit2.init_repository(str(root), initial_head="main"))
+        repo.index.add_all()
+        repo.index.write()
+        tree = repo.index.write_tree()
+        who = pygit2.Signature("bathos demo", "demo@bathos.invalid")
+        parents = [] if repo.head_is_unborn else [repo.head.target]
+        return str(repo.create_commit("HEAD", who, who, message, tree, parents))
+
+
+# -- capture ---------------------------------------------------------------------------------------
+
+
+def _capture(repo: pygit2.Repository, root: str, cap: int) -> Git:
+    head_ref = repo.lookup_reference("HEAD")
+    detached = head_ref.type == ReferenceType.DIRECT
+    branch = None if detached else str(head_ref.target).removeprefix("refs/heads/")
+    head = None if repo.head_is_unborn else repo.head.peel(pygit2.Commit)
+
+    pinned_ref = None
+    if head is not None:
+        pinned_ref = COMMITS_REF_PREFIX + str(head.id)
+        _ensure_ref(repo, pinned_ref, head.id)
+
+    status = {p: f for p, f in repo.status().items() if not f & FileStatus.IGNORED}
+    untracked = sorted(p for p, f in status.items() if f & FileStatus.WT_NEW)
+    dirty = bool(status)
+    snapshot = _snapshot(repo, head, status, untracked, cap) if dirty else None
+    return Git(
+        repo_root=root,
+        commit=None if head is None else str(head.id),
+        branch=branch,
+        detached=detached,
+        dirty=dirty,
+        snapshot=snapshot,
+        untracked=tuple(untracked),
+        pinned_ref=pinned_ref,
+    )
+
+
+def _snapshot(
+    repo: pygit2.Repository,
+    head: pygit2.Commit | None,
+    status: dict[str, int],
+    untracked: list[str],
+    cap: int,
+) -> str:
+    """A commit of the working tree as it is now; one per distinct tree (refs/bathos/snapshots)."""
+    index = pygit2.Index()  # in memory: the user's .git/index is never read into or written
+    if head is not None:
+        index.read_tree(head.tree)
+    # Dropped from the user's index: gone, ignored now, or back below as an untracked file.
+    for relpath in sorted(p for p, f in status.items() if f & FileStatus.INDEX_DELETED):
+        _remove(index, relpath)
+    unstaged = FileStatus.INDEX_DELETED | FileStatus.WT_NEW
+    tracked = sorted(p for p, f in status.items() if f & _TRACKED_CHANGE and not f & unstaged)
+    trust_mode = _config_bool(repo, "core.filemode", default=True)
+    for relpath in [*tracked, *_within_cap(repo, untracked, cap)]:
+        _stage_from_workdir(repo, index, relpath, trust_mode)
+    tree_id = index.write_tree(repo)
+
+    ref_name = SNAPSHOTS_REF_PREFIX + str(tree_id)
+    existing = repo.references.get(ref_name)
+    if existing is not None:
+        return str(existing.peel(pygit2.Commit).id)
+    signature = pygit2.Signature("bathos", "bathos@localhost")
+    parents = [] if head is None else [head.id]
+    message = f"bathos snapshot of {'an unborn HEAD' if head is None else head.id}\n"
+    commit_id = repo.create_commit(None, signature, signature, message, tree_id, parents)
+    return str(_ensure_ref(repo, ref_name, commit_id))
+
+
+def _within_cap(repo: pygit2.Repository, untracked: list[str], cap: int) -> Iterator[str]:
+    """The untracked files that fit the cap: any single file above it is skipped, and once the
+    total would pass it, the rest are skipped. Skipped files are logged."""
+    workdir = Path(_workdir(repo))
+    total = 0
+    skipped: list[str] = []
+    for n, relpath in enumerate(untracked):
+        try:
+            st = os.lstat(workdir / relpath)
+        except FileNotFoundError:
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            continue  # a nested repository: not snapshotted, not counted
+        size = st.st_size
+        if size > cap:
+            skipped.append(f"{relpath} ({size} bytes)")
+        elif total + size > cap:
+            skipped.extend(untracked[n:])
+            break
+        else:
+            total += size
+            yield relpath
+    if skipped:
+        shown = ", ".join(skipped[:_SKIPPED_SHOWN])
+        more = f" and {len(skipped) - _SKIPPED_SHOWN} more" if len(skipped) > _SKIPPED_SHOWN else ""
+        log.warning(
+            "left %d untracked file(s) out of the git snapshot of %s (cap %d bytes): %s%s",
+            len(skipped),
+            workdir,
+            cap,
+            shown,
+            more,
+        )
+
+
+def _stage_from_workdir(
+    repo: pygit2.Repository, index: pygit2.Index, relpath: str, trust_mode: bool
+) -> None:
+    """Put the working-tree version of `relpath` into `index`, or remove it when it is gone."""
+    current = _entry(index, relpath)
+    if current is not None and current.mode == FileMode.COMMIT:
+        return  # a submodule keeps its gitlink from HEAD
+    full = Path(_workdir(repo)) / relpath
+    try:
+        st = os.lstat(full)
+    except FileNotFoundError:
+        _remove(index, relpath)
+        return
+    if not (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)):
+        return  # a nested repository ("dir/"), a new submodule, a socket …: not file content
+    try:
+        blob = repo.create_blob_fromworkdir(relpath)
+    except OSError:
+        if os.path.lexists(full):
+            raise
+        _remove(index, relpath)  # deleted between status and now
+        return
+    index.add(pygit2.IndexEntry(relpath, blob, _file_mode(st, current, trust_mode)))
+
+
+def _entry(index: pygit2.Index, relpath: str) -> pygit2.IndexEntry | None:
+    try:
+        return index[relpath]
+    except KeyError:
+        return None
+
+
+def _remove(index: pygit2.Index, relpath: str) -> None:
+    """Drop `relpath` from `index` if it is there; a submodule's gitlink stays as in HEAD."""
+    current = _entry(index, relpath)
+    if current is not None and current.mode != FileMode.COMMIT:
+        index.remove(relpath)
+
+
+def _file_mode(st: os.stat_result, current: pygit2.IndexEntry | None, trust_mode: bool) -> FileMode:
+    if stat.S_ISLNK(st.st_mode):
+        return FileMode.LINK
+    if not trust_mode:  # core.filemode=false: the executable bit on disk means nothing
+        return current.mode if current is not None else FileMode.BLOB
+    return FileMode.BLOB_EXECUTABLE if st.st_mode & stat.S_IXUSR else FileMode.BLOB
+
+
+def _ensure_ref(repo: pygit2.Repository, name: str, target: pygit2.Oid) -> pygit2.Oid:
+    """Create ref `name` -> `target` unless it exists; returns what the ref points to.
+
+    Many processes of a SLURM array may race here: losing the race (ref already there, or its lock
+    file held by another writer for a moment) is not an error.
+    """
+    for attempt in range(_REF_ATTEMPTS):
+        existing = repo.references.get(name)
+        if existing is not None:
+            return existing.peel(pygit2.Commit).id
+        try:
+            repo.references.create(name, target)
+            return target
+        except pygit2.AlreadyExistsError:
+            continue
+        except (pygit2.GitError, OSError):  # libgit2 reports a held lock file as an OSError
+            time.sleep(0.002 * (attempt + 1))
+    raise ProvenanceError(
+        f"could not create git ref {name} in {_workdir(repo)}: its lock file stayed taken "
+        f"(if no other bathos run is starting, remove {name}.lock from the directory that "
+        "`git rev-parse --git-common-dir` prints)"
+    )
+
+
+# -- helpers ---------------------------------------------------------------------------------------
+
+
+def _discover(path: Path) -> pygit2.Repository | None:
+    start = Path(os.path.abspath(path))
+    while not start.is_dir():
+        if start.parent == start:
+            return None
+        start = start.parent
+    try:
+        gitdir = pygit2.discover_repository(str(start))
+        if gitdir is None:
+            return None
+        repo = pygit2.Repository(gitdir)
+    except _PYGIT2_ERRORS as exc:
+        raise _open_error(start, exc) from exc
+    if repo.is_bare or repo.workdir is None:
+        return None
+    return repo
+
+
+def _open(repo_root: Path) -> pygit2.Repository:
+    try:
+        return pygit2.Repository(str(repo_root))
+    except _PYGIT2_ERRORS as exc:
+        raise _open_error(repo_root, exc) from exc
+
+
+def _open_error(where: Path, exc: Exception) -> ProvenanceError:
+    message = str(exc)
+    if "not owned by current user" in message:
+        hint = "if you trust it: git config --global --add safe.directory <its root>"
+    else:
+        hint = f"run `git status` in {where} to see what is wrong"
+    return ProvenanceError(f"cannot open the git repository containing {where}: {message} ({hint})")
+
+
+@contextmanager
+def _translated(what: str, root: str) -> Iterator[None]:
+    """Turn pygit2's errors into a ProvenanceError that says what failed and what to try."""
+    try:
+        yield
+    except ProvenanceError:
+        raise
+    except _PYGIT2_ERRORS as exc:
+        detail = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        raise ProvenanceError(
+            f"{what}: {detail} (run `git status` and `git fsck` in {root} to see what is wrong)"
+        ) from exc
+
+
+def _workdir(repo: pygit2.Repository) -> str:
+    return str(Path(repo.workdir))
+
+
+def _config_bool(repo: pygit2.Repository, key: str, *, default: bool) -> bool:
+    try:
+        return bool(repo.config.get_bool(key))
+    except KeyError:
+        return default
+
+
+def _resolve_commit(repo: pygit2.Repository, rev: str) -> pygit2.Commit:
+    try:
+        return repo.revparse_single(rev).peel(pygit2.Commit)
+    except (KeyError, ValueError, pygit2.GitError) as exc:
+        where = _workdir(repo)
+        raise ProvenanceError(
+            f"unknown git revision {rev!r} in {where} (check it with `git rev-parse {rev}`)"
+        ) from exc
+
+
+def _tree_path(relpath: str) -> str:
+    return PurePosixPath(relpath).as_posix()
+
+
+def _blob_id(commit: pygit2.Commit, relpath: str) -> str | None:
+    try:
+        return str(commit.tree[relpath].id)
+    except KeyError:
+        return None
+
+
+def _changes_path(commit: pygit2.Commit, relpath: str, cache: dict[pygit2.Oid, str | None]) -> bool:
+    """Whether `commit` holds a version of `relpath` that none of its parents hold."""
+
+    def version(c: pygit2.Commit) -> str | None:
+        if c.id not in cache:
+            cache[c.id] = _blob_id(c, relpath)
+        return cache[c.id]
+
+    mine = version(commit)
+    if not commit.parent_ids:
+        return mine is not None
+    return all(version(p) != mine for p in commit.parents)

@@ -1,0 +1,484 @@
+"""Executing a tracked command: provenance before, a heartbeat during, outputs and results after.
+
+    run = start_run(RunSpec(target="scripts/experiments/train.py", args=("--n-steps", "10")))
+    outcome = execute(run)          # spawns, forwards signals, tees logs, records the end
+
+The same `start_run`/`ActiveRun.finish` pair records runs of `@bth.experiment` functions, so a
+script run directly and one run under `bth run` carry the same provenance.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+import attrs
+
+from bathos import config, ids
+from bathos.catalog import blobs, store
+from bathos.errors import ConfigError
+from bathos.models import Dependency, Logs, Output, Run, Sidecar, utcnow
+
+log = logging.getLogger("bathos.runner")
+
+FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2)
+LOG_CAP_BYTES = 8 * 1024 * 1024
+DEFAULT_HASH_CAP_BYTES = 1024 * 1024 * 1024
+MAX_DIR_OUTPUTS = 2000
+RESULTS_EVENT = "_bth"
+
+
+def hash_cap_bytes() -> int:
+    """Files above `$BTH_HASH_CAP_MB` (default 1024) keep only size and mtime."""
+    value = os.environ.get("BTH_HASH_CAP_MB", "")
+    return int(float(value) * 1024 * 1024) if value.replace(".", "", 1).isdigit() \
+        else DEFAULT_HASH_CAP_BYTES
+
+
+@attrs.frozen
+class RunSpec:
+    """What to run and how to label it; `target` is a script, or an executable when not a script."""
+
+    target: str
+    args: tuple[str, ...] = ()
+    is_script: bool = True
+    cwd: Path = attrs.field(factory=Path.cwd)
+    project: str | None = None
+    name: str | None = None
+    tags: tuple[str, ...] = ()
+    agent_mode: str | None = None
+    parent_run_id: str | None = None
+    campaign_id: str | None = None
+    no_sidecar: bool = False
+    python: str | None = None
+    outs: tuple[str, ...] = ()
+    params: Mapping[str, str] | None = None
+
+
+@attrs.frozen
+class _PathState:
+    exists: bool
+    mtime_ns: int = 0
+    size: int = 0
+    is_dir: bool = False
+
+
+def _state(path: Path) -> _PathState:
+    try:
+        st = path.stat()
+    except OSError:
+        return _PathState(False)
+    return _PathState(True, st.st_mtime_ns, st.st_size, path.is_dir())
+
+
+def _relative(path: Path, base: Path) -> str:
+    try:
+        return path.resolve().relative_to(base).as_posix()
+    except ValueError:
+        return str(path.resolve())
+
+
+def resolve_python(spec: RunSpec, project: config.ProjectConfig | None) -> str:
+    """`--python`, else `.bth.toml [run] python`, else `$VIRTUAL_ENV`, else python3 on PATH."""
+    candidates = [
+        (spec.python, "--python"),
+        (str(project.root / project.python) if project and project.python else None,
+         ".bth.toml [run] python"),
+        (str(Path(os.environ["VIRTUAL_ENV"]) / "bin" / "python")
+         if os.environ.get("VIRTUAL_ENV") else None, "$VIRTUAL_ENV"),
+    ]
+    for value, source in candidates:
+        if value:
+            found = shutil.which(value) or (value if os.access(value, os.X_OK) else None)
+            if not found:
+                raise ConfigError(f"python interpreter {value!r} from {source} is not executable "
+                                  "(fix the path)")
+            return os.path.abspath(found)
+    found = shutil.which("python3") or sys.executable
+    return os.path.abspath(found)
+
+
+def _script(spec: RunSpec) -> Path | None:
+    """The script to run, checked; None for a command."""
+    if not spec.is_script:
+        return None
+    script = (spec.cwd / spec.target).resolve()
+    if script.is_dir():
+        raise ConfigError(f"{spec.target} is a directory, not a script (give the .py file)")
+    if not script.is_file():
+        raise ConfigError(f"script {spec.target} does not exist (check the path; for a command "
+                          "use: bth run -- COMMAND ARGS)")
+    if script.suffix != ".py" and not os.access(script, os.X_OK):
+        raise ConfigError(f"{spec.target} is neither a .py script nor executable (chmod +x it)")
+    return script
+
+
+def _command(spec: RunSpec, script: Path | None,
+             project: config.ProjectConfig | None) -> tuple[list[str], str | None]:
+    """The argv to execute, and the interpreter when it is a Python script."""
+    if script is None:
+        exe = shutil.which(spec.target)
+        if exe is None:
+            raise ConfigError(f"command {spec.target!r} not found or not executable (check the "
+                              "name, or give a path)")
+        return [exe, *spec.args], None
+    if script.suffix == ".py":
+        python = resolve_python(spec, project)
+        return [python, str(script), *spec.args], python
+    return [str(script), *spec.args], None
+
+
+def _find_project(spec: RunSpec, script: Path | None) -> config.ProjectConfig | None:
+    for start in (script.parent if script else None, spec.cwd):
+        if start is not None:
+            found = config.find_project(start)
+            if found:
+                return found
+    return None
+
+
+def _sidecar(script: Path | None, base: Path, no_sidecar: bool) -> tuple[Sidecar | None,
+                                                                       Dependency | None]:
+    from bathos.provenance.deps import file_dependency
+
+    path = script.with_name(f"{script.stem}.bth.toml") if script else None
+    if path is None or not path.is_file():
+        return (Sidecar(path=None, sha256=None, mode="bypassed") if no_sidecar else None), None
+    dep = file_dependency(path, "sidecar", base)
+    return Sidecar(path=dep.path, sha256=dep.sha256,
+                   mode="bypassed" if no_sidecar else "recorded"), dep
+
+
+@attrs.define
+class ActiveRun:
+    """A run whose `running` record is in the catalog; `finish` writes its final record."""
+
+    run: Run
+    catalog: Path
+    command: list[str]
+    base: Path
+    fragment: Path
+    scratch: Path
+    output_dir: Path
+    watched: dict[Path, _PathState]
+    explicit_outs: tuple[Path, ...]
+    started_monotonic: float
+    _stop: threading.Event = attrs.field(factory=threading.Event)
+
+    @property
+    def child_env(self) -> dict[str, str]:
+        """Variables the child sees: its run id, output directory and results file."""
+        return {
+            "BTH_RUN_ID": self.run.id,
+            "BTH_PROJECT_SLUG": self.run.project,
+            "BTH_OUTPUT_DIR": str(self.output_dir),
+            "BTH_RESULTS_PATH": str(self.scratch / "results.jsonl"),
+            "BTH_CATALOG_DIR": str(self.catalog),
+        }
+
+    def begin(self) -> None:
+        """Write the running record and start the heartbeat."""
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        self.scratch.mkdir(parents=True, exist_ok=True)
+        self.fragment = store.write_run(self.catalog, self.run)
+        threading.Thread(target=self._heartbeat, name="bth-heartbeat", daemon=True).start()
+
+    def _heartbeat(self) -> None:
+        while not self._stop.wait(store.HEARTBEAT_INTERVAL_S):
+            with contextlib.suppress(OSError):
+                store.touch_heartbeat(self.fragment)
+
+    def finish(self, *, status: str, exit_code: int | None, signal_name: str | None = None,
+               error: str | None = None, results: Mapping[str, Any] | None = None,
+               logs: Logs | None = None) -> Run:
+        """Record the end: outputs, inputs, results, logs; remove the run's scratch files."""
+        self._stop.set()
+        events = read_results(self.scratch / "results.jsonl")
+        inputs, outputs = self._files()
+        merged = {**events.results, **(results or {})}
+        ended = utcnow()
+        run = attrs.evolve(
+            self.run,
+            status=status,  # type: ignore[arg-type]
+            exit_code=exit_code, signal=signal_name, error=error or events.error,
+            ended_at=ended, updated_at=ended,
+            duration_s=round(time.monotonic() - self.started_monotonic, 6),
+            dependencies=(*self.run.dependencies, *inputs), outputs=outputs,
+            results=merged, logs=logs,
+            name=self.run.name or events.name,
+            tags=tuple(dict.fromkeys((*self.run.tags, *events.tags))),
+            params={**self.run.params, **events.params},
+        )
+        store.write_run(self.catalog, run)
+        shutil.rmtree(self.scratch, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            self.output_dir.rmdir()  # only if the run left it empty
+        self.run = run
+        return run
+
+    def _files(self) -> tuple[list[Dependency], tuple[Output, ...]]:
+        """Inputs (named in argv, unchanged by the run) and outputs (created or modified)."""
+        from bathos.provenance.deps import file_dependency
+
+        cap = hash_cap_bytes()
+        inputs: list[Dependency] = []
+        produced: dict[Path, None] = {}
+        for path, before in self.watched.items():
+            after = _state(path)
+            if after.is_dir or before.is_dir:
+                produced.update(dict.fromkeys(self._new_files(path)))
+            elif after.exists and before == after:
+                inputs.append(file_dependency(path, "input", self.base, cap_bytes=cap))
+            elif after.exists:
+                produced[path] = None
+        produced.update(dict.fromkeys(p for p in self.explicit_outs if p.is_file()))
+        produced.update(dict.fromkeys(self._new_files(self.output_dir, all_files=True)))
+        return inputs, tuple(self._output(p, cap) for p in produced)
+
+    def _new_files(self, directory: Path, *, all_files: bool = False) -> list[Path]:
+        start_ns = int(self.run.started_at.timestamp() * 1e9)
+        found: list[Path] = []
+        for root, _, files in os.walk(directory):
+            for name in files:
+                path = Path(root, name)
+                with contextlib.suppress(OSError):
+                    if all_files or path.stat().st_mtime_ns >= start_ns:
+                        found.append(path)
+                if len(found) >= MAX_DIR_OUTPUTS:
+                    log.warning("more than %d files under %s: recorded the first %d",
+                                MAX_DIR_OUTPUTS, directory, MAX_DIR_OUTPUTS)
+                    return sorted(found)
+        return sorted(found)
+
+    def _output(self, path: Path, cap: int) -> Output:
+        from bathos.hashing import hash_file
+
+        digest = hash_file(path, cap_bytes=cap)
+        return Output(path=_relative(path, self.base), size=digest.size, sha256=digest.sha256,
+                      mtime=digest.mtime)
+
+
+def start_run(spec: RunSpec, *, environ: Mapping[str, str] | None = None) -> ActiveRun:
+    """Validate the spec, capture provenance, and return the run ready to `begin`."""
+    from bathos.provenance import deps, environment, git, host, params, slurm
+
+    environ = os.environ if environ is None else environ
+    started_at = utcnow()
+    started_monotonic = time.monotonic()
+    script = _script(spec)
+    project = _find_project(spec, script)
+    command, python = _command(spec, script, project)
+    slug = config.check_slug(spec.project or environ.get("BTH_PROJECT_SLUG") or (
+        project.slug if project else None) or config.slug_from_name(spec.cwd.resolve().name))
+    catalog = config.catalog_dir(project)
+    git_info = git.capture_git(script or spec.cwd)
+    base = Path(git_info.repo_root) if git_info else (project.root if project else spec.cwd)
+    base = base.resolve()
+    cache = config.bth_home() / "cache"
+    dependencies = deps.scan_dependencies(script, base if git_info else None, cache_dir=cache) \
+        if script is not None and script.suffix == ".py" else (
+            [deps.file_dependency(script, "script", base)] if script else [])
+    sidecar, sidecar_dep = _sidecar(script, base, spec.no_sidecar)
+    watched = {p: _state(p) for p in params.candidate_paths(spec.args, spec.cwd)}
+    explicit = tuple((spec.cwd / o).resolve() for o in spec.outs)
+    run_id = ids.new_run_id()
+    output_root = project.root if project else spec.cwd
+    run = Run(
+        id=run_id, project=slug, started_at=started_at, updated_at=started_at, status="running",
+        name=spec.name, script=_relative(script, base) if script else spec.target,
+        argv=tuple(spec.args), params=dict(spec.params) if spec.params is not None
+        else params.parse_params(spec.args),
+        cwd=str(spec.cwd.resolve()), host=host.capture_host(), slurm=slurm.capture_slurm(environ),
+        git=git_info, dependencies=(*dependencies, *([sidecar_dep] if sidecar_dep else [])),
+        environment=environment.capture_environment(
+            python, project.root if project else base, environ=environ,
+            extra_vars=project.env if project else (), cache_dir=cache),
+        tags=tuple(dict.fromkeys(spec.tags)), parent_run_id=spec.parent_run_id,
+        campaign_id=spec.campaign_id, agent_mode=spec.agent_mode,  # type: ignore[arg-type]
+        sidecar=sidecar,
+    )
+    return ActiveRun(
+        run=run, catalog=catalog, command=command, base=base,
+        fragment=store.fragment_path(catalog, slug, run_id),
+        scratch=config.bth_home() / "tmp" / run_id,
+        output_dir=output_root / "outputs" / run_id,
+        watched=watched, explicit_outs=explicit, started_monotonic=started_monotonic,
+    )
+
+
+@attrs.frozen
+class ChildEvents:
+    """What the child reported through `$BTH_RESULTS_PATH`."""
+
+    results: dict[str, Any] = attrs.field(factory=dict)
+    params: dict[str, str] = attrs.field(factory=dict)
+    tags: tuple[str, ...] = ()
+    name: str | None = None
+    error: str | None = None
+
+
+def read_results(path: Path) -> ChildEvents:
+    """Results written by the child: JSON lines (bth.log, the decorator) or one JSON object."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return ChildEvents()
+    try:
+        items = [json.loads(line) for line in text.splitlines() if line.strip()]
+    except ValueError:
+        try:
+            items = [json.loads(text)]
+        except ValueError:
+            log.warning("ignored unreadable results file %s (write one JSON object)", path)
+            return ChildEvents()
+    results: dict[str, Any] = {}
+    params: dict[str, str] = {}
+    tags: list[str] = []
+    name = error = None
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        event = item.get(RESULTS_EVENT)
+        if event is None:
+            results.update(item)
+        elif event == "meta":
+            params.update({k: str(v) for k, v in (item.get("params") or {}).items()})
+            tags.extend(item.get("tags") or ())
+            name = item.get("name") or name
+        elif event == "error":
+            error = item.get("error")
+        elif event == "log":
+            results.update(item.get("values") or {})
+    return ChildEvents(results, params, tuple(tags), name, error)
+
+
+def append_event(path: str | os.PathLike[str], event: Mapping[str, Any]) -> None:
+    """Append one JSON line to a results file (a single write, so concurrent lines stay whole)."""
+    line = json.dumps(event, default=str, separators=(",", ":")) + "\n"
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line.encode())
+    finally:
+        os.close(fd)
+
+
+class _Tee(threading.Thread):
+    """Copies a child's stream to ours as it comes, keeping the first and last parts for the log."""
+
+    def __init__(self, source: IO[bytes], sink: IO[bytes]) -> None:
+        super().__init__(daemon=True)
+        self.source, self.sink = source, sink
+        self.head = bytearray()
+        self.tail = bytearray()
+        self.total = 0
+
+    def run(self) -> None:
+        half = LOG_CAP_BYTES // 2
+        fd = self.source.fileno()
+        while chunk := os.read(fd, 65536):
+            with contextlib.suppress(OSError, ValueError):
+                self.sink.write(chunk)
+                self.sink.flush()
+            self.total += len(chunk)
+            room = half - len(self.head)
+            if room > 0:
+                self.head += chunk[:room]
+                chunk = chunk[room:]
+            self.tail += chunk
+            if len(self.tail) > 2 * half:
+                del self.tail[: len(self.tail) - half]
+
+    def kept(self) -> tuple[bytes, bool]:
+        tail = bytes(self.tail[-(LOG_CAP_BYTES // 2):])
+        truncated = len(self.head) + len(tail) < self.total
+        marker = b"\n[... bathos: log truncated ...]\n" if truncated else b""
+        return bytes(self.head) + marker + tail, truncated
+
+
+def _terminal_sends_to_child() -> bool:
+    """True when Ctrl-C at a terminal already reaches the child (it shares our foreground group)."""
+    try:
+        return os.isatty(0) and os.tcgetpgrp(0) == os.getpgrp()
+    except OSError:
+        return False
+
+
+@attrs.frozen
+class Outcome:
+    """A finished run and the exit code `bth run` should exit with."""
+
+    run: Run
+    exit_code: int
+
+
+def execute(active: ActiveRun) -> Outcome:
+    """Run the command, forwarding signals and teeing its output; record how it ended."""
+    env = {**os.environ, **active.child_env}
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    active.begin()
+    try:
+        proc = subprocess.Popen(active.command, cwd=active.run.cwd, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    except OSError as exc:
+        active.finish(status="failed", exit_code=None, error=f"cannot start: {exc.strerror}")
+        raise ConfigError(f"cannot start {active.command[0]}: {exc.strerror}") from exc
+    received: list[int] = []
+
+    def forward(signum: int, _frame: object) -> None:
+        received.append(signum)
+        if signum == signal.SIGINT and _terminal_sends_to_child():
+            return
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signum)
+
+    previous = {s: signal.signal(s, forward) for s in FORWARDED_SIGNALS}
+    tees = [_Tee(proc.stdout, sys.stdout.buffer), _Tee(proc.stderr, sys.stderr.buffer)]  # type: ignore[arg-type]
+    for tee in tees:
+        tee.start()
+    try:
+        returncode = proc.wait()
+        for tee in tees:
+            tee.join()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    logs = _store_logs(active.catalog, tees)
+    return _conclude(active, returncode, received, logs)
+
+
+def _store_logs(catalog: Path, tees: Sequence[_Tee]) -> Logs:
+    (out, out_cut), (err, err_cut) = (t.kept() for t in tees)
+    return Logs(
+        stdout=blobs.put_blob(catalog, out) if out else None,
+        stderr=blobs.put_blob(catalog, err) if err else None,
+        stdout_bytes=tees[0].total, stderr_bytes=tees[1].total, truncated=out_cut or err_cut,
+    )
+
+
+def _conclude(active: ActiveRun, returncode: int, received: list[int], logs: Logs) -> Outcome:
+    if returncode < 0:
+        signum = -returncode
+        name = signal.Signals(signum).name
+        status = "interrupted" if received else "failed"
+        run = active.finish(status=status, exit_code=None, signal_name=name, logs=logs,
+                            error=f"killed by {name}")
+        return Outcome(run, 128 + signum)
+    if received and returncode != 0:
+        name = signal.Signals(received[0]).name
+        run = active.finish(status="interrupted", exit_code=returncode, signal_name=name,
+                            logs=logs)
+        return Outcome(run, returncode)
+    run = active.finish(status="completed" if returncode == 0 else "failed",
+                        exit_code=returncode, logs=logs)
+    return Outcome(run, returncode)

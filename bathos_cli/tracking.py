@@ -1,0 +1,127 @@
+"""Commands that make runs: init, run; and follow them: lineage, logs."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from bathos_cli import render
+
+
+@click.command("init")
+@click.option("--slug", help="Project slug (default: the directory name, lower-cased).")
+@click.option("--remote", "remotes", multiple=True, metavar="NAME=HOST:PATH",
+              help="A catalog to sync with over SSH (repeatable).")
+@click.option("--slurm-partition", help="Default SLURM partition for this project.")
+@click.option("--force", is_flag=True, help="Overwrite an existing .bth.toml.")
+def init(slug: str | None, remotes: tuple[str, ...], slurm_partition: str | None,
+         force: bool) -> None:
+    """Make the current directory a bathos project (.bth.toml, scripts/ skeleton, registry)."""
+    from bathos.projects import init_project, parse_remote
+
+    report = init_project(Path.cwd(), slug=slug, remotes=tuple(parse_remote(r) for r in remotes),
+                          slurm_partition=slurm_partition, force=force)
+    for path in report.created:
+        click.echo(f"  created {path}", err=True)
+    state = "initialised" if report.created else "already initialised, nothing changed"
+    click.echo(f"Project {report.project.slug!r} {state} in {report.project.root}", err=True)
+
+
+def _split_target(target: str, args: tuple[str, ...]) -> tuple[str, tuple[str, ...], bool,
+                                                              str | None]:
+    """(target, args, is_script, python): `python x.py ARGS` runs x.py as a tracked script."""
+    if args[:1] == ("--",):
+        args = args[1:]
+    name = os.path.basename(target)
+    if name.startswith("python") and args and args[0].endswith(".py"):
+        return args[0], args[1:], True, target
+    is_script = target.endswith(".py") or os.path.isfile(target)
+    return target, args, is_script, None
+
+
+@click.command("run", context_settings={"ignore_unknown_options": True,
+                                        "allow_interspersed_args": False})
+@click.option("--project", help="Record under this project slug.")
+@click.option("--name", help="A name for this run.")
+@click.option("--tag", "tags", multiple=True, help="Tag the run (repeatable).")
+@click.option("--agent-mode", type=click.Choice(["collaborative", "autonomous"]),
+              help="Whether an AI agent drove this run.")
+@click.option("--derived-from", help="The run this one builds on (id or prefix).")
+@click.option("--campaign", help="Campaign id to file this run under.")
+@click.option("--no-sidecar", is_flag=True, help="Record that the sidecar check was bypassed.")
+@click.option("--python", help="Interpreter for a .py script (default: the project's).")
+@click.option("--out", "outs", multiple=True, help="An output not named in the arguments.")
+@click.argument("target", metavar="SCRIPT|COMMAND")
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def run(target: str, args: tuple[str, ...], derived_from: str | None, campaign: str | None,
+        tags: tuple[str, ...], outs: tuple[str, ...], **flags: Any) -> None:
+    """Run a script (or, after --, any command) and record it with full provenance.
+
+    \b
+      bth run scripts/experiments/train.py -- --n-steps 1000 --out outputs/run1.parquet
+      bth run -- make figures
+
+    Exits with the command's exit code (128+N when a signal N ended it).
+    """
+    from bathos import Catalog
+    from bathos.errors import AmbiguousRunId, ConfigError, RunNotFound
+    from bathos.runner import RunSpec, execute, start_run
+
+    target, args, is_script, python = _split_target(target, args)
+    parent = None
+    if derived_from:
+        try:
+            parent = Catalog().resolve(derived_from)
+        except (RunNotFound, AmbiguousRunId) as exc:
+            raise ConfigError(f"--derived-from: {exc}") from None
+    spec = RunSpec(target=target, args=args, is_script=is_script, parent_run_id=parent,
+                   campaign_id=campaign, tags=tags, outs=outs,
+                   python=flags.pop("python") or python, **flags)
+    active = start_run(spec)
+    short = active.run.id[: render.SHORT_ID]
+    click.echo(f"bth: run {short} started ({active.run.project})", err=True)
+    outcome = execute(active)
+    done = outcome.run
+    click.echo(f"bth: run {short} {done.status} in {render.duration(done.duration_s)} "
+               f"(exit {outcome.exit_code}) — bth show {short}", err=True)
+    sys.exit(outcome.exit_code)
+
+
+@click.command("lineage")
+@click.argument("run_id")
+@click.option("--descendants", is_flag=True, help="Also show the runs built on this one.")
+@click.option("--format", "format_", type=click.Choice(["text", "json", "dot"]), default="text",
+              show_default=True)
+def lineage(run_id: str, descendants: bool, format_: str) -> None:
+    """The runs a run came from (explicit --derived-from links and inferred from files)."""
+    import attrs
+
+    from bathos import Catalog, trace_lineage
+
+    graph = trace_lineage(Catalog(), run_id, descendants=descendants)
+    if format_ == "json":
+        render.echo_json(attrs.asdict(graph))
+    elif format_ == "dot":
+        click.echo(render.lineage_dot(graph))
+    else:
+        render.echo_lineage(graph, descendants=descendants)
+
+
+@click.command("logs")
+@click.argument("run_id")
+@click.option("--stderr", "stream", flag_value="stderr", help="Show stderr instead of stdout.")
+@click.option("--stdout", "stream", flag_value="stdout", default=True, hidden=True)
+def logs(run_id: str, stream: str) -> None:
+    """Print the stdout (or --stderr) a run produced, as kept in the catalog."""
+    from bathos import Catalog
+
+    cat = Catalog()
+    data = cat.read_log(run_id, stream)
+    sys.stdout.buffer.write(data)
+
+
+COMMANDS = [init, run, lineage, logs]

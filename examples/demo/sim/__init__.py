@@ -1,0 +1,1 @@
+"""A tiny particle simulation used by the bathos demo."""

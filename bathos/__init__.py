@@ -19,6 +19,11 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "AmbiguousRunId": "bathos.errors",
     "BathosError": "bathos.errors",
+    "CheckReport": "bathos.checker",
+    "Provenance": "bathos.checker",
+    "Verdict": "bathos.freshness",
+    "check": "bathos.checker",
+    "trace_file": "bathos.checker",
     "Catalog": "bathos.catalog",
     "CatalogError": "bathos.errors",
     "CompactionReport": "bathos.catalog",
@@ -48,6 +53,8 @@ _EXPORTS = {
 __all__ = sorted([*_EXPORTS, "__version__"])
 
 if TYPE_CHECKING:
+    from bathos.checker import CheckReport, Provenance, check, trace_file
+    from bathos.freshness import Verdict
     from bathos.catalog import Catalog, CompactionReport, Rows, RunQuery, VerifyReport
     from bathos.errors import (
         AmbiguousRunId,

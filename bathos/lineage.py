@@ -62,6 +62,17 @@ WHERE o.run_id IN ({ids}) AND d.role = 'input' AND o.run_id <> d.run_id
 """
 
 
+def _edges(catalog: Catalog, sql: str, ids: set[str]) -> list[tuple[str, str, bool]]:
+    placeholders = ", ".join("?" * len(ids))
+    rows = catalog.query(sql.format(ids=placeholders), [*ids, *ids]).rows
+    return [(str(p), str(c), bool(inferred)) for p, c, inferred in rows]
+
+
+def parent_edges(catalog: Catalog, ids: set[str]) -> list[tuple[str, str, bool]]:
+    """(parent, child, inferred) for every parent of the runs `ids`."""
+    return _edges(catalog, _PARENTS_SQL, ids) if ids else []
+
+
 def trace_lineage(catalog: Catalog, run_id: str, *, descendants: bool = False,
                   max_depth: int = 50) -> Lineage:
     """Ancestors of a run (and its descendants if asked), following explicit and inferred edges."""
@@ -72,12 +83,11 @@ def trace_lineage(catalog: Catalog, run_id: str, *, descendants: bool = False,
         for _ in range(max_depth):
             if not frontier:
                 break
-            placeholders = ", ".join("?" * len(frontier))
-            found = catalog.query(sql.format(ids=placeholders), [*frontier, *frontier]).rows
+            found = _edges(catalog, sql, frontier)
             frontier = set()
             for parent, child, inferred in found:
-                key = (str(parent), str(child))
-                edges[key] = edges.get(key, True) and bool(inferred)
+                key = (parent, child)
+                edges[key] = edges.get(key, True) and inferred
                 new = key[0] if sql is _PARENTS_SQL else key[1]
                 if new not in seen:
                     seen.add(new)

@@ -75,6 +75,9 @@ def demo(directory: Path | None, home: Path | None) -> None:
     tour.bth("show", summary)
     _say("Where the summary came from:")
     tour.bth("lineage", summary)
+    _say("Which results are still valid? The physics edit made the first simulation stale, and "
+         "the summary built on it stale-upstream (exit code 1 says so to scripts and CI):")
+    tour.bth("check", "-v", "--check-outputs")
     _say("Ask anything with SQL:")
     tour.bth("sql", "SELECT status, count(*) AS runs, round(avg(duration_s), 2) AS avg_s "
              "FROM runs GROUP BY status ORDER BY status")

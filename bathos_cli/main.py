@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from bathos import __version__
-from bathos_cli import demo, queries, tracking
+from bathos_cli import check, demo, queries, tracking
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -61,7 +61,7 @@ def cli(verbose: int) -> None:
     logger.setLevel(logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING)
 
 
-for command in [*tracking.COMMANDS, *queries.COMMANDS, demo.demo]:
+for command in [*tracking.COMMANDS, *queries.COMMANDS, check.check, demo.demo]:
     cli.add_command(command)
 
 

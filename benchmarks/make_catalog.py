@@ -349,37 +349,56 @@ def catalog_file_counts(catalog: Path) -> tuple[int, int, int]:
     return fragments, segs, size
 
 
+def _batches(runs: int, batch: int, chunk_size: int, start: float,
+             end: float) -> list[list[tuple[int, int, float, float]]]:
+    """Chunks of work, batch by batch; run i starts in the i-th slice of the window."""
+    batches, chunk_no = [], 0
+    for b0 in range(0, runs, batch):
+        jobs = []
+        for lo in range(b0, min(runs, b0 + batch), chunk_size):
+            hi = min(runs, b0 + batch, lo + chunk_size)
+            jobs.append((chunk_no, hi - lo, start + (end - start) * lo / runs,
+                         start + (end - start) * hi / runs))
+            chunk_no += 1
+        batches.append(jobs)
+    return batches
+
+
 def build(catalog: Path, runs: int, projects: int, days: float, seed: int, batch: int,
           workers: int, now: float | None = None) -> dict[str, Any]:
-    """Write `runs` runs into `catalog` batch by batch, compacting after each; return figures."""
+    """Write `runs` runs into `catalog` batch by batch, compacting after each; return figures.
+
+    While batch i is compacted the workers already write batch i+1, as writers would in life
+    (compaction is safe while writers write); the last compaction runs alone, so the catalog ends
+    with every run folded into segments.
+    """
     end = time.time() if now is None else now
     start = end - days * DAY
-    chunk_size = max(1, min(5_000, batch // (2 * workers)))
-    ctx = multiprocessing.get_context("fork")
-    totals = {"generate_s": 0.0, "write_s": 0.0, "compact_s": 0.0, "fragment_bytes": 0}
+    batches = _batches(runs, batch, max(1, min(5_000, batch // (2 * workers))), start, end)
+    totals = {"generate_s": 0.0, "write_s": 0.0, "compact_s": 0.0, "wait_s": 0.0,
+              "fragment_bytes": 0}
     started = time.perf_counter()
-    chunk_no = 0
+    ctx = multiprocessing.get_context("fork")
     with ctx.Pool(workers, _init_worker, (projects, seed, start, end, str(catalog))) as pool:
-        for b0 in range(0, runs, batch):
-            n = min(batch, runs - b0)
-            jobs = []
-            for c0 in range(0, n, chunk_size):
-                lo, hi = b0 + c0, b0 + min(n, c0 + chunk_size)
-                jobs.append((chunk_no, hi - lo, start + (end - start) * lo / runs,
-                             start + (end - start) * hi / runs))
-                chunk_no += 1
+        pending = pool.map_async(write_chunk, batches[0])
+        for i in range(len(batches)):
             t0 = time.perf_counter()
-            for count, size, gen_s, write_s in pool.imap_unordered(write_chunk, jobs):
+            results = pending.get()
+            t1 = time.perf_counter()
+            if i + 1 < len(batches):
+                pending = pool.map_async(write_chunk, batches[i + 1])
+            report = compact.compact(catalog)
+            t2 = time.perf_counter()
+            for _, size, gen_s, write_s in results:
                 totals["generate_s"] += gen_s
                 totals["write_s"] += write_s
                 totals["fragment_bytes"] += size
-            t1 = time.perf_counter()
-            report = compact.compact(catalog)
-            t2 = time.perf_counter()
+            totals["wait_s"] += t1 - t0
             totals["compact_s"] += t2 - t1
-            print(f"  batch {b0 // batch + 1}/{math.ceil(runs / batch)}: {n:,} runs written in "
-                  f"{t1 - t0:.1f}s, compacted in {t2 - t1:.1f}s (folded {report.folded:,}, "
-                  f"merged {report.segments_merged} segments)", flush=True)
+            print(f"  batch {i + 1}/{len(batches)}: {sum(r[0] for r in results):,} runs written "
+                  f"(waited {t1 - t0:.1f}s for the writers), compacted in {t2 - t1:.1f}s "
+                  f"(folded {report.folded:,}, merged {report.segments_merged} segments); "
+                  f"{time.perf_counter() - started:.0f}s so far", flush=True)
     fragments, segs, size = catalog_file_counts(catalog)
     return {
         "runs": runs, "projects": projects, "days": days, "seed": seed,
@@ -424,7 +443,8 @@ def main(argv: list[str] | None = None) -> int:
     per_run = figures["segment_bytes"] / args.runs
     print(f"Built in {figures['seconds']:.1f}s ({args.runs / figures['seconds']:,.0f} runs/s): "
           f"generate {figures['generate_s']:.1f} CPU-s, write fragments {figures['write_s']:.1f} "
-          f"CPU-s (summed over workers), compact {figures['compact_s']:.1f}s")
+          f"CPU-s (summed over workers); main process: waited {figures['wait_s']:.1f}s for writers, "
+          f"compacted {figures['compact_s']:.1f}s")
     print(f"Fragments written: {figures['fragment_bytes'] / args.runs:,.0f} B/run on average; "
           f"after compaction: {figures['segments']} segments, {figures['segment_bytes']:,} B "
           f"({per_run:,.0f} B/run), {figures['fragments_left']} fragments left")

@@ -107,25 +107,49 @@ def index_blob_ids(repo_root: Path) -> dict[str, tuple[str, int, int]]:
         return entries
 
 
+def tree_blob_ids(repo_root: Path, rev: str) -> dict[str, str]:
+    """Every file at commit, branch or tag `rev`: relpath -> blob id (hex)."""
+    repo = _open(repo_root)
+    with _translated(f"cannot read the tree of {rev} in {repo_root}", str(repo_root)):
+        found: dict[str, str] = {}
+        stack: list[tuple[str, pygit2.Tree]] = [("", _resolve_commit(repo, rev).tree)]
+        while stack:
+            prefix, tree = stack.pop()
+            for entry in tree:
+                path = prefix + str(entry.name)
+                if isinstance(entry, pygit2.Tree):
+                    stack.append((path + "/", entry))
+                elif isinstance(entry, pygit2.Blob):
+                    found[path] = str(entry.id)
+        return found
+
+
 def last_commit_touching(
-    repo_root: Path, relpath: str, since_blob: str | None, max_commits: int = 5000
+    repo_root: Path, relpath: str, since_blob: str | None, max_commits: int = 5000,
+    rev: str = "HEAD", after: str | None = None,
 ) -> str | None:
-    """The newest commit, walking back from HEAD, whose version of `relpath` differs from its
+    """The newest commit, walking back from `rev`, whose version of `relpath` differs from its
     parents' (the commit that last changed, added or deleted it).
 
-    None when HEAD still holds `since_blob` (nothing changed since that version), when the file was
-    never changed within `max_commits` commits, or when the repository has no commits.
+    None when `rev` still holds `since_blob` (nothing changed since that version), when the file
+    was never changed within `max_commits` commits, or when the repository has no commits.
+    With `after`, commits reachable from it are left out: only changes made since it count.
     """
     repo = _open(repo_root)
     with _translated(f"cannot walk the history of {relpath} in {repo_root}", str(repo_root)):
         if repo.head_is_unborn:
             return None
         target = _tree_path(relpath)
-        head = repo.head.peel(pygit2.Commit)
+        head = _resolve_commit(repo, rev)
         if since_blob is not None and _blob_id(head, target) == since_blob.removeprefix("sha1:"):
             return None
         cache: dict[pygit2.Oid, str | None] = {}
         walker = repo.walk(head.id, SortMode.TOPOLOGICAL | SortMode.TIME)
+        if after is not None:
+            try:
+                walker.hide(pygit2.Oid(hex=after))
+            except (KeyError, ValueError, pygit2.GitError):
+                log.debug("commit %s is not in %s; walking all history", after, repo_root)
         for count, commit in enumerate(walker):
             if count >= max_commits:
                 log.debug("gave up looking for a change to %s after %d commits", relpath, count)

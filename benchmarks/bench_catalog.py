@@ -1,0 +1,312 @@
+"""Benchmarks of the bathos catalog at scale and of start-up, as whole-process wall times.
+
+    python benchmarks/bench_catalog.py [--runs 1000000] [--repeat 7] [--skip-big]
+
+Every figure is what a user waits for: the wall time of a fresh interpreter (subprocess), median of
+--repeat runs after one untimed warm-up, printed beside its target with PASS or MISS. Nothing is
+asserted; timings depend on the machine, so the interpreter's own start-up (`python -c pass`) is
+printed too.
+
+    bth ls --since 7d -n 50 --all-projects        on a catalog of --runs runs      target <= 300 ms
+    bth sql "SELECT project, status, count(*), avg(duration_s) FROM runs GROUP BY ALL"  <= 500 ms
+    1,000 writer processes started at once, each `bathos.Catalog().write(run)` in a fresh
+        `python -c`: runs/s from the first start to the last exit (>= 300 runs/s), and how many
+        runs landed (exactly 1,000, each once)
+    bth compact of 10,000 fragments (written with store.write_record)
+    bytes per run of the compacted catalog (runs/**/*.parquet / runs)              <= 1.5 KB
+    bth --help (<= 120 ms), python -c "import bathos" (<= 80 ms), python -c pass (reference)
+
+The large catalog is built once with make_catalog.py under benchmarks/.cache/ (its own BTH_HOME)
+and reused while it is recent enough for `--since 7d` to mean the same thing. Every other catalog
+is a scratch directory under a temporary directory; ~/.bth is never read or written (every child
+process gets BTH_HOME and BTH_CATALOG_DIR pointing at a scratch catalog).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import make_catalog  # noqa: E402  (the generator lives beside this script)
+
+LS_ARGS = ["ls", "--since", "7d", "-n", "50", "--all-projects"]
+SQL_QUERY = "SELECT project, status, count(*), avg(duration_s) FROM runs GROUP BY ALL"
+# The cached catalog is rebuilt once its newest runs are older than this (then `--since 7d` would
+# hold fewer than 4 of the 7 days it held when built).
+CACHE_MAX_AGE_S = 3 * 86400
+WRITER_CODE = """
+import datetime as dt, os, socket, sys
+from bathos import Catalog, Host, Run
+from bathos.ids import new_run_id
+now = dt.datetime.now(dt.UTC)
+i = sys.argv[1]
+Catalog().write(Run(
+    id=new_run_id(), project="bench", started_at=now, updated_at=now, status="completed",
+    script="scripts/experiments/train_model.py",
+    argv=("python", "scripts/experiments/train_model.py", "--seed", i), params={"seed": i},
+    cwd=os.getcwd(), ended_at=now, duration_s=0.0, exit_code=0,
+    host=Host(hostname=socket.gethostname(), user="bench", pid=os.getpid()),
+    results={"loss": 0.5}, tags=("bench",),
+))
+"""
+
+
+class Results:
+    """The figures measured so far, printed as a table at the end."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, str, str, str]] = []
+
+    def add(self, name: str, shown: str, target: str = "", ok: bool | None = None) -> None:
+        verdict = "" if ok is None else ("PASS" if ok else "MISS")
+        self.rows.append((name, shown, target, verdict))
+        print(f"  => {name}: {shown}" + (f"   (target {target}: {verdict})" if target else ""),
+              flush=True)
+
+    def table(self) -> str:
+        header = ("measure", "figure", "target", "")
+        widths = [max(len(r[i]) for r in [header, *self.rows]) for i in range(4)]
+        lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+                 for r in [header, *self.rows]]
+        lines.insert(1, "  ".join("-" * w for w in widths))
+        return "\n".join(lines)
+
+
+def bth_command() -> list[str]:
+    """The `bth` console script of this interpreter's environment (or `python -m bathos_cli`)."""
+    beside = Path(sys.executable).with_name("bth")
+    if beside.exists():
+        return [str(beside)]
+    found = shutil.which("bth")
+    return [found] if found else [sys.executable, "-m", "bathos_cli"]
+
+
+def scratch_env(home: Path) -> dict[str, str]:
+    """The environment of every child: its own BTH_HOME and catalog, no colour."""
+    env = dict(os.environ)
+    env.update(BTH_HOME=str(home), BTH_CATALOG_DIR=str(home / "catalog"), NO_COLOR="1")
+    env.pop("BTH_COMPACT_THRESHOLD", None)
+    return env
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:,.0f} ms"
+
+
+def time_process(cmd: Sequence[str], env: dict[str, str], cwd: Path, repeat: int,
+                 label: str) -> tuple[float, subprocess.CompletedProcess[str]]:
+    """Median wall time of `cmd` as a fresh process, after one untimed warm-up."""
+    warm = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True)
+    if warm.returncode != 0:
+        print(f"  {label}: exit {warm.returncode}\n{warm.stderr.strip()}", file=sys.stderr)
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        subprocess.run(cmd, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        times.append(time.perf_counter() - t0)
+    median = statistics.median(times)
+    print(f"  {label}: median {ms(median)} (min {ms(min(times))}, max {ms(max(times))}, "
+          f"n={repeat})", flush=True)
+    return median, warm
+
+
+def bench_startup(results: Results, scratch: Path, repeat: int) -> None:
+    print("\nStart-up", flush=True)
+    env = scratch_env(scratch / "home-startup")
+    py = sys.executable
+    base, _ = time_process([py, "-c", "pass"], env, scratch, repeat, "python -c pass")
+    imp, _ = time_process([py, "-c", "import bathos"], env, scratch, repeat,
+                          'python -c "import bathos"')
+    hlp, _ = time_process([*bth_command(), "--help"], env, scratch, repeat, "bth --help")
+    results.add("python -c pass (reference)", ms(base))
+    results.add('python -c "import bathos"', ms(imp), "<= 80 ms", imp <= 0.080)
+    results.add("bth --help", ms(hlp), "<= 120 ms", hlp <= 0.120)
+
+
+def _start_all(argvs: list[list[str]], env: dict[str, str], cwd: Path) -> tuple[float, list[int]]:
+    """Start every process at once, wait for all; wall seconds and exit codes."""
+    t0 = time.perf_counter()
+    procs = [subprocess.Popen(a, env=env, cwd=cwd, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE) for a in argvs]
+    codes = [p.wait() for p in procs]
+    wall = time.perf_counter() - t0
+    for p in procs:
+        err = p.stderr.read().decode(errors="replace").strip() if p.stderr else ""
+        if p.returncode and err:
+            print(f"  a writer failed: {err.splitlines()[-1]}", file=sys.stderr)
+            break
+    for p in procs:
+        if p.stderr:
+            p.stderr.close()
+    return wall, codes
+
+
+def bench_writers(results: Results, scratch: Path, writers: int) -> None:
+    print(f"\n{writers:,} concurrent writers", flush=True)
+    from bathos import Catalog
+
+    home = scratch / "home-writers"
+    env = scratch_env(home)
+    wall_pass, _ = _start_all([[sys.executable, "-c", "pass"] for _ in range(writers)], env,
+                              scratch)
+    print(f"  reference: {writers:,} x `python -c pass` started at once: {wall_pass:.2f}s "
+          f"({writers / wall_pass:,.0f} processes/s)", flush=True)
+    wall, codes = _start_all([[sys.executable, "-c", WRITER_CODE, str(i)] for i in range(writers)],
+                             env, scratch)
+    failed = sum(1 for c in codes if c != 0)
+    catalog = home / "catalog"
+    fragments = len(list((catalog / "runs" / "bench").glob("*.json")))
+    os.environ["BTH_COMPACT_THRESHOLD"] = str(10 * writers)  # count what landed, as it landed
+    try:
+        total, distinct = Catalog(catalog).sql(
+            "select count(*), count(distinct id) from runs").row(0)
+    finally:
+        os.environ.pop("BTH_COMPACT_THRESHOLD", None)
+    rate = writers / wall
+    print(f"  {writers:,} writers in {wall:.2f}s; {failed} exited non-zero; {fragments:,} "
+          f"fragments on disk; the catalog counts {total:,} runs, {distinct:,} distinct ids",
+          flush=True)
+    results.add(f"{writers:,} concurrent writers", f"{rate:,.0f} runs/s ({wall:.1f} s)",
+                ">= 300 runs/s", rate >= 300)
+    results.add("  ...runs landed (count, distinct)", f"{total:,}, {distinct:,}",
+                f"{writers:,}, {writers:,}", total == distinct == writers and failed == 0)
+    results.add(f"  reference: {writers:,} x python -c pass", f"{writers / wall_pass:,.0f} /s "
+                f"({wall_pass:.1f} s)")
+
+
+def bench_compaction(results: Results, scratch: Path, fragments: int, rounds: int) -> None:
+    print(f"\nCompaction of {fragments:,} fragments", flush=True)
+    from bathos.catalog import store
+
+    end = time.time()
+    start = end - 90 * make_catalog.DAY
+    make_catalog._init_worker(5, 1, start, end, str(scratch))
+    records = make_catalog.make_records(0, fragments, start, end)
+    times = []
+    for r in range(rounds):
+        home = scratch / f"home-compact-{r}"
+        catalog = home / "catalog"
+        for record in records:
+            store.write_record(catalog, record, durable=False)
+        t0 = time.perf_counter()
+        done = subprocess.run([*bth_command(), "compact"], env=scratch_env(home), cwd=scratch,
+                              capture_output=True, text=True)
+        times.append(time.perf_counter() - t0)
+        left, segs, size = make_catalog.catalog_file_counts(catalog)
+        print(f"  round {r + 1}: {times[-1]:.2f}s, exit {done.returncode}: "
+              f"{done.stderr.strip().splitlines()[-1] if done.stderr.strip() else ''} "
+              f"({left} fragments left, {segs} segments)", flush=True)
+        shutil.rmtree(home)
+    median = statistics.median(times)
+    results.add(f"bth compact, {fragments:,} fragments", f"{median:.2f} s "
+                f"({median / fragments * 1e6:,.0f} us/run)")
+
+
+def ensure_big_catalog(cache: Path, runs: int, rebuild: bool) -> tuple[Path, dict[str, Any]]:
+    """The cached catalog of `runs` runs (BTH_HOME), built with make_catalog.py when missing."""
+    home = cache / f"catalog-{runs}"
+    meta_path = home / "meta.json"
+    meta: dict[str, Any] = {}
+    if meta_path.exists():
+        meta = json.loads(meta_path.read_text())
+    age = time.time() - meta.get("built_at", 0)
+    fresh = (meta.get("runs") == runs and age < CACHE_MAX_AGE_S
+             and meta.get("generator_version") == make_catalog.GENERATOR_VERSION)
+    if fresh and not rebuild:
+        print(f"  reusing {home} (built {age / 3600:.1f} h ago in {meta['seconds']:.0f}s)")
+        return home, meta
+    if home.exists():
+        shutil.rmtree(home)  # ours: a stale, outdated or half-built cache
+    home.mkdir(parents=True)
+    print(f"  building {runs:,} runs in {home} with make_catalog.py ...", flush=True)
+    tmp_meta = home / "meta.json.tmp"
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, str(HERE / "make_catalog.py"), "--runs", str(runs),
+                    "--meta", str(tmp_meta)], env=scratch_env(home), cwd=home, check=True)
+    print(f"  built in {time.perf_counter() - t0:.0f}s", flush=True)
+    tmp_meta.rename(meta_path)
+    return home, json.loads(meta_path.read_text())
+
+
+def bench_big(results: Results, scratch: Path, cache: Path, runs: int, repeat: int,
+              rebuild: bool) -> None:
+    print(f"\nCatalog of {runs:,} runs", flush=True)
+    home, meta = ensure_big_catalog(cache, runs, rebuild)
+    env = scratch_env(home)
+    catalog = home / "catalog"
+    ls_s, ls_out = time_process([*bth_command(), *LS_ARGS], env, scratch, repeat,
+                                "bth " + " ".join(LS_ARGS))
+    print(f"    (printed {len(ls_out.stdout.splitlines()) - 1} runs)")
+    sql_s, sql_out = time_process([*bth_command(), "sql", SQL_QUERY], env, scratch, repeat,
+                                  "bth sql GROUP BY ALL")
+    print(f"    (printed {len(sql_out.stdout.splitlines()) - 1} groups)")
+    size = sum(p.stat().st_size for p in (catalog / "runs").rglob("*.parquet"))
+    fragments, segs, _ = make_catalog.catalog_file_counts(catalog)
+    from bathos import Catalog
+
+    counted = Catalog(catalog).query("select count(*) from runs").rows[0][0]
+    print(f"  {counted:,} runs in {segs} segments ({fragments} fragments), {size:,} bytes of "
+          f"Parquet; the build took {meta['seconds']:.0f}s", flush=True)
+    results.add(f"bth ls --since 7d -n 50, {runs:,} runs", ms(ls_s), "<= 300 ms", ls_s <= 0.300)
+    results.add(f"bth sql GROUP BY ALL, {runs:,} runs", ms(sql_s), "<= 500 ms", sql_s <= 0.500)
+    per_run = size / counted
+    results.add("bytes per run after compaction", f"{per_run:,.0f} B", "<= 1.5 KB (1536 B)",
+                per_run <= 1536)
+    results.add(f"  (building {runs:,} runs with make_catalog.py)", f"{meta['seconds']:.0f} s")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=1_000_000,
+                        help="runs in the large catalog (1000000)")
+    parser.add_argument("--repeat", type=int, default=7, help="timed runs per command (7)")
+    parser.add_argument("--skip-big", action="store_true",
+                        help="skip the large-catalog figures (ls, sql, bytes per run)")
+    parser.add_argument("--writers", type=int, default=1000, help="concurrent writers (1000)")
+    parser.add_argument("--fragments", type=int, default=10_000,
+                        help="fragments for the compaction figure (10000)")
+    parser.add_argument("--compact-rounds", type=int, default=3,
+                        help="compactions timed (each on fresh fragments) (3)")
+    parser.add_argument("--cache-dir", type=Path, default=HERE / ".cache",
+                        help="where the large catalog is kept between runs (benchmarks/.cache)")
+    parser.add_argument("--rebuild", action="store_true", help="rebuild the large catalog")
+    args = parser.parse_args(argv)
+    if min(args.runs, args.repeat, args.writers, args.fragments, args.compact_rounds) < 1:
+        parser.error("counts must be positive")
+
+    import duckdb
+
+    import bathos
+
+    print(f"bathos {bathos.__version__}, Python {platform.python_version()}, DuckDB "
+          f"{duckdb.__version__}, {os.cpu_count()} CPUs, {platform.platform()}; bth = "
+          f"{' '.join(bth_command())}")
+    results = Results()
+    with tempfile.TemporaryDirectory(prefix="bth-bench-") as tmp:
+        scratch = Path(tmp)
+        bench_startup(results, scratch, args.repeat)
+        bench_writers(results, scratch, args.writers)
+        bench_compaction(results, scratch, args.fragments, args.compact_rounds)
+        if not args.skip_big:
+            bench_big(results, scratch, args.cache_dir, args.runs, args.repeat, args.rebuild)
+    print("\n" + results.table())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

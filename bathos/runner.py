@@ -89,12 +89,19 @@ def _relative(path: Path, base: Path) -> str:
         return str(path.resolve())
 
 
+def _project_python(project: config.ProjectConfig | None) -> str | None:
+    """`[run] python`: a path relative to the project root, or a name looked up on PATH."""
+    if project is None or not project.python:
+        return None
+    value = project.python
+    return str(project.root / value) if "/" in value else value
+
+
 def resolve_python(spec: RunSpec, project: config.ProjectConfig | None) -> str:
     """`--python`, else `.bth.toml [run] python`, else `$VIRTUAL_ENV`, else python3 on PATH."""
     candidates = [
         (spec.python, "--python"),
-        (str(project.root / project.python) if project and project.python else None,
-         ".bth.toml [run] python"),
+        (_project_python(project), ".bth.toml [run] python"),
         (str(Path(os.environ["VIRTUAL_ENV"]) / "bin" / "python")
          if os.environ.get("VIRTUAL_ENV") else None, "$VIRTUAL_ENV"),
     ]
@@ -286,7 +293,9 @@ def start_run(spec: RunSpec, *, environ: Mapping[str, str] | None = None) -> Act
     base = Path(git_info.repo_root) if git_info else (project.root if project else spec.cwd)
     base = base.resolve()
     cache = config.bth_home() / "cache"
-    dependencies = deps.scan_dependencies(script, base if git_info else None, cache_dir=cache) \
+    # Outside git the project root (or cwd) bounds the scan, when it holds the script.
+    dependencies = deps.scan_dependencies(
+        script, base if script.is_relative_to(base) else None, cache_dir=cache) \
         if script is not None and script.suffix == ".py" else (
             [deps.file_dependency(script, "script", base)] if script else [])
     sidecar, sidecar_dep = _sidecar(script, base, spec.no_sidecar)

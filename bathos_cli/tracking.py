@@ -67,13 +67,14 @@ def run(target: str, args: tuple[str, ...], derived_from: str | None, campaign: 
 
     Exits with the command's exit code (128+N when a signal N ended it).
     """
-    from bathos import Catalog
-    from bathos.errors import AmbiguousRunId, ConfigError, RunNotFound
     from bathos.runner import RunSpec, execute, start_run
 
     target, args, is_script, python = _split_target(target, args)
     parent = None
     if derived_from:
+        from bathos import Catalog
+        from bathos.errors import AmbiguousRunId, ConfigError, RunNotFound
+
         try:
             parent = Catalog().resolve(derived_from)
         except (RunNotFound, AmbiguousRunId) as exc:

@@ -19,7 +19,9 @@ printed too.
 The large catalog is built once with make_catalog.py under benchmarks/.cache/ (its own BTH_HOME)
 and reused while it is recent enough for `--since 7d` to mean the same thing. Every other catalog
 is a scratch directory under a temporary directory; ~/.bth is never read or written (every child
-process gets BTH_HOME and BTH_CATALOG_DIR pointing at a scratch catalog).
+process gets BTH_HOME and BTH_CATALOG_DIR pointing at a scratch catalog). Children import from
+cached bytecode as on a user's machine (PYTHONDONTWRITEBYTECODE is dropped for them). Anything else
+running on the machine skews the figures, so each section prints the load average.
 """
 
 from __future__ import annotations
@@ -100,7 +102,14 @@ def scratch_env(home: Path) -> dict[str, str]:
     env = dict(os.environ)
     env.update(BTH_HOME=str(home), BTH_CATALOG_DIR=str(home / "catalog"), NO_COLOR="1")
     env.pop("BTH_COMPACT_THRESHOLD", None)
+    # Time what a user's machine does: import from cached bytecode (refreshed by the warm-up).
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     return env
+
+
+def load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.2f} (1 min), {five:.2f} (5 min)"
 
 
 def ms(seconds: float) -> str:
@@ -125,7 +134,7 @@ def time_process(cmd: Sequence[str], env: dict[str, str], cwd: Path, repeat: int
 
 
 def bench_startup(results: Results, scratch: Path, repeat: int) -> None:
-    print("\nStart-up", flush=True)
+    print(f"\nStart-up; {load()}", flush=True)
     env = scratch_env(scratch / "home-startup")
     py = sys.executable
     base, _ = time_process([py, "-c", "pass"], env, scratch, repeat, "python -c pass")
@@ -156,7 +165,7 @@ def _start_all(argvs: list[list[str]], env: dict[str, str], cwd: Path) -> tuple[
 
 
 def bench_writers(results: Results, scratch: Path, writers: int) -> None:
-    print(f"\n{writers:,} concurrent writers", flush=True)
+    print(f"\n{writers:,} concurrent writers; {load()}", flush=True)
     from bathos import Catalog
 
     home = scratch / "home-writers"
@@ -189,7 +198,7 @@ def bench_writers(results: Results, scratch: Path, writers: int) -> None:
 
 
 def bench_compaction(results: Results, scratch: Path, fragments: int, rounds: int) -> None:
-    print(f"\nCompaction of {fragments:,} fragments", flush=True)
+    print(f"\nCompaction of {fragments:,} fragments; {load()}", flush=True)
     from bathos.catalog import store
 
     end = time.time()
@@ -242,10 +251,9 @@ def ensure_big_catalog(cache: Path, runs: int, rebuild: bool) -> tuple[Path, dic
     return home, json.loads(meta_path.read_text())
 
 
-def bench_big(results: Results, scratch: Path, cache: Path, runs: int, repeat: int,
-              rebuild: bool) -> None:
-    print(f"\nCatalog of {runs:,} runs", flush=True)
-    home, meta = ensure_big_catalog(cache, runs, rebuild)
+def bench_big(results: Results, scratch: Path, home: Path, meta: dict[str, Any], runs: int,
+              repeat: int) -> None:
+    print(f"\nCatalog of {runs:,} runs; {load()}", flush=True)
     env = scratch_env(home)
     catalog = home / "catalog"
     ls_s, ls_out = time_process([*bth_command(), *LS_ARGS], env, scratch, repeat,
@@ -297,14 +305,18 @@ def main(argv: list[str] | None = None) -> int:
           f"{duckdb.__version__}, {os.cpu_count()} CPUs, {platform.platform()}; bth = "
           f"{' '.join(bth_command())}")
     results = Results()
+    big = None
+    if not args.skip_big:  # built (or found) first, so the timed part runs in one stretch
+        print(f"\nCatalog of {args.runs:,} runs", flush=True)
+        big = ensure_big_catalog(args.cache_dir, args.runs, args.rebuild)
     with tempfile.TemporaryDirectory(prefix="bth-bench-") as tmp:
         scratch = Path(tmp)
         bench_startup(results, scratch, args.repeat)
         bench_writers(results, scratch, args.writers)
         bench_compaction(results, scratch, args.fragments, args.compact_rounds)
-        if not args.skip_big:
-            bench_big(results, scratch, args.cache_dir, args.runs, args.repeat, args.rebuild)
-    print("\n" + results.table())
+        if big is not None:
+            bench_big(results, scratch, *big, args.runs, args.repeat)
+    print(f"\n{results.table()}\n({load()} at the end)")
     return 0
 
 

@@ -14,9 +14,13 @@ refuses to add to a catalog that already holds runs unless --force, so a real ca
 The runs look like a researcher's: K projects, each a git repository whose commits and file versions
 change over time (so dependency hashes repeat across runs, as they do in life); statuses mostly
 completed, some failed, interrupted or lost; SLURM jobs on most runs; dirty trees with a snapshot
-commit on some; 1-3 outputs with sha256; metrics; tags; spread uniformly over D days up to now, and
-written in time order, batch by batch, as a catalog that grew over those days would be. Everything
-but the random part of each run id (drawn by `bathos.ids.new_run_id`) follows from --seed.
+commit on some; 1-3 outputs with sha256; metrics; tags; log references (the log blobs themselves
+are not written); spread uniformly over D days up to now. Field formats follow what `bth run`
+records (`sha256:` hashes, argv after the script, sorted variables with secrets `<redacted>`).
+Runs are written in time order, batch by batch, as a catalog that grew over those days would be;
+while one batch is compacted the workers write the next (compaction is safe beside writers), and
+the last compaction runs alone, so the catalog ends fully compacted. Everything but the random part
+of each run id (drawn by `bathos.ids.new_run_id`) follows from --seed.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ from bathos.models import (
     Environment,
     Git,
     Host,
+    Logs,
     Output,
     Run,
     Sidecar,
@@ -51,7 +56,7 @@ from bathos.models import (
 )
 
 # Bump when the generated records change shape, so cached benchmark catalogs are rebuilt.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 DAY = 86400.0
 
 PROJECT_NAMES = ["protein-fold", "climate-ensemble", "vision-ssl", "rl-locomotion", "nlp-probing",
@@ -84,10 +89,14 @@ def _hex(rng: random.Random, bits: int) -> str:
     return f"{rng.getrandbits(bits):0{bits // 4}x}"
 
 
+def _sha256(rng: random.Random) -> str:
+    return "sha256:" + _hex(rng, 256)
+
+
 def _digest(*parts: object) -> tuple[str, str]:
-    """A stable (sha256, git blob id) pair for one version of one file."""
+    """A stable (sha256, git blob id) pair for one version of one file, as bathos.hashing writes."""
     text = "\0".join(map(str, parts)).encode()
-    return hashlib.sha256(text).hexdigest(), hashlib.sha1(text).hexdigest()
+    return "sha256:" + hashlib.sha256(text).hexdigest(), hashlib.sha1(text).hexdigest()
 
 
 class Project:
@@ -203,14 +212,22 @@ def _outputs(rng: random.Random, project: Project, script: str, status: str, run
     n = {"completed": rng.randint(1, 3), "failed": rng.randint(0, 1),
          "interrupted": rng.randint(0, 1)}.get(status, 0)
     stem = script.rsplit("/", 1)[-1].removesuffix(".py")
-    candidates = [f"results/{stem}/{run_id}/metrics.json", f"checkpoints/{stem}/{run_id}/model.pt",
-                  f"figures/{stem}/{run_id}/curve.pdf"]
+    candidates = [f"outputs/{run_id}/metrics.json", f"outputs/{run_id}/{stem}.pt",
+                  f"figures/{stem}/{run_id[:8]}-curve.pdf"]
     return tuple(
         Output(path=p, size=rng.randint(2_000, 400_000_000) if p.endswith(".pt") else
-               rng.randint(500, 90_000), sha256=_hex(rng, 256),
+               rng.randint(500, 90_000), sha256=_sha256(rng),
                mtime=round(t_end - rng.uniform(0, 30), 3))
         for p in candidates[:n]
     )
+
+
+def _logs(rng: random.Random, status: str) -> Logs:
+    """References to the run's stdout/stderr blobs (the blobs themselves are not written)."""
+    out = rng.randint(200, 400_000)
+    err = rng.randint(100, 20_000) if status != "completed" or rng.random() < 0.3 else 0
+    return Logs(stdout=_sha256(rng), stderr=_sha256(rng) if err else None, stdout_bytes=out,
+                stderr_bytes=err, truncated=out > 256_000)
 
 
 def make_run(rng: random.Random, project: Project, t_start: float, now: float,
@@ -233,7 +250,7 @@ def make_run(rng: random.Random, project: Project, t_start: float, now: float,
     deps = []
     for fpath, role in files:
         if fpath == dirty_file:
-            sha, blob = _hex(rng, 256), _hex(rng, 160)
+            sha, blob = _sha256(rng), _hex(rng, 160)
         else:
             sha, blob = project.digest(fpath, versions[(fpath, role)])
         deps.append(Dependency(path=fpath, role=role, sha256=sha, size=project.sizes[(fpath, role)],
@@ -243,7 +260,7 @@ def make_run(rng: random.Random, project: Project, t_start: float, now: float,
         branch=rng.choice(project.branches), dirty=dirty,
         snapshot=_hex(rng, 160) if dirty else None,
         untracked=("notes.md",) if dirty and rng.random() < 0.3 else (),
-        pinned_ref=f"refs/bth/snapshots/{run_id}" if dirty else None,
+        pinned_ref=f"refs/bathos/commits/{project.commits[k]}",
     )
     hostname = f"node{rng.randint(1, 64):03d}"
     slurm = None
@@ -255,18 +272,24 @@ def make_run(rng: random.Random, project: Project, t_start: float, now: float,
             array_job_id=str(job_counter[0] - rng.randint(0, 20)) if array else None,
             array_task_id=str(rng.randint(0, 99)) if array else None,
             partition=project.partition, node_list=hostname,
-            cpus=rng.choice(["4", "8", "16"]), mem=rng.choice(["16G", "32G", "64G"]),
+            cpus=rng.choice(["4", "8", "16"]), mem=rng.choice(["16000M", "32000M", "64000M"]),
             job_name=path.rsplit("/", 1)[-1].removesuffix(".py"), cluster=project.cluster,
         )
     params = _params(rng, path)
-    argv = ["python", path]
+    argv: list[str] = []  # what follows the script, as `bth run` records it
     for key, value in params.items():
         argv += [f"--{key.replace('_', '-')}", value]
     variables = {"OMP_NUM_THREADS": rng.choice(["1", "4", "8"]), "PYTHONHASHSEED": "0"}
     if "gpu" in project.partition:
         variables["CUDA_VISIBLE_DEVICES"] = str(rng.randint(0, 3))
+    if slurm is not None:
+        variables.update(SLURM_JOB_ID=slurm.job_id, SLURM_JOB_PARTITION=project.partition,
+                         SLURM_CPUS_PER_TASK=slurm.cpus or "1")
+        if slurm.array_task_id is not None:
+            variables["SLURM_ARRAY_TASK_ID"] = slurm.array_task_id
     if rng.random() < 0.2:
         variables["WANDB_API_KEY"] = "<redacted>"
+    variables = dict(sorted(variables.items()))
     sidecar = next(((f, project.digest(f, versions[(f, r)])[0]) for f, r in files if r == "sidecar"),
                    None)
     return Run(
@@ -276,7 +299,7 @@ def make_run(rng: random.Random, project: Project, t_start: float, now: float,
         name=f"{path.rsplit('/', 1)[-1].removesuffix('.py')}-{params['seed']}" if rng.random() < 0.4 else None,
         script=path, argv=tuple(argv), params=params, cwd=project.repo_root,
         ended_at=None if status == "lost" else ended,
-        duration_s=None if status == "lost" else round(duration, 3),
+        duration_s=None if status == "lost" else round(duration, 6),
         heartbeat_at=started + dt.timedelta(seconds=duration / 2) if status == "lost" else None,
         exit_code={"completed": 0, "failed": 1, "interrupted": 130}.get(status),
         signal="SIGINT" if status == "interrupted" else None,
@@ -287,11 +310,12 @@ def make_run(rng: random.Random, project: Project, t_start: float, now: float,
         environment=Environment(
             python_executable=f"/home/{project.user}/.venvs/{project.slug}/bin/python",
             python_version="3.11.7", implementation="CPython", platform=PLATFORM,
-            packages_fingerprint=project.fingerprint(t_start), packages_source="uv.lock",
+            packages_fingerprint=project.fingerprint(t_start), packages_source="lockfile:uv.lock",
             variables=variables,
         ),
         outputs=_outputs(rng, project, path, status, run_id, t_end),
         results=_results(rng, path, status),
+        logs=None if status == "lost" else _logs(rng, status),
         tags=tuple(rng.sample(TAGS, rng.choice([0, 0, 1, 1, 2, 3]))),
         campaign_id=f"cmp-{project.slug}-{int(t_start // (7 * DAY))}" if rng.random() < 0.25 else None,
         agent_mode=rng.choice([None, None, None, "collaborative", "autonomous"]),

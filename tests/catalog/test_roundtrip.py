@@ -103,14 +103,15 @@ def test_converter_round_trip(run: Run) -> None:
     assert structure_run(json.loads(json.dumps(unstructure(run)))) == run
 
 
-@settings(max_examples=30, deadline=None, database=None,
+# Each example costs a compaction and a query per run (~0.1 s), hence fewer examples.
+@settings(max_examples=20, deadline=None, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(batch=st.lists(runs(FINISHED_STATUSES), min_size=1, max_size=3, unique_by=lambda r: r.id))
+@given(batch=st.lists(runs(FINISHED_STATUSES), min_size=1, max_size=2, unique_by=lambda r: r.id))
 def test_write_compact_get_round_trip(tmp_path: Path, batch: list[Run]) -> None:
+    """Through a Parquet segment (the hot path is checked in test_store)."""
     cat = bathos.Catalog(tmp_path / secrets.token_hex(4))
     for run in batch:
         cat.write(run)
-    assert [cat.get(run.id) for run in batch] == batch
 
     assert cat.compact().folded == len(batch)
     assert [cat.get(run.id) for run in batch] == batch

@@ -1,134 +1,17 @@
-"""A committed bathos project in a real git repository, and `bth` run as a real subprocess.
+"""Fixtures: a committed bathos project in a real git repository, and one outside git.
 
     def test_x(project):
-        done = project.bth("run", "scripts/experiments/hello.py")
-        run = done.run()                      # read back through bathos.Catalog
+        run = project.bth_run("scripts/experiments/hello.py")   # a real `bth run`, read back
 """
 
 from __future__ import annotations
 
-import os
-import re
-import subprocess
-import sys
-from collections.abc import Mapping
 from pathlib import Path
 
-import attrs
 import pytest
+from run_helpers import HELLO, Project, make_repo
 
-from bathos import Catalog, Run
 from bathos.projects import init_project
-
-BIN_DIR = str(Path(sys.executable).parent)
-STARTED = re.compile(r"bth: run (\w+) started")
-HELLO = "print('hello')\n"
-
-
-def base_env(extra: Mapping[str, str | None] | None = None) -> dict[str, str]:
-    """os.environ (which carries the test's BTH_HOME) without SLURM or run variables, with a
-    hermetic git, and with this venv first on PATH and active, so `import bth` works in children.
-    """
-    env = {
-        k: v for k, v in os.environ.items()
-        if not k.startswith("SLURM_") and k not in ("BTH_PROJECT_SLUG", "BTH_RUN_ID",
-                                                     "BTH_CATALOG_DIR", "BTH_RESULTS_PATH",
-                                                     "BTH_OUTPUT_DIR", "PYTHONPATH")
-    }
-    env.update({
-        "PATH": BIN_DIR + os.pathsep + os.environ.get("PATH", os.defpath),
-        "VIRTUAL_ENV": sys.prefix,
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_CONFIG_GLOBAL": os.devnull,
-    })
-    for key, value in (extra or {}).items():
-        if value is None:
-            env.pop(key, None)
-        else:
-            env[key] = value
-    return env
-
-
-def git(cwd: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-c", "init.defaultBranch=main", "-c", "commit.gpgsign=false", *args],
-        cwd=cwd, env=base_env(), check=True, capture_output=True, text=True,
-    )
-    return done.stdout.strip()
-
-
-def make_repo(root: Path) -> Path:
-    root.mkdir(parents=True, exist_ok=True)
-    git(root, "init", "-q")
-    git(root, "config", "user.name", "Test")
-    git(root, "config", "user.email", "test@example.com")
-    return root
-
-
-@attrs.frozen
-class Done:
-    """A finished `bth` (or python) process."""
-
-    returncode: int
-    stdout: str
-    stderr: str
-
-    @property
-    def run_id(self) -> str:
-        found = STARTED.search(self.stderr)
-        assert found, f"no run started:\n{self.stderr}"
-        return found.group(1)
-
-    def run(self) -> Run:
-        return Catalog().get(self.run_id)
-
-
-@attrs.define
-class Project:
-    """A project directory; `bth`/`python` run in it as subprocesses."""
-
-    root: Path
-
-    def write(self, relpath: str, text: str) -> Path:
-        path = self.root / relpath
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-        return path
-
-    def git(self, *args: str) -> str:
-        return git(self.root, *args)
-
-    def commit(self, message: str = "work") -> str:
-        self.git("add", "-A")
-        self.git("commit", "-q", "-m", message)
-        return self.git("rev-parse", "HEAD")
-
-    def python(self, *args: str, env: Mapping[str, str | None] | None = None) -> Done:
-        return self._run([sys.executable, *args], env)
-
-    def bth(self, *args: str, env: Mapping[str, str | None] | None = None,
-            cwd: Path | None = None) -> Done:
-        return self._run([sys.executable, "-m", "bathos_cli", *args], env, cwd)
-
-    def bth_run(self, *args: str, env: Mapping[str, str | None] | None = None,
-                expect: int = 0) -> Run:
-        """`bth run ARGS` that must exit `expect`; the run it recorded."""
-        done = self.bth("run", *args, env=env)
-        assert done.returncode == expect, done.stderr
-        return done.run()
-
-    def popen(self, *args: str, env: Mapping[str, str | None] | None = None,
-              ) -> subprocess.Popen[bytes]:
-        return subprocess.Popen([sys.executable, "-m", "bathos_cli", *args], cwd=self.root,
-                                env=base_env(env), stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-
-    def _run(self, argv: list[str], env: Mapping[str, str | None] | None,
-             cwd: Path | None = None) -> Done:
-        done = subprocess.run(argv, cwd=cwd or self.root, env=base_env(env),
-                              stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                              timeout=120, check=False)
-        return Done(done.returncode, done.stdout, done.stderr)
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import Project, git
+from run_helpers import Project, git
 
 HELLO = "scripts/experiments/hello.py"
 
@@ -50,11 +50,10 @@ def test_dirty_tracked_change_is_snapshotted_as_it_was(project: Project) -> None
 
 
 def test_untracked_file_is_listed_and_in_the_snapshot(project: Project) -> None:
-    project.write("notes/todo.txt", "untracked work\n")
-    project.write("ignored.log", "not in the snapshot\n")
     project.write(".gitignore", (project.root / ".gitignore").read_text() + "*.log\n")
     project.commit("ignore logs")
     project.write("notes/todo.txt", "untracked work\n")
+    project.write("ignored.log", "not in the snapshot\n")
 
     run = project.bth_run(HELLO)
 
@@ -151,11 +150,10 @@ def test_users_index_head_and_reflog_are_untouched(project: Project, dirty: bool
     if dirty:
         project.write(HELLO, "print('dirty')\n")
         project.write("new_file.txt", "untracked\n")
-    project.git("status", "--porcelain")  # let git refresh its own index first
+    status = project.git("status", "--porcelain")  # git refreshes its own index here
     gitdir = project.root / ".git"
     watched = [gitdir / "index", gitdir / "HEAD", gitdir / "logs" / "HEAD"]
     before = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in watched}
-    status = project.git("status", "--porcelain")
 
     project.bth_run(HELLO)
 

@@ -1,0 +1,88 @@
+"""What `bth run` adds to running a script directly (target: ≤ 60 ms, median, whole process).
+
+    python benchmarks/bench_run.py [--repeat 21]
+
+Makes a small git project (a script importing two local modules, a clean tree) in a temporary
+directory with its own BTH_HOME, then times, interleaved, `python script.py` and
+`bth run script.py` as whole processes. Prints both medians and the difference. `--importtime`
+also prints the slowest imports of `bth run`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+TARGET_MS = 60.0
+
+
+def _git(repo: Path, *args: str) -> None:
+    subprocess.run(["git", "-c", "user.name=bench", "-c", "user.email=bench@example.org", *args],
+                   cwd=repo, check=True, capture_output=True)
+
+
+def make_project(root: Path) -> Path:
+    repo = root / "proj"
+    (repo / "lib").mkdir(parents=True)
+    (repo / "lib" / "__init__.py").write_text("")
+    (repo / "lib" / "model.py").write_text("def fit(n):\n    return sum(range(n))\n")
+    (repo / "train.py").write_text(
+        "import sys\nfrom lib import model\nprint(model.fit(int(sys.argv[-1])))\n")
+    _git(repo, "init", "-q")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "bench")
+    return repo
+
+
+def timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(cmd, cwd=cwd, env=env, check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeat", type=int, default=21)
+    parser.add_argument("--importtime", action="store_true")
+    args = parser.parse_args()
+    bth = shutil.which("bth") or str(Path(sys.executable).with_name("bth"))
+    with tempfile.TemporaryDirectory(prefix="bth-bench-run-") as tmp:
+        repo = make_project(Path(tmp))
+        env = {**os.environ, "BTH_HOME": str(Path(tmp) / "home")}
+        env.pop("BTH_CATALOG_DIR", None)
+        direct_cmd = [sys.executable, "train.py", "--n", "1000"]
+        tracked_cmd = [bth, "run", "--python", sys.executable, "train.py", "--", "--n", "1000"]
+        timed(tracked_cmd, repo, env)  # warm the interpreter and package caches once
+        direct, tracked = [], []
+        for _ in range(args.repeat):
+            direct.append(timed(direct_cmd, repo, env))
+            tracked.append(timed(tracked_cmd, repo, env))
+        d, t = statistics.median(direct) * 1000, statistics.median(tracked) * 1000
+        overhead = t - d
+        print(f"python train.py          {d:7.1f} ms (median of {args.repeat})")
+        print(f"bth run train.py         {t:7.1f} ms")
+        verdict = "PASS" if overhead <= TARGET_MS else "MISS"
+        print(f"overhead                 {overhead:7.1f} ms   target ≤ {TARGET_MS:.0f} ms  {verdict}")
+        if args.importtime:
+            out = subprocess.run([sys.executable, "-X", "importtime", "-m", "bathos_cli",
+                                  *tracked_cmd[1:]], cwd=repo, env=env, capture_output=True,
+                                 text=True).stderr
+            rows = [line.split("|") for line in out.splitlines() if line.startswith("import time:")
+                    and "cumulative" not in line]
+            slow = sorted(rows, key=lambda r: -int(r[1]))[:15]
+            print("\nslowest imports (cumulative µs):")
+            for row in slow:
+                print(f"  {int(row[1]):8d}  {row[2].rstrip()}")
+
+
+if __name__ == "__main__":
+    main()

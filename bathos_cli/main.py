@@ -5,6 +5,7 @@ Commands import the library inside their bodies, so `bth --help` stays fast.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 from typing import Any
@@ -12,7 +13,6 @@ from typing import Any
 import click
 
 from bathos import __version__
-from bathos_cli import check, demo, queries, tracking
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -24,11 +24,40 @@ class InputError(click.ClickException):
     exit_code = EXIT_USAGE
 
 
-class BathosGroup(click.Group):
-    """Turns a BathosError into `Error: …` on stderr, never a traceback.
+# Command name -> module; a command's module is imported only when that command runs (or --help
+# lists them), so `bth run` does not pay for the query commands.
+COMMANDS = {
+    "init": "bathos_cli.tracking",
+    "run": "bathos_cli.tracking",
+    "ls": "bathos_cli.queries",
+    "show": "bathos_cli.queries",
+    "find": "bathos_cli.queries",
+    "sql": "bathos_cli.queries",
+    "lineage": "bathos_cli.tracking",
+    "logs": "bathos_cli.tracking",
+    "check": "bathos_cli.check",
+    "compact": "bathos_cli.queries",
+    "verify": "bathos_cli.queries",
+    "demo": "bathos_cli.demo",
+}
 
-    Bad input (ConfigError: a bad flag value, a malformed .bth.toml) exits 2; anything else 1.
+
+class BathosGroup(click.Group):
+    """Loads commands on demand, and turns a BathosError into `Error: …` on stderr, never a
+    traceback. Bad input (ConfigError: a bad flag value, a malformed .bth.toml) exits 2; any other
+    error 1.
     """
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        module = COMMANDS.get(cmd_name)
+        if module is None:
+            return None
+        command = getattr(importlib.import_module(module), cmd_name)
+        assert isinstance(command, click.Command)
+        return command
 
     def invoke(self, ctx: click.Context) -> Any:
         from bathos.errors import BathosError, ConfigError
@@ -60,9 +89,6 @@ def cli(verbose: int) -> None:
         logger.addHandler(_StderrHandler())
     logger.setLevel(logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING)
 
-
-for command in [*tracking.COMMANDS, *queries.COMMANDS, check.check, demo.demo]:
-    cli.add_command(command)
 
 
 def main() -> None:

@@ -142,5 +142,3 @@ def verify(quarantine: bool) -> None:
     if report.problems and not quarantine:
         raise SystemExit(1)
 
-
-COMMANDS = [ls, show, find, sql, compact, verify]

@@ -124,5 +124,3 @@ def logs(run_id: str, stream: str) -> None:
     data = cat.read_log(run_id, stream)
     sys.stdout.buffer.write(data)
 
-
-COMMANDS = [init, run, lineage, logs]

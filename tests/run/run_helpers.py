@@ -118,6 +118,12 @@ class Project:
                                 env=base_env(env), stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
+    @staticmethod
+    def wait(proc: subprocess.Popen[bytes]) -> Done:
+        """The outcome of a process started with `popen`."""
+        out, err = proc.communicate(timeout=120)
+        return Done(proc.returncode, out.decode(), err.decode())
+
     def _run(self, argv: list[str], env: Mapping[str, str | None] | None,
              cwd: Path | None = None) -> Done:
         done = subprocess.run(argv, cwd=cwd or self.root, env=base_env(env),

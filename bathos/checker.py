@@ -18,7 +18,7 @@ import attrs
 
 from bathos import freshness
 from bathos.catalog import Catalog, RunQuery
-from bathos.errors import ConfigError
+from bathos.errors import ConfigError, ProvenanceError
 from bathos.freshness import CurrentFile, RecordedFile, RecordedOutput, RecordedRun, Verdict
 
 if TYPE_CHECKING:
@@ -78,37 +78,44 @@ class _Workspace:
 
     def __init__(self, against: str | None) -> None:
         self.against = against
-        self.files: dict[str, CurrentFile] = {}
-        self._repos: dict[str, tuple[dict[str, tuple[str, int, int]], dict[str, str]]] = {}
+        self.files: dict[tuple[str, str | None], CurrentFile] = {}
+        self._repos: dict[str, _Known] = {}
 
-    def _repo(self, root: str) -> tuple[dict[str, tuple[str, int, int]], dict[str, str]]:
-        """(index entries, blob -> path) for a repository root."""
+    def _repo(self, root: str) -> _Known:
         if root not in self._repos:
             from bathos.provenance import git
 
+            index = git.index_blob_ids(Path(root))
+            entries, trusted_before = index, _index_mtime(root)
             if self.against:
-                tree = git.tree_blob_ids(Path(root), self.against)
-                index = {p: (b, -1, -1) for p, b in tree.items()}
-            else:
-                index = git.index_blob_ids(Path(root))
-            self._repos[root] = (index, {entry[0]: p for p, entry in index.items()})
+                try:
+                    tree = git.tree_blob_ids(Path(root), self.against)
+                except ProvenanceError as exc:  # a revision the user named: bad input
+                    raise ConfigError(str(exc)) from exc
+                entries = {p: (b, -1, -1) for p, b in tree.items()}
+            self._repos[root] = _Known(entries, {entry[0]: p for p, entry in entries.items()},
+                                       frozenset(index), trusted_before)
         return self._repos[root]
 
     def state(self, location: str, repo_root: str | None) -> CurrentFile:
-        if location not in self.files:
-            self.files[location] = self._learn(location, repo_root)
-        return self.files[location]
+        """The file as git knows it when `repo_root` is given, else as hashed from disk."""
+        key = (location, repo_root)
+        if key not in self.files:
+            self.files[key] = self._learn(location, repo_root)
+        return self.files[key]
 
     def _learn(self, location: str, repo_root: str | None) -> CurrentFile:
         from bathos.hashing import hash_file
 
         relpath = _inside(location, repo_root)
         if repo_root and relpath is not None:
-            index, _ = self._repo(repo_root)
-            entry = index.get(relpath)
+            known = self._repo(repo_root)
+            entry = known.entries.get(relpath)
             if self.against and entry:
                 return CurrentFile(True, git_blob=entry[0])
-            if entry and not self.against:
+            if self.against and relpath in known.tracked:
+                return CurrentFile(False)  # tracked today, absent at the revision
+            if entry and not self.against and entry[1] < known.trusted_before:
                 try:
                     st = os.lstat(location)
                 except OSError:
@@ -124,10 +131,34 @@ class _Workspace:
     def renamed(self, blob: str | None, repo_root: str | None) -> str | None:
         if not blob or not repo_root:
             return None
-        path = self._repo(repo_root)[1].get(blob)
+        path = self._repo(repo_root).paths.get(blob)
         if path is None:
             return None
         return path if self.against or os.path.exists(os.path.join(repo_root, path)) else None
+
+
+@attrs.frozen
+class _Known:
+    """What git knows of a repository: relpath -> (blob, mtime ns, size) from the index (or the
+    tree of `against`, without stat), blob -> relpath, the paths in the index, and the index
+    file's mtime: an entry stamped no earlier may hide an edit made in the same tick."""
+
+    entries: dict[str, tuple[str, int, int]]
+    paths: dict[str, str]
+    tracked: frozenset[str]
+    trusted_before: int
+
+
+def _index_mtime(root: str) -> int:
+    """The mtime (ns) of the repository's index file; 0, trusting no entry, if not found."""
+    dot_git = os.path.join(root, ".git")
+    try:
+        if os.path.isfile(dot_git):  # a linked worktree or submodule: `gitdir: <path>`
+            with open(dot_git, encoding="utf-8") as fh:
+                dot_git = os.path.join(root, fh.read().strip().removeprefix("gitdir:").strip())
+        return os.stat(os.path.join(dot_git, "index")).st_mtime_ns
+    except OSError:
+        return 0
 
 
 def _inside(location: str, root: str | None) -> str | None:
@@ -137,7 +168,8 @@ def _inside(location: str, root: str | None) -> str | None:
     return None if rel.startswith("..") else rel.replace(os.sep, "/")
 
 
-def _locate_root(recorded: str | None, project: str, registry: dict[str, Path]) -> str | None:
+def _locate_root(recorded: str | None, project: str, registry: dict[str, Path],
+                 in_git: bool) -> str | None:
     """The run's repository (or working directory) today; the registry finds one that moved."""
     if recorded is None:
         return None
@@ -145,7 +177,10 @@ def _locate_root(recorded: str | None, project: str, registry: dict[str, Path]) 
         return recorded
     moved = registry.get(project)
     if moved is not None and moved.is_dir():
-        return str(moved)
+        from bathos.provenance.git import repo_root_of
+
+        # The registry holds the project's root, which may lie below the repository's.
+        return str((repo_root_of(moved) if in_git else None) or moved)
     raise ConfigError(
         f"the repository {recorded} of project {project!r} is gone (if it moved, run bth init in "
         "its new location so bathos can find it)"
@@ -156,7 +191,7 @@ def _recorded(row: dict[str, Any], registry: dict[str, Path]) -> tuple[RecordedR
                                                                      bool]:
     """The run as freshness sees it, its root today, and whether that root is a git repo."""
     git = row["git"] or {}
-    root = _locate_root(git.get("repo_root") or row["cwd"], row["project"], registry)
+    root = _locate_root(git.get("repo_root") or row["cwd"], row["project"], registry, bool(git))
 
     def where(path: str) -> str:
         return path if os.path.isabs(path) or root is None else os.path.join(root, path)
@@ -178,8 +213,8 @@ def _recorded(row: dict[str, Any], registry: dict[str, Path]) -> tuple[RecordedR
 
 def _load(catalog: Catalog, ids: Sequence[str]) -> list[dict[str, Any]]:
     placeholders = ", ".join("?" * len(ids))
-    rows = catalog.query(f"SELECT {', '.join(_COLUMNS)} FROM runs WHERE id IN ({placeholders})",
-                         list(ids))
+    rows = catalog.query(f"SELECT {', '.join(_COLUMNS)} FROM runs WHERE id IN ({placeholders}) "
+                         "ORDER BY started_at DESC, id DESC", list(ids))
     return rows.to_data()
 
 
@@ -261,13 +296,13 @@ def check(
     registry = read_registry()
     workspace = _Workspace(against)
     judged: dict[str, Verdict] = {}
-    chosen_ids = {r["id"] for r in chosen}
+    parent_ids = {p for ps in parents.values() for p in ps}
     history: dict[tuple[str, str, str | None, str | None], str | None] = {}
     for row in rows:
         recorded, root, in_git = _recorded(row, registry)
         repo = root if in_git else None
         files = {d.location: _current(workspace, d, repo) for d in recorded.dependencies}
-        want_outputs = check_outputs or row["id"] not in chosen_ids
+        want_outputs = check_outputs or row["id"] in parent_ids  # children read them
         outputs = {o.location: workspace.state(o.location, None) for o in recorded.outputs} \
             if want_outputs else None
         verdict = freshness.judge_run(recorded, files, outputs)
@@ -284,6 +319,11 @@ def check(
 
 def _current(workspace: _Workspace, dep: RecordedFile, repo: str | None) -> CurrentFile:
     now = workspace.state(dep.location, repo)
+    if now.exists and now.sha256 is None and not workspace.against \
+            and now.git_blob != dep.git_blob:
+        # The index holds what git stores (a link's target, normalised line ends, an LFS
+        # pointer), not always the bytes the run read: only the content itself can say.
+        now = workspace.state(dep.location, None)
     if not now.exists:
         renamed = workspace.renamed(dep.git_blob, repo)
         if renamed:
@@ -300,6 +340,22 @@ class Provenance:
     matched_by: str | None = None
     recorded_path: str | None = None
     verdict: Verdict | None = None
+
+    @property
+    def state(self) -> str | None:
+        """This file's own state: found by content, it is what the run wrote; found by its
+        recorded path, it is that output's check (ok, modified or unverified)."""
+        if self.verdict is None:
+            return None
+        if self.matched_by == "content":
+            return "ok"
+        return next((o.state for o in self.verdict.outputs if o.path == self.recorded_path), "ok")
+
+    @property
+    def is_ok(self) -> bool:
+        """The producing run is fresh (or unknown) and this file is unchanged since it wrote it."""
+        return self.verdict is not None and self.verdict.verdict in ("fresh", "unknown") \
+            and self.state != "modified"
 
 
 def trace_file(path: Path, catalog: Catalog | None = None, *,

@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import bathos
+from bathos.errors import ConfigError
 
 DEMO_NAME = "particles"
 
@@ -16,7 +17,7 @@ def examples_dir() -> Path:
     for candidate in (here / "examples", here.parent / "examples"):
         if (candidate / "demo").is_dir():
             return candidate
-    raise bathos.ConfigError("the bathos examples are missing from this installation "
+    raise ConfigError("the bathos examples are missing from this installation "
                              "(reinstall bathos)")
 
 
@@ -30,7 +31,7 @@ def prepare_demo_project(directory: Path, *, python: str) -> Path:
 
     root = directory / DEMO_NAME
     if root.exists():
-        raise bathos.ConfigError(f"{root} already exists (give an empty --dir)")
+        raise ConfigError(f"{root} already exists (give an empty --dir)")
     shutil.copytree(examples_dir() / "demo", root,
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     (root / ".gitignore").write_text("outputs/\n__pycache__/\n")

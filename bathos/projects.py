@@ -66,11 +66,14 @@ def read_registry() -> dict[str, Path]:
 
 
 def register(slug: str, root: Path) -> bool:
-    """Record (or move) a project in the registry; True if the registry changed."""
-    entries = read_registry()
-    if entries.get(slug) == root:
+    """Record (or move) a project in the registry; True if the registry changed.
+
+    An entry left at `root` under another slug (before `bth init --force --slug …`) is dropped.
+    """
+    found = read_registry()
+    entries = {s: p for s, p in found.items() if p != root} | {slug: root}
+    if entries == found:
         return False
-    entries[slug] = root
     body = {"projects": {s: {"path": str(p)} for s, p in sorted(entries.items())}}
     atomic_write_bytes(registry_path(), tomli_w.dumps(body).encode())
     return True
@@ -80,7 +83,7 @@ def _config_dict(project: ProjectConfig) -> dict[str, Any]:
     data: dict[str, Any] = {"project": {"slug": project.slug, "sync_filter": project.sync_filter}}
     if project.catalog:
         data["project"]["catalog"] = project.catalog
-    run = {"python": project.python} if project.python else {}
+    run: dict[str, Any] = {"python": project.python} if project.python else {}
     if project.env:
         run["env"] = list(project.env)
     if run:
@@ -97,7 +100,8 @@ def parse_remote(spec: str) -> Remote:
     name, sep, target = spec.partition("=")
     host, colon, path = target.partition(":")
     if not (sep and colon and name and host and path):
-        raise ConfigError(f"--remote {spec!r} is not NAME=host:path (e.g. cluster=login.hpc:~/.bth)")
+        raise ConfigError(f"--remote {spec!r} is not NAME=host:path "
+                          "(e.g. cluster=login.hpc:~/.bth)")
     return Remote(name=name, host=host, path=path)
 
 
@@ -115,7 +119,8 @@ def _write_if_changed(path: Path, text: str, created: list[str], root: Path) -> 
 def _ensure_gitignore(root: Path, created: list[str]) -> None:
     path = root / ".gitignore"
     lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
-    if "scripts/scratch/" in lines:
+    if {"scripts/scratch/", "scripts/scratch", "/scripts/scratch/", "/scripts/scratch"} & {
+            line.strip() for line in lines}:
         return
     text = "\n".join([*lines, "# bathos: ephemeral scripts", "scripts/scratch/"]) + "\n"
     _write_if_changed(path, text, created, root)

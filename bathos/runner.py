@@ -19,7 +19,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -136,6 +136,9 @@ def _command(spec: RunSpec, script: Path | None,
     """The argv to execute, and the interpreter when it is a Python script."""
     if script is None:
         exe = shutil.which(spec.target)
+        if exe is None and (spec.cwd / spec.target).is_dir():
+            raise ConfigError(f"{spec.target} is a directory, not a script or command (give the "
+                              ".py file)")
         if exe is None:
             raise ConfigError(f"command {spec.target!r} not found or not executable (check the "
                               "name, or give a path)")
@@ -205,6 +208,14 @@ class ActiveRun:
         while not self._stop.wait(store.HEARTBEAT_INTERVAL_S):
             with contextlib.suppress(OSError):
                 store.touch_heartbeat(self.fragment)
+
+    def withdraw(self) -> None:
+        """Remove every trace of a run that never started."""
+        self._stop.set()
+        self.fragment.unlink(missing_ok=True)
+        shutil.rmtree(self.scratch, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            self.output_dir.rmdir()
 
     def finish(self, *, status: str, exit_code: int | None, signal_name: str | None = None,
                error: str | None = None, results: Mapping[str, Any] | None = None,
@@ -431,8 +442,12 @@ class Outcome:
     exit_code: int
 
 
-def execute(active: ActiveRun) -> Outcome:
-    """Run the command, forwarding signals and teeing its output; record how it ended."""
+def execute(active: ActiveRun, *, on_started: Callable[[Run], None] | None = None) -> Outcome:
+    """Run the command, forwarding signals and teeing its output; record how it ended.
+
+    A command the system cannot start (a bad `#!` line, a binary for another machine) is bad
+    input: its running record is withdrawn and a ConfigError raised.
+    """
     env = {**os.environ, **active.child_env}
     env.setdefault("PYTHONUNBUFFERED", "1")
     active.begin()
@@ -440,8 +455,12 @@ def execute(active: ActiveRun) -> Outcome:
         proc = subprocess.Popen(active.command, cwd=active.run.cwd, env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     except OSError as exc:
-        active.finish(status="failed", exit_code=None, error=f"cannot start: {exc.strerror}")
-        raise ConfigError(f"cannot start {active.command[0]}: {exc.strerror}") from exc
+        active.withdraw()
+        raise ConfigError(f"cannot start {active.command[0]}: {exc.strerror} (check that it is "
+                          "a program for this machine and its #! line names an interpreter "
+                          "that exists)") from exc
+    if on_started is not None:
+        on_started(active.run)
     received: list[int] = []
 
     def forward(signum: int, _frame: object) -> None:

@@ -57,10 +57,13 @@ def _echo_file(found: Any, verbose: bool, json_: bool) -> None:
         return
     how = ("by its recorded path" if found.matched_by == "path"
            else f"by content (recorded as {found.recorded_path})")
+    changed = ", and it was modified since" if found.state == "modified" else ""
     verdict = found.verdict
     click.echo(f"{found.path} was produced by run {found.run_id[: render.SHORT_ID]} "
-               f"({verdict.script or '-'}), found {how}; that run is {verdict.verdict}.")
-    for line in _line(verdict, True)[1:] if verbose or verdict.verdict != "fresh" else []:
+               f"({verdict.script or '-'}), found {how}{changed}; that run is {verdict.verdict}.")
+    lines = [f"      {r.describe()}" for r in verdict.reasons]
+    lines += [f"      output {o.path}: {o.state}" for o in verdict.outputs]
+    for line in lines if verbose or verdict.verdict != "fresh" else []:
         click.echo(line)
 
 
@@ -91,7 +94,7 @@ def check(targets: tuple[str, ...], project: str | None, all_projects: bool, sin
 
     Give RUN ids to check those runs, or one PATH to find the run that produced that file.
     Exit codes: 0 all shown fresh (or unknown) with outputs ok; 1 something stale or an output
-    changed (or no run produced PATH); 2 bad usage or input.
+    changed (or no run produced PATH, or PATH changed since); 2 bad usage or input.
     """
     import bathos
     from bathos.config import find_project
@@ -99,12 +102,15 @@ def check(targets: tuple[str, ...], project: str | None, all_projects: bool, sin
     if len(targets) == 1 and (os.sep in targets[0] or Path(targets[0]).exists()):
         found = bathos.trace_file(Path(targets[0]), against=against)
         _echo_file(found, verbose, json_)
-        sys.exit(0 if found.verdict and found.verdict.is_ok else EXIT_STALE)
+        sys.exit(0 if found.is_ok else EXIT_STALE)
     if not project and not all_projects and not targets:
         current = find_project()
         project = current.slug if current else None
-    report = bathos.check(runs=targets, project=project, since=since, run_status=run_status,
-                          verdicts=verdicts, against=against, check_outputs=check_outputs)
+    try:
+        report = bathos.check(runs=targets, project=project, since=since, run_status=run_status,
+                              verdicts=verdicts, against=against, check_outputs=check_outputs)
+    except (bathos.RunNotFound, bathos.AmbiguousRunId) as exc:  # a RUN argument: bad input
+        raise bathos.ConfigError(str(exc)) from None
     if json_:
         render.echo_json(report.to_data())
     else:

@@ -51,8 +51,10 @@ def demo(directory: Path | None, home: Path | None) -> None:
 
     base = directory or Path(tempfile.mkdtemp(prefix="bth-demo-"))
     base.mkdir(parents=True, exist_ok=True)
+    home = (home or base / "bth-home").resolve()
+    os.environ["BTH_HOME"] = str(home)  # `bth init` registers the demo there, not in yours
     root = prepare_demo_project(base.resolve(), python=sys.executable)
-    tour = _Tour(root, (home or base / "bth-home").resolve())
+    tour = _Tour(root, home)
     _say(f"A small git project in {root}, registered with `bth init`. Let's run its scripts.")
     tour.bth("run", "scripts/experiments/simulate_particles.py", "--",
              "--n-steps", "300", "--seed", "1", "--out", "outputs/sim.csv")

@@ -84,8 +84,8 @@ def run(target: str, args: tuple[str, ...], derived_from: str | None, campaign: 
                    python=flags.pop("python") or python, **flags)
     active = start_run(spec)
     short = active.run.id[: render.SHORT_ID]
-    click.echo(f"bth: run {short} started ({active.run.project})", err=True)
-    outcome = execute(active)
+    outcome = execute(active, on_started=lambda run: click.echo(
+        f"bth: run {short} started ({run.project})", err=True))
     done = outcome.run
     click.echo(f"bth: run {short} {done.status} in {render.duration(done.duration_s)} "
                f"(exit {outcome.exit_code}) — bth show {short}", err=True)

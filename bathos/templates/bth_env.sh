@@ -13,6 +13,7 @@ while [ "$_bth_root" != "/" ] && [ ! -f "$_bth_root/.bth.toml" ]; do
 done
 if [ ! -f "$_bth_root/.bth.toml" ]; then
     echo "bathos: no .bth.toml above $_bth_here (run 'bth init' in the project)" >&2
+    unset _bth_here _bth_root
     return 1 2>/dev/null || exit 1
 fi
 export BTH_PROJECT_ROOT="$_bth_root"
@@ -29,8 +30,8 @@ if ! command -v bth >/dev/null 2>&1; then
         fi
     done
 fi
+unset _bth_here _bth_root _bth_dir
 if ! command -v bth >/dev/null 2>&1; then
     echo "bathos: 'bth' is not on PATH on $(hostname) (install it: uv tool install bathos, or pip install bathos)" >&2
     return 1 2>/dev/null || exit 1
 fi
-unset _bth_here _bth_root _bth_dir

@@ -1,4 +1,4 @@
-"""`import bth`: a decorated function or Typer command records one run, directly or under bth run."""
+"""`import bth`: a decorated function or Typer command records one run, run directly or by bth."""
 
 from __future__ import annotations
 

@@ -42,9 +42,9 @@ def waiter(project: Project) -> Project:
 
 def wait_ready(proc: subprocess.Popen[bytes]) -> int:
     """The child's pid, once it said it is ready (bth shows its stdout live)."""
-    assert proc.stdout is not None
+    assert proc.stdout is not None and proc.stderr is not None
     line = proc.stdout.readline().decode()
-    assert line.startswith("ready "), line + proc.stderr.read().decode()  # type: ignore[union-attr]
+    assert line.startswith("ready "), line + proc.stderr.read().decode()
     return int(line.split()[1])
 
 

@@ -1,0 +1,345 @@
+"""`bth init`, bad input to `bth run`, its labelling flags, `bth lineage` and `bth demo`, all run as
+real `bth` processes against real git repositories; results checked through `bathos.Catalog`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from bathos import Catalog, trace_lineage
+from bathos.projects import init_project
+
+SCRIPT_DIRS = ("experiments", "analysis", "validation", "benchmarks", "data", "slurm", "debug",
+               "explore", "scratch")
+TEMPLATE = Path(__file__).parents[2] / "bathos" / "templates" / "bth_env.sh"
+
+
+def env() -> dict[str, str]:
+    """os.environ (with the test's BTH_HOME), a hermetic git, and this venv active for scripts."""
+    kept = {k: v for k, v in os.environ.items()
+            if not k.startswith("SLURM_") and k not in ("BTH_PROJECT_SLUG", "BTH_RUN_ID")}
+    return {**kept, "VIRTUAL_ENV": sys.prefix, "GIT_CONFIG_NOSYSTEM": "1",
+            "GIT_CONFIG_GLOBAL": os.devnull}
+
+
+def bth(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "bathos_cli", *args], cwd=cwd, env=env(),
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120,
+                          check=False)
+
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", "-c", "init.defaultBranch=main", *args], cwd=cwd, env=env(),
+                          check=True, capture_output=True, text=True).stdout.strip()
+
+
+def make_repo(root: Path) -> Path:
+    root.mkdir(parents=True)
+    git(root, "init", "-q")
+    git(root, "config", "user.name", "Test")
+    git(root, "config", "user.email", "test@example.com")
+    return root
+
+
+def started(done: subprocess.CompletedProcess[str]) -> str:
+    """The short id `bth run` announced on stderr."""
+    found = re.search(r"bth: run (\w+) started", done.stderr)
+    assert found, done.stderr
+    return found.group(1)
+
+
+def tree_state(*roots: Path) -> dict[Path, tuple[bytes, int]]:
+    return {p: (p.read_bytes(), p.stat().st_mtime_ns)
+            for root in roots for p in sorted(root.rglob("*"))
+            if p.is_file() and ".git" not in p.relative_to(root).parts}
+
+
+def registry(bth_home: Path) -> dict[str, str]:
+    data = tomllib.loads((bth_home / "projects.toml").read_text())
+    return {slug: entry["path"] for slug, entry in data["projects"].items()}
+
+
+def assert_one_error_line(done: subprocess.CompletedProcess[str], *fragments: str) -> None:
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), done.stderr
+    assert "Traceback" not in done.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+# -- bth init --------------------------------------------------------------------------------------
+
+
+def test_init_writes_config_skeleton_helper_and_registry(tmp_path: Path, bth_home: Path) -> None:
+    root = make_repo(tmp_path / "My_Proj")
+
+    done = bth(root, "init", "--remote", "cluster=login.hpc:~/.bth", "--slurm-partition", "gpu")
+
+    assert done.returncode == 0, done.stderr
+    assert "initialised" in done.stderr and done.stdout == ""
+    assert tomllib.loads((root / ".bth.toml").read_text()) == {
+        "project": {"slug": "my_proj", "sync_filter": "project"},
+        "remotes": {"cluster": {"host": "login.hpc", "path": "~/.bth"}},
+        "slurm": {"partition": "gpu"},
+    }
+    assert all((root / "scripts" / name).is_dir() for name in SCRIPT_DIRS)
+    helper = root / "scripts" / "slurm" / "_bth_env.sh"
+    assert helper.read_bytes() == TEMPLATE.read_bytes()
+    assert os.access(helper, os.X_OK)
+    (root / "scripts" / "scratch" / "260101_try.py").write_text("x = 1\n")
+    assert git(root, "check-ignore", "scripts/scratch/260101_try.py")
+    assert git(root, "status", "--porcelain", "--untracked-files=all").count("scratch") == 0
+    assert registry(bth_home) == {"my_proj": str(root.resolve())}
+
+
+def test_init_with_a_slug(tmp_path: Path, bth_home: Path) -> None:
+    root = make_repo(tmp_path / "proj")
+
+    assert bth(root, "init", "--slug", "water-models").returncode == 0
+
+    assert tomllib.loads((root / ".bth.toml").read_text())["project"]["slug"] == "water-models"
+    assert registry(bth_home) == {"water-models": str(root.resolve())}
+
+
+def test_init_twice_changes_nothing(tmp_path: Path, bth_home: Path) -> None:
+    root = make_repo(tmp_path / "proj")
+    (root / ".gitignore").write_text("outputs/\n")
+    assert bth(root, "init", "--slurm-partition", "gpu").returncode == 0
+    before = tree_state(root, bth_home)
+
+    again = bth(root, "init")
+    same_options = bth(root, "init", "--slurm-partition", "gpu")
+
+    assert again.returncode == same_options.returncode == 0
+    assert "nothing changed" in again.stderr
+    assert tree_state(root, bth_home) == before
+    assert (root / ".gitignore").read_text().startswith("outputs/\n")
+
+
+def test_init_refuses_to_overwrite_a_different_config_without_force(tmp_path: Path,
+                                                                    bth_home: Path) -> None:
+    root = make_repo(tmp_path / "proj")
+    assert bth(root, "init", "--slug", "abc").returncode == 0
+    config = root / ".bth.toml"
+    original = config.read_bytes()
+
+    refused = bth(root, "init", "--slug", "xyz")
+
+    assert_one_error_line(refused, "already exists", "--force")
+    assert config.read_bytes() == original
+    forced = bth(root, "init", "--slug", "xyz", "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert tomllib.loads(config.read_text())["project"]["slug"] == "xyz"
+    assert registry(bth_home) == {"xyz": str(root.resolve())}
+
+
+def test_init_in_a_moved_project_updates_the_registry(tmp_path: Path, bth_home: Path) -> None:
+    old = make_repo(tmp_path / "old" / "proj")
+    assert bth(old, "init").returncode == 0
+    new = tmp_path / "new" / "proj"
+    new.parent.mkdir()
+    shutil.move(old, new)
+
+    done = bth(new, "init")
+
+    assert done.returncode == 0, done.stderr
+    assert registry(bth_home) == {"proj": str(new.resolve())}
+
+
+def test_init_outside_git_warns(tmp_path: Path, bth_home: Path) -> None:
+    root = tmp_path / "plain"
+    root.mkdir()
+
+    done = bth(root, "init")
+
+    assert done.returncode == 0, done.stderr
+    assert re.search(r"warning: .*not inside a git repository", done.stderr)
+    assert (root / ".bth.toml").is_file()
+    assert registry(bth_home) == {"plain": str(root.resolve())}
+
+
+@pytest.mark.parametrize(("args", "fragment"), [
+    (("--slug", "my project"), "invalid project slug"),
+    (("--remote", "cluster"), "NAME=host:path"),
+])
+def test_init_bad_input(tmp_path: Path, bth_home: Path, args: tuple[str, ...],
+                        fragment: str) -> None:
+    root = make_repo(tmp_path / "proj")
+
+    done = bth(root, "init", *args)
+
+    assert_one_error_line(done, fragment)
+    assert not (root / ".bth.toml").exists()
+    assert not (bth_home / "projects.toml").exists()
+
+
+# -- bth run: bad input ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    root = make_repo(tmp_path / "proj")
+    init_project(root)
+    (root / "scripts" / "experiments" / "hello.py").write_text("print('hello')\n")
+    (root / "notes.txt").write_text("not executable\n")
+    (root / "bad_interpreter.sh").write_text("#!/no/such/interpreter\necho hi\n")
+    (root / "bad_interpreter.sh").chmod(0o755)
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "initial")
+    return root
+
+
+@pytest.mark.parametrize(("args", "fragment"), [
+    (("scripts/experiments/missing.py",), "does not exist"),
+    (("scripts/experiments",), "is a directory"),
+    (("--", "no-such-cmd-xyz"), "not found"),
+    (("--", "notes.txt"), "neither a .py script nor executable"),
+    (("--", "./bad_interpreter.sh"), "cannot start"),
+    (("--derived-from", "zzzzzzzz", "scripts/experiments/hello.py"), "zzzzzzzz not found"),
+    (("--python", "/no/such/python", "scripts/experiments/hello.py"), "--python"),
+    (("--project", "Bad Slug", "scripts/experiments/hello.py"), "invalid project slug"),
+])
+def test_run_bad_input_records_nothing(project: Path, args: tuple[str, ...],
+                                       fragment: str) -> None:
+    done = bth(project, "run", *args)
+
+    assert_one_error_line(done, fragment)
+    assert Catalog().runs().height == 0
+
+
+@pytest.mark.parametrize(("config", "fragments"), [
+    ('[project]\nslug = "proj"\nthis is not toml\n', ("not valid TOML", "line 3")),
+    ('[project]\nslug = "proj"\n[run]\npython = 3\n', ("run.python",)),
+    ('[project]\nslug = "my proj"\n', ("project.slug", "invalid project slug")),
+])
+def test_run_with_a_bad_config_records_nothing(project: Path, config: str,
+                                               fragments: tuple[str, ...]) -> None:
+    (project / ".bth.toml").write_text(config)
+
+    done = bth(project, "run", "scripts/experiments/hello.py")
+
+    assert_one_error_line(done, ".bth.toml", *fragments)
+    assert Catalog().runs().height == 0
+
+
+def test_a_failing_script_is_a_run_not_an_error(project: Path) -> None:
+    (project / "scripts" / "experiments" / "boom.py").write_text("raise SystemExit('boom')\n")
+
+    done = bth(project, "run", "scripts/experiments/boom.py")
+
+    assert done.returncode == 1
+    assert "boom" in done.stderr and "Error:" not in done.stderr
+    assert Catalog().get(started(done)).status == "failed"
+
+
+# -- bth run: labels -------------------------------------------------------------------------------
+
+
+def test_run_labels_are_stored(project: Path, bth_home: Path) -> None:
+    done = bth(project, "run", "--tag", "baseline", "--tag", "tip3p", "--name", "first try",
+               "--agent-mode", "autonomous", "--campaign", "c1", "--project", "other",
+               "scripts/experiments/hello.py")
+
+    assert done.returncode == 0, done.stderr
+    run = Catalog().get(started(done))
+    assert (run.project, run.name, run.tags) == ("other", "first try", ("baseline", "tip3p"))
+    assert (run.agent_mode, run.campaign_id, run.parent_run_id) == ("autonomous", "c1", None)
+    assert (bth_home / "catalog" / "runs" / "other" / f"{run.id}.json").is_file()
+
+
+def test_unknown_agent_mode_is_a_usage_error(project: Path) -> None:
+    done = bth(project, "run", "--agent-mode", "sometimes", "scripts/experiments/hello.py")
+
+    assert done.returncode == 2
+    assert "sometimes" in done.stderr
+    assert Catalog().runs().height == 0
+
+
+# -- bth lineage -----------------------------------------------------------------------------------
+
+WRITE_CSV = "import sys\nopen(sys.argv[2], 'w').write('a,b\\n1,2\\n')\n"
+READ_CSV = ("import sys\ndata = open(sys.argv[2]).read()\n"
+            "open(sys.argv[4], 'w').write(str(len(data)))\n")
+
+
+@pytest.fixture
+def chain(project: Path) -> dict[str, str]:
+    """Run `a` writes a.csv; `b` reads it with --derived-from a; `c` reads it without."""
+    experiments = project / "scripts" / "experiments"
+    (experiments / "write_csv.py").write_text(WRITE_CSV)
+    (experiments / "read_csv.py").write_text(READ_CSV)
+    (project / "outputs").mkdir()
+    a = bth(project, "run", "scripts/experiments/write_csv.py", "--", "--out", "outputs/a.csv")
+    b = bth(project, "run", "--derived-from", started(a), "scripts/experiments/read_csv.py",
+            "--", "--data", "outputs/a.csv", "--out", "outputs/b.txt")
+    c = bth(project, "run", "scripts/experiments/read_csv.py",
+            "--", "--data", "outputs/a.csv", "--out", "outputs/c.txt")
+    assert a.returncode == b.returncode == c.returncode == 0, a.stderr + b.stderr + c.stderr
+    return {name: Catalog().get(started(done)).id for name, done in zip("abc", (a, b, c),
+                                                                          strict=True)}
+
+
+def edges(run_id: str, *, descendants: bool = False) -> set[tuple[str, str, bool]]:
+    graph = trace_lineage(Catalog(), run_id, descendants=descendants)
+    return {(e.parent, e.child, e.inferred) for e in graph.edges}
+
+
+def test_derived_from_and_inferred_lineage(project: Path, chain: dict[str, str]) -> None:
+    a, b, c = chain["a"], chain["b"], chain["c"]
+
+    text = bth(project, "lineage", b[:8])
+    descendants = bth(project, "lineage", a, "--descendants")
+    as_json = bth(project, "lineage", c, "--format", "json")
+    dot = bth(project, "lineage", c, "--format", "dot")
+
+    assert text.returncode == descendants.returncode == as_json.returncode == dot.returncode == 0
+    assert a[:8] in text.stdout
+    assert b[:8] in descendants.stdout and c[:8] in descendants.stdout
+    graph = json.loads(as_json.stdout)
+    assert graph["root"] == c
+    assert [(e["parent"], e["child"], e["inferred"]) for e in graph["edges"]] == [(a, c, True)]
+    assert set(graph["nodes"]) == {a, c}
+    assert dot.stdout.startswith("digraph")
+    assert a[:8] in dot.stdout and c[:8] in dot.stdout
+    run_b = Catalog().get(b)
+    assert run_b.parent_run_id == a
+    assert {d.path for d in run_b.dependencies if d.role == "input"} == {"outputs/a.csv"}
+    assert edges(b) == {(a, b, False)}  # explicit wins over the inferred edge it also has
+    assert edges(c) == {(a, c, True)}
+    assert edges(a) == set()
+    assert edges(a, descendants=True) == {(a, b, False), (a, c, True)}
+
+
+def test_lineage_of_an_unknown_run(project: Path) -> None:
+    done = bth(project, "lineage", "zzzzzzzz")
+
+    assert done.returncode == 1
+    assert done.stderr.startswith("Error: run zzzzzzzz not found")
+
+
+# -- bth demo --------------------------------------------------------------------------------------
+
+
+def test_demo_tells_the_story_in_its_own_home(tmp_path: Path, bth_home: Path) -> None:
+    demo = tmp_path / "demo"
+
+    done = bth(tmp_path, "demo", "--dir", str(demo))
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Explore further" in done.stdout
+    runs = Catalog(demo / "bth-home" / "catalog").find_rows().to_data()
+    assert sorted(r["status"] for r in runs) == ["completed", "completed", "completed", "failed"]
+    assert sum(bool(r["dirty"]) for r in runs) == 1
+    assert sum(r["parent_run_id"] is not None for r in runs) == 1
+    assert not (bth_home / "projects.toml").exists()
+    assert registry(demo / "bth-home") == {"particles": str((demo / "particles").resolve())}

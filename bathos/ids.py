@@ -10,6 +10,7 @@ import secrets
 import time
 
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
+RUN_ID_LENGTH = 16
 
 
 def _encode(value: int, width: int) -> str:

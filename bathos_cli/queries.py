@@ -61,8 +61,8 @@ def _runs_table(data: list[dict[str, Any]]) -> None:
 def ls(project: str | None, all_projects: bool, json_: bool, csv_: bool, **criteria: Any) -> None:
     """List runs, newest first (the current project's, inside a project)."""
     query = _query(project, all_projects, **criteria)
-    data = _catalog().find_rows(query).to_data()
-    render.listing(data, json_=json_, csv_=csv_, table=_runs_table)
+    rows = _catalog().find_rows(query)
+    render.listing(rows.to_data(), rows.columns, json_=json_, csv_=csv_, table=_runs_table)
 
 
 @click.command("find")
@@ -72,8 +72,8 @@ def find(project: str | None, all_projects: bool, params: tuple[str, ...], json_
          csv_: bool, **criteria: Any) -> None:
     """Search runs by script, argument, host, commit, SLURM job, output file or campaign."""
     query = _query(project, all_projects, params=options.parse_params(params), **criteria)
-    data = _catalog().find_rows(query).to_data()
-    render.listing(data, json_=json_, csv_=csv_, table=_runs_table)
+    rows = _catalog().find_rows(query)
+    render.listing(rows.to_data(), rows.columns, json_=json_, csv_=csv_, table=_runs_table)
 
 
 @click.command("show")
@@ -114,7 +114,7 @@ def sql(query: str | None, schema_: bool, json_: bool, csv_: bool) -> None:
     def table(data: list[dict[str, Any]]) -> None:
         render.echo_table(rows.columns, [[render.cell(v) for v in r.values()] for r in data])
 
-    render.listing(data, json_=json_, csv_=csv_, table=table)
+    render.listing(data, rows.columns, json_=json_, csv_=csv_, table=table)
 
 
 @click.command("compact")

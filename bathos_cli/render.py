@@ -27,11 +27,10 @@ def echo_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
 
-def echo_csv(data: list[dict[str, Any]]) -> None:
-    if not data:
-        return
+def echo_csv(data: list[dict[str, Any]], columns: Sequence[str]) -> None:
+    """CSV with a header row (even with no rows); nested values as JSON."""
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(data[0]), lineterminator="\n")
+    writer = csv.DictWriter(buf, fieldnames=list(columns), lineterminator="\n")
     writer.writeheader()
     for row in data:
         writer.writerow({k: json.dumps(v) if isinstance(v, dict | list) else v
@@ -107,13 +106,13 @@ def commit(sha: str | None, dirty: bool | None) -> str:
     return sha[:8] + ("*" if dirty else "")
 
 
-def listing(data: list[dict[str, Any]], *, json_: bool, csv_: bool,
+def listing(data: list[dict[str, Any]], columns: Sequence[str], *, json_: bool, csv_: bool,
             table: Callable[[list[dict[str, Any]]], None]) -> None:
     """Print a listing in the format asked for."""
     if json_:
         echo_json(data)
     elif csv_:
-        echo_csv(data)
+        echo_csv(data, columns)
     else:
         table(data)
 

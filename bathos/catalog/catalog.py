@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import json
 import logging
 import os
 import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 
@@ -41,11 +42,26 @@ SUMMARY_COLUMNS = (
     "agent_mode", "argv", "params", "results",
 )
 Progress = Callable[[int, int], None]
+T = TypeVar("T")
 
 
 def _plain(value: Any) -> Any:
+    """A DuckDB value as JSON-ready data: times as ISO-8601 (UTC), intervals in seconds."""
     if isinstance(value, dt.datetime):
-        return value.replace(tzinfo=dt.UTC).isoformat().replace("+00:00", "Z")
+        aware = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+        return aware.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds()
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
     return value
 
 
@@ -197,14 +213,16 @@ class Catalog:
                 log.info("automatic compaction skipped: %s", exc)
         return lens.connect(snap, self.path)
 
-    def _execute(self, query: str, params: Sequence[Any] = ()) -> duckdb.DuckDBPyRelation:
-        """Run a query on a fresh lens; retry when a compactor swapped files underneath."""
+    def _execute(self, query: str, params: Sequence[Any],
+                 fetch: Callable[[duckdb.DuckDBPyRelation], T]) -> T:
+        """Run and fetch a query on a fresh lens; retry when a compactor swapped files underneath
+        (DuckDB reads lazily, so the fetch is inside the retry)."""
         import duckdb
 
         for attempt in range(3):
             con = self._connect()
             try:
-                return con.sql(query, params=list(params) or None)
+                return fetch(con.sql(query, params=list(params) or None))
             except duckdb.IOException as exc:
                 if attempt == 2:
                     raise CatalogError(f"cannot read catalog {self.path}: {exc}") from exc
@@ -213,17 +231,16 @@ class Catalog:
         raise AssertionError("unreachable")
 
     def _rows(self, query: str, params: Sequence[Any] = ()) -> Rows:
-        rel = self._execute(query, params)
-        return Rows(
+        return self._execute(query, params, lambda rel: Rows(
             columns=tuple(rel.columns),
             types=tuple(str(t) for t in rel.types),
             rows=rel.fetchall(),
-        )
+        ))
 
     def _frame(self, query: str, params: Sequence[Any] = ()) -> pl.DataFrame:
         import polars as pl
 
-        frame = pl.from_arrow(self._execute(query, params).to_arrow_table())
+        frame = pl.from_arrow(self._execute(query, params, lambda rel: rel.to_arrow_table()))
         assert isinstance(frame, pl.DataFrame)
         return frame
 
@@ -301,6 +318,8 @@ class Catalog:
         except duckdb.Error as exc:
             raise QueryRefused(f"cannot parse query: {str(exc).splitlines()[0]}") from exc
         refused = [k for k in kinds if k not in lens.READ_ONLY_STATEMENTS]
+        if "EXPLAIN" in kinds and lens.EXPLAIN_ANALYZE.search(sql):
+            refused = ["EXPLAIN ANALYZE"]
         if refused or not kinds:
             raise QueryRefused(
                 f"bth sql is read-only: {', '.join(refused) or 'empty query'} is not allowed "
@@ -341,6 +360,10 @@ class Catalog:
     def _quarantine(self, path: Path) -> Path:
         target = self.path / "quarantine" / path.relative_to(store.runs_root(self.path))
         target.parent.mkdir(parents=True, exist_ok=True)
+        for n in range(1, 10_000):
+            if not target.exists():
+                break
+            target = target.with_name(f"{path.stem}.{n}{path.suffix}")
         shutil.move(path, target)
         names = segments.read_manifest(path.parent)
         if names is not None and path.name in names:

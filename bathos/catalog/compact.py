@@ -71,8 +71,9 @@ def _write_segment(con: object, select_sql: str, params: list[object], directory
                    first_started: str | None) -> Path:
     final = directory / segments.segment_name(first_started)
     tmp = temp_name(final)
+    target = str(tmp).replace("'", "''")
     con.execute(  # type: ignore[attr-defined]
-        f"COPY ({select_sql}) TO '{tmp}' "
+        f"COPY ({select_sql}) TO '{target}' "
         f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP_SIZE})",
         params,
     )
@@ -87,14 +88,13 @@ def _foldable(directory: Path, now: float) -> tuple[list[tuple[Path, os.stat_res
     picked, unreadable = [], 0
     for path in store.iter_fragment_paths(directory):
         try:
-            record, mtime = store.read_fragment(path)
-            stat = path.stat()
+            record, stat = store.read_fragment(path)
         except FileNotFoundError:
             continue
         except store.UnreadableFile:
             unreadable += 1
             continue
-        record = store.settle_status(record, mtime, now)
+        record = store.settle_status(record, stat.st_mtime, now)
         if record.get("status") != "running":
             picked.append((path, stat, record))
     return picked, unreadable
@@ -115,6 +115,8 @@ def _collect_garbage(directory: Path, live: list[str]) -> None:
     for path in segments.segment_files(directory):
         if path.name not in live:
             path.unlink(missing_ok=True)
+    for fold in directory.glob(".fold-*"):  # only exists while a compactor holds the lock
+        fold.unlink(missing_ok=True)
     cutoff = time.time() - 3600
     for tmp in directory.glob(".*.tmp"):
         with contextlib.suppress(FileNotFoundError):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +28,7 @@ log = logging.getLogger("bathos.catalog")
 
 READ_ONLY_STATEMENTS = ("SELECT", "EXPLAIN")
 VIEWS = ("runs", "outputs", "dependencies")
+EXPLAIN_ANALYZE = re.compile(r"\bexplain\s+analy[sz]e\b", re.IGNORECASE)
 
 
 @attrs.define
@@ -43,6 +45,9 @@ def take_snapshot(catalog: Path) -> Snapshot:
     """List what a read will use; warn (once per file) about anything unreadable."""
     snap = Snapshot()
     for directory in store.project_dirs(catalog):
+        # Hot before cool: a compaction in between then shows a run twice (the hot row wins),
+        # never zero times.
+        records, bad = store.load_hot(directory)
         live, unique = segments.live_segments(directory)
         snap.needs_dedup |= not unique
         for seg in live:
@@ -50,7 +55,6 @@ def take_snapshot(catalog: Path) -> Snapshot:
                 snap.segments.append(seg)
             else:
                 snap.problems.append(store.UnreadableFile(seg, "truncated Parquet segment"))
-        records, bad = store.load_hot(directory)
         snap.hot.extend(records)
         snap.problems.extend(bad)
     for problem in snap.problems:
@@ -110,7 +114,8 @@ def connect(snap: Snapshot, catalog: Path) -> duckdb.DuckDBPyConnection:
                                   "git_blob":"VARCHAR","size":"BIGINT"}]')) AS d
                  FROM runs)"""
     )
-    con.execute(f"SET allowed_directories = ['{str(store.runs_root(catalog)).replace(chr(39), '')}/']")
+    root = str(store.runs_root(catalog)).replace("'", "''")
+    con.execute(f"SET allowed_directories = ['{root}/']")
     con.execute("SET enable_external_access = false")
     con.execute("SET lock_configuration = true")
     return con

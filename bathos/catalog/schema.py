@@ -6,6 +6,7 @@ Parquet segments and the reader applies it to hot fragments, so both tiers answe
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Callable
 from typing import Any
@@ -98,7 +99,7 @@ COLUMNS: dict[str, str] = {
 
 # Columns computed from `record` in the view rather than stored twice.
 DERIVED_SQL: dict[str, str] = {
-    "argv": "CAST(record->'argv' AS VARCHAR[])",
+    "argv": "TRY_CAST(record->'argv' AS VARCHAR[])",
     "params": "record->'params'",
     "results": "record->'results'",
     "git": "record->'git'",
@@ -115,10 +116,16 @@ DERIVED_SQL: dict[str, str] = {
 
 
 def _timestamp(value: Any) -> str | None:
-    """ISO text as DuckDB reads it for a naive UTC TIMESTAMP."""
+    """ISO text as DuckDB reads it for a naive UTC TIMESTAMP (an offset is converted to UTC)."""
     if not value:
         return None
-    return str(value).replace("Z", "").split("+")[0]
+    try:
+        parsed = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(dt.UTC).replace(tzinfo=None)
+    return parsed.isoformat()
 
 
 def flatten(record: Record) -> Record:

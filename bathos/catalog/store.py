@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from bathos.catalog.schema import Record, upgrade
-from bathos.errors import CatalogError
+from bathos.config import check_slug
+from bathos.errors import CatalogError, ConfigError
+from bathos.ids import RUN_ID_LENGTH, is_run_id_prefix
 from bathos.fsutil import atomic_write_bytes
 from bathos.models import Run, unstructure, utcnow
 
@@ -43,6 +45,10 @@ def fragment_path(catalog: Path, project: str, run_id: str) -> Path:
 
 def write_record(catalog: Path, record: Record, *, durable: bool = True) -> Path:
     """Write (or atomically replace) the fragment of one run record."""
+    check_slug(str(record.get("project")))
+    if not (len(str(record.get("id"))) == RUN_ID_LENGTH and is_run_id_prefix(str(record["id"]))):
+        raise ConfigError(f"{record.get('id')!r} is not a run id (make one with "
+                          "bathos.ids.new_run_id())")
     path = fragment_path(catalog, record["project"], record["id"])
     atomic_write_bytes(path, json.dumps(record, separators=(",", ":")).encode(), durable=durable)
     return path
@@ -72,6 +78,10 @@ def iter_fragment_paths(directory: Path) -> Iterator[Path]:
                 yield Path(entry.path)
 
 
+_OBJECT_PARTS = ("host", "git", "slurm", "environment", "logs", "sidecar", "params", "results")
+_LIST_PARTS = ("argv", "tags", "dependencies", "outputs")
+
+
 class UnreadableFile(CatalogError):
     """A fragment or segment that cannot be parsed."""
 
@@ -81,8 +91,9 @@ class UnreadableFile(CatalogError):
         super().__init__(f"{path}: {reason}")
 
 
-def read_fragment(path: Path) -> tuple[Record, float]:
-    """A fragment's record upgraded to the current schema, and its mtime (the heartbeat)."""
+def read_fragment(path: Path) -> tuple[Record, os.stat_result]:
+    """A fragment's record upgraded to the current schema, and the stat of the file read (its
+    mtime is the heartbeat)."""
     try:
         with open(path, "rb") as fh:
             stat = os.fstat(fh.fileno())
@@ -92,9 +103,16 @@ def read_fragment(path: Path) -> tuple[Record, float]:
     if not isinstance(data, dict) or not ("id" in data or "run_id" in data):
         raise UnreadableFile(path, "not a run record")
     try:
-        return upgrade(data), stat.st_mtime
+        record = upgrade(data)
+    except CatalogError as exc:
+        raise UnreadableFile(path, str(exc)) from exc
     except (KeyError, TypeError, ValueError) as exc:
         raise UnreadableFile(path, f"cannot upgrade record ({exc!r})") from exc
+    for parts, kind, name in ((_OBJECT_PARTS, dict, "an object"), (_LIST_PARTS, list, "a list")):
+        for part in parts:
+            if record.get(part) is not None and not isinstance(record[part], kind):
+                raise UnreadableFile(path, f"{part} is not {name}")
+    return record, stat
 
 
 def _pid_alive(pid: int) -> bool:
@@ -118,8 +136,9 @@ def settle_status(record: Record, heartbeat: float, now: float) -> Record:
 
     record["heartbeat_at"] = datetime.fromtimestamp(heartbeat, UTC).isoformat()
     host = record.get("host") or {}
-    same_host = host.get("hostname") == socket.gethostname()
-    if now - heartbeat > STALE_AFTER_S or (same_host and not _pid_alive(int(host.get("pid", 0)))):
+    pid = host.get("pid")
+    same_host = host.get("hostname") == socket.gethostname() and isinstance(pid, int) and pid > 0
+    if now - heartbeat > STALE_AFTER_S or (same_host and not _pid_alive(int(pid))):
         record["status"] = "lost"
     return record
 
@@ -130,11 +149,11 @@ def load_hot(directory: Path, now: float | None = None) -> tuple[list[Record], l
     records, bad = [], []
     for path in iter_fragment_paths(directory):
         try:
-            record, mtime = read_fragment(path)
+            record, stat = read_fragment(path)
         except FileNotFoundError:
             continue  # compacted away while we listed
         except UnreadableFile as exc:
             bad.append(exc)
             continue
-        records.append(settle_status(record, mtime, now))
+        records.append(settle_status(record, stat.st_mtime, now))
     return records, bad

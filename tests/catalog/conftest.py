@@ -1,4 +1,4 @@
-"""Fixtures for catalog tests: runs built with the library, fast setup writes, Python subprocesses."""
+"""Fixtures for catalog tests: runs built with the library, fast setup writes, subprocesses."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def catalog(catalog_dir: Path) -> bathos.Catalog:
     return bathos.Catalog()
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def make_run() -> MakeRun:
     """A finished run of project `demo`, started now; any field can be given."""
 

@@ -56,15 +56,15 @@ os.close(gate_w)
 sys.exit(sum(1 for pid in children if os.waitpid(pid, 0)[1] != 0))
 """
 
-# Until the deadline: start a run (running), finish it (completed); print the ids at the end.
+# For SECONDS once started: start a run (running), finish it (completed); print the ids at the end.
 WRITER = """
 import json, os, socket, sys, time
 import bathos
 from bathos.ids import new_run_id
 from bathos.models import Host, Run, utcnow
 
-deadline, project = float(sys.argv[1]), sys.argv[2]
 catalog = bathos.Catalog()
+deadline, project = time.time() + float(sys.argv[1]), sys.argv[2]
 done = []
 while time.time() < deadline:
     now = utcnow()
@@ -77,15 +77,15 @@ while time.time() < deadline:
 print(json.dumps(done))
 """
 
-# Until the deadline: write finished runs, appending each id to a log once its write returned.
+# For SECONDS: write finished runs, appending each id to a log once its write returned.
 LOGGING_WRITER = """
 import sys, time
 import bathos
 from bathos.ids import new_run_id
 from bathos.models import Run, utcnow
 
-deadline, log = float(sys.argv[1]), open(sys.argv[2], "a")
 catalog = bathos.Catalog()
+deadline, log = time.time() + float(sys.argv[1]), open(sys.argv[2], "a")
 while time.time() < deadline:
     now = utcnow()
     run = Run(id=new_run_id(), project="demo", started_at=now, updated_at=now, status="completed")
@@ -94,14 +94,15 @@ while time.time() < deadline:
     log.flush()
 """
 
-# Until the deadline: compact again and again; print how many compactions ran and were refused.
+# For SECONDS: compact again and again; print how many compactions ran and how many were refused.
 COMPACTOR = """
 import json, sys, time
+import duckdb
 import bathos
 from bathos.errors import CompactionBusy
 
-deadline, wait = float(sys.argv[1]), sys.argv[2] == "wait"
 catalog = bathos.Catalog()
+deadline, wait = time.time() + float(sys.argv[1]), sys.argv[2] == "wait"
 ran = busy = 0
 while time.time() < deadline:
     try:
@@ -113,17 +114,26 @@ while time.time() < deadline:
 print(json.dumps([ran, busy]))
 """
 
-# Compacts once, on cue; duckdb is loaded before the cue so a kill lands inside the compaction.
-COMPACTOR_ON_CUE = """
-import sys
+# Forks, on each line read, a child that compacts once; prints the child's pid, then "reaped" when
+# it is gone. The child is reaped only when told, so its pid cannot be reused before the test has
+# killed it. Forking from one process that has loaded bathos and duckdb makes each child cheap.
+COMPACTORS_ON_CUE = """
+import os, sys
 import duckdb
 import bathos
 
 catalog = bathos.Catalog()
-print("ready", flush=True)
-sys.stdin.readline()
-catalog.compact()
-print("done", flush=True)
+while sys.stdin.readline():
+    pid = os.fork()
+    if pid == 0:
+        try:
+            catalog.compact()
+        finally:
+            os._exit(0)
+    print(pid, flush=True)
+    sys.stdin.readline()
+    os.waitpid(pid, 0)
+    print("reaped", flush=True)
 """
 
 READER = """
@@ -151,10 +161,9 @@ def test_concurrent_writers_each_appear_exactly_once(catalog, catalog_dir, pytho
 def test_compaction_racing_writers_and_another_compactor_loses_nothing(
     catalog, catalog_dir, spawn
 ) -> None:
-    deadline = str(time.time() + 4)
-    writers = [spawn(WRITER, deadline, project, stdout=subprocess.PIPE)
+    writers = [spawn(WRITER, "3", project, stdout=subprocess.PIPE)
                for project in ("alpha", "beta")]
-    compactors = [spawn(COMPACTOR, deadline, mode, stdout=subprocess.PIPE)
+    compactors = [spawn(COMPACTOR, "3", mode, stdout=subprocess.PIPE)
                   for mode in ("wait", "nowait")]
 
     written = [rid for w in writers for rid in json.loads(w.communicate(timeout=60)[0])]
@@ -174,28 +183,34 @@ def test_compaction_racing_writers_and_another_compactor_loses_nothing(
 def test_killed_compactor_leaves_no_lock_and_loses_or_doubles_nothing(
     make_run, write_fast, catalog, catalog_dir, spawn
 ) -> None:
+    compactors = spawn(COMPACTORS_ON_CUE, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     versions: dict[str, int] = {}
     rng = random.Random(7)
+    duration = 0.0
     for round_ in range(5):
-        compactor = spawn(COMPACTOR_ON_CUE, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-        new = [make_run(results={"v": 1}) for _ in range(300)]
-        # newer states of runs already in segments, so the compaction must also merge segments
+        new = [make_run(results={"v": 1}) for _ in range(150)]
+        # newer states of runs already in segments, so the compaction also merges segments
         now = dt.datetime.now(dt.UTC)
         again = [make_run(id=rid, results={"v": 2}, updated_at=now) for rid in list(versions)[:20]]
         write_fast([*new, *again])
         versions.update({r.id: r.results["v"] for r in [*new, *again]})
-        assert compactor.stdout.readline() == "ready\n"
 
-        compactor.stdin.write("go\n")
-        compactor.stdin.flush()
-        time.sleep(rng.uniform(0, 0.25) if round_ else 0.0)
-        os.kill(compactor.pid, signal.SIGKILL)
-        compactor.wait()
+        compactors.stdin.write("go\n")
+        compactors.stdin.flush()
+        child, started = int(compactors.stdout.readline()), time.monotonic()
+        if round_:  # the first round runs to the end, to learn how long a compaction takes
+            time.sleep(rng.uniform(0, duration))
+            os.kill(child, signal.SIGKILL)
+        compactors.stdin.write("reap\n")
+        compactors.stdin.flush()
+        assert compactors.stdout.readline() == "reaped\n"
+        duration = duration or time.monotonic() - started
 
         catalog.compact(wait=False)  # raises CompactionBusy if the lock outlived its holder
         rows = catalog.query("SELECT id, results->>'v' FROM runs").rows
         assert len(rows) == len(versions)
         assert {rid: int(v) for rid, v in rows} == versions
+    compactors.stdin.close()
 
     directory = catalog_dir / "runs" / "demo"
     listed = json.loads((directory / "segments.manifest").read_text())["segments"]
@@ -203,9 +218,6 @@ def test_killed_compactor_leaves_no_lock_and_loses_or_doubles_nothing(
     assert fragments(catalog_dir) == []
 
 
-@pytest.mark.xfail(reason="BUG: lens.take_snapshot reads the manifest before the fragments, and "
-                   "Catalog._execute's retry misses errors raised when a lazy DuckDB relation is "
-                   "fetched; a race, so this fails on most runs but not all", strict=False)
 def test_reads_during_compaction_never_see_a_duplicate_or_miss_a_finished_run(
     make_run, write_fast, catalog, tmp_path, spawn
 ) -> None:
@@ -214,19 +226,17 @@ def test_reads_during_compaction_never_see_a_duplicate_or_miss_a_finished_run(
     write_fast([*earlier, *(make_run(status="running", host=alive) for _ in range(100))])
     log = tmp_path / "written.log"
     log.touch()
-    deadline = time.time() + 4
-    spawn(LOGGING_WRITER, str(deadline), str(log))
-    compactors = [spawn(COMPACTOR, str(deadline), "wait", stdout=subprocess.PIPE)
-                  for _ in range(2)]
+    writer = spawn(LOGGING_WRITER, "3", str(log))
+    compactors = [spawn(COMPACTOR, "3", "wait", stdout=subprocess.PIPE) for _ in range(2)]
 
     problems = []
-    while time.time() < deadline:
+    while writer.poll() is None:
         finished = {r.id for r in earlier} | set(log.read_text().split())
         try:
             count, distinct, ids = catalog.sql(
                 "SELECT count(*), count(DISTINCT id), list(id) FROM runs"
             ).row(0)
-        except Exception as exc:  # noqa: BLE001 - any failed read is a finding here
+        except Exception as exc:
             problems.append(f"read failed: {type(exc).__name__}: {exc}")
             continue
         if count != distinct:
@@ -239,9 +249,6 @@ def test_reads_during_compaction_never_see_a_duplicate_or_miss_a_finished_run(
     assert problems == []
 
 
-@pytest.mark.xfail(reason="BUG: lens.take_snapshot lists a project's segments (manifest) before "
-                   "its fragments, so runs a compactor folds in between are in neither",
-                   strict=True)
 def test_read_overlapping_a_compaction_sees_every_finished_run(
     make_run, write_fast, catalog_dir, spawn, python
 ) -> None:
@@ -273,9 +280,6 @@ def test_read_overlapping_a_compaction_sees_every_finished_run(
     assert sorted(seen) == sorted(r.id for r in [*earlier, held])
 
 
-@pytest.mark.xfail(reason="BUG: compact._foldable takes path.stat() after reading the fragment, "
-                   "so a fragment replaced in between is removed though its new state was never "
-                   "folded", strict=True)
 def test_compaction_keeps_a_fragment_replaced_while_it_was_read(
     make_run, catalog, catalog_dir, spawn, dead_pid
 ) -> None:
@@ -297,9 +301,6 @@ def test_compaction_keeps_a_fragment_replaced_while_it_was_read(
     assert catalog.get(seen.id) == final
 
 
-@pytest.mark.xfail(reason="BUG: Catalog._execute retries only errors raised by con.sql(), but a "
-                   "DuckDB relation is lazy: a segment removed by a compactor fails later, in "
-                   "fetchall()/to_arrow_table(), and duckdb.IOException escapes", strict=True)
 def test_query_survives_a_compaction_between_listing_and_reading(
     make_run, catalog, python
 ) -> None:
@@ -311,16 +312,18 @@ def test_query_survives_a_compaction_between_listing_and_reading(
                                updated_at=run.updated_at + dt.timedelta(seconds=1)))
 
     class RacedReader(bathos.Catalog):
-        """Another process compacts right after this read listed its files, before it queries."""
+        """Another process compacts after this read planned its query, before it fetched rows."""
 
         raced = False
 
-        def _connect(self):  # type: ignore[no-untyped-def]
-            con = super()._connect()
-            if not self.raced:
-                self.raced = True
-                python(COMPACT)
-            return con
+        def _execute(self, query, params, fetch):  # type: ignore[no-untyped-def]
+            def fetch_after_a_compaction(relation):  # type: ignore[no-untyped-def]
+                if not self.raced:
+                    self.raced = True
+                    python(COMPACT)
+                return fetch(relation)
+
+            return super()._execute(query, params, fetch_after_a_compaction)
 
     assert RacedReader().query("SELECT results->>'v' FROM runs").rows == [("2",)]
 

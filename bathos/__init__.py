@@ -3,7 +3,8 @@
     >>> import bathos
     >>> cat = bathos.Catalog()
     >>> cat.runs(since="7d")          # a polars DataFrame
-    >>> cat.get("1jd3k")              # a Run
+    >>> cat.get("1m8cj3xf")           # a Run
+    >>> bathos.check(project="particles").to_polars()
 
 Importing bathos is cheap: names load on first use, and DuckDB, polars and pyarrow only when a
 query needs them.
@@ -16,46 +17,57 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-_EXPORTS = {
-    "AmbiguousRunId": "bathos.errors",
-    "BathosError": "bathos.errors",
-    "CheckReport": "bathos.checker",
-    "Provenance": "bathos.checker",
-    "Verdict": "bathos.freshness",
-    "check": "bathos.checker",
-    "trace_file": "bathos.checker",
-    "Catalog": "bathos.catalog",
-    "CatalogError": "bathos.errors",
-    "CompactionReport": "bathos.catalog",
-    "ConfigError": "bathos.errors",
-    "Dependency": "bathos.models",
-    "Environment": "bathos.models",
-    "Git": "bathos.models",
-    "Host": "bathos.models",
-    "Logs": "bathos.models",
-    "Output": "bathos.models",
-    "ProvenanceError": "bathos.errors",
-    "QueryRefused": "bathos.errors",
-    "Rows": "bathos.catalog",
-    "Run": "bathos.models",
-    "RunNotFound": "bathos.errors",
-    "RunQuery": "bathos.catalog",
-    "Sidecar": "bathos.models",
-    "Slurm": "bathos.models",
-    "VerifyReport": "bathos.catalog",
-    "current_run_id": "bathos.experiment",
-    "experiment": "bathos.experiment",
-    "log_result": "bathos.experiment",
-    "output_dir": "bathos.experiment",
-    "trace_lineage": "bathos.lineage",
-}
+__all__ = [
+    "AmbiguousRunId",
+    "BathosError",
+    "Catalog",
+    "CatalogError",
+    "CheckReport",
+    "CompactionReport",
+    "ConfigError",
+    "Dependency",
+    "Environment",
+    "Git",
+    "Host",
+    "Logs",
+    "Output",
+    "Provenance",
+    "ProvenanceError",
+    "QueryRefused",
+    "Rows",
+    "Run",
+    "RunNotFound",
+    "RunQuery",
+    "Sidecar",
+    "Slurm",
+    "Verdict",
+    "VerifyReport",
+    "__version__",
+    "check",
+    "current_run_id",
+    "experiment",
+    "log_result",
+    "output_dir",
+    "trace_file",
+    "trace_lineage",
+]
 
-__all__ = sorted([*_EXPORTS, "__version__"])
+_HOMES = {
+    "bathos.catalog": ("Catalog", "CompactionReport", "Rows", "RunQuery", "VerifyReport"),
+    "bathos.checker": ("CheckReport", "Provenance", "check", "trace_file"),
+    "bathos.errors": ("AmbiguousRunId", "BathosError", "CatalogError", "ConfigError",
+                      "ProvenanceError", "QueryRefused", "RunNotFound"),
+    "bathos.experiment": ("current_run_id", "experiment", "log_result", "output_dir"),
+    "bathos.freshness": ("Verdict",),
+    "bathos.lineage": ("trace_lineage",),
+    "bathos.models": ("Dependency", "Environment", "Git", "Host", "Logs", "Output", "Run",
+                      "Sidecar", "Slurm"),
+}
+_EXPORTS = {name: module for module, names in _HOMES.items() for name in names}
 
 if TYPE_CHECKING:
-    from bathos.checker import CheckReport, Provenance, check, trace_file
-    from bathos.freshness import Verdict
     from bathos.catalog import Catalog, CompactionReport, Rows, RunQuery, VerifyReport
+    from bathos.checker import CheckReport, Provenance, check, trace_file
     from bathos.errors import (
         AmbiguousRunId,
         BathosError,
@@ -66,18 +78,9 @@ if TYPE_CHECKING:
         RunNotFound,
     )
     from bathos.experiment import current_run_id, experiment, log_result, output_dir
+    from bathos.freshness import Verdict
     from bathos.lineage import trace_lineage
-    from bathos.models import (
-        Dependency,
-        Environment,
-        Git,
-        Host,
-        Logs,
-        Output,
-        Run,
-        Sidecar,
-        Slurm,
-    )
+    from bathos.models import Dependency, Environment, Git, Host, Logs, Output, Run, Sidecar, Slurm
 
 
 def __getattr__(name: str) -> Any:

@@ -38,7 +38,9 @@ class RunNotFound(CatalogError):
     def __init__(self, run_id: str, catalog: str) -> None:
         self.run_id = run_id
         self.catalog = catalog
-        super().__init__(f"run {run_id} not found in catalog {catalog} (try: bth ls --all-projects)")
+        super().__init__(
+            f"run {run_id} not found in catalog {catalog} (try: bth ls --all-projects)"
+        )
 
 
 class AmbiguousRunId(CatalogError):

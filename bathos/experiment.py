@@ -75,7 +75,8 @@ def _terminate_as_exception() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _params(fn: Callable[..., Any], args: Sequence[Any], kwargs: Mapping[str, Any]) -> dict[str, str]:
+def _params(fn: Callable[..., Any], args: Sequence[Any],
+            kwargs: Mapping[str, Any]) -> dict[str, str]:
     try:
         bound = inspect.signature(fn).bind_partial(*args, **kwargs)
     except TypeError:

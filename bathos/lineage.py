@@ -54,7 +54,8 @@ FROM dependencies d JOIN outputs o ON d.sha256 = o.sha256 AND o.started_at < d.s
 WHERE d.run_id IN ({ids}) AND d.role = 'input' AND o.run_id <> d.run_id
 """
 _CHILDREN_SQL = """
-SELECT parent_run_id AS parent, id AS child, false AS inferred FROM runs WHERE parent_run_id IN ({ids})
+SELECT parent_run_id AS parent, id AS child, false AS inferred
+FROM runs WHERE parent_run_id IN ({ids})
 UNION
 SELECT o.run_id, d.run_id, true
 FROM outputs o JOIN dependencies d ON d.sha256 = o.sha256 AND o.started_at < d.started_at

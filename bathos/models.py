@@ -1,4 +1,4 @@
-"""The run record and its parts (attrs), and the one cattrs converter that turns them into JSON data.
+"""The run record and its parts (attrs), and the one cattrs converter that reads them from JSON.
 
 A record is written once when a run starts (`status="running"`) and replaced when it ends. Every
 record carries `schema_version`; `bathos.catalog.schema` upgrades older ones on read.

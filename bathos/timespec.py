@@ -1,4 +1,4 @@
-"""`--since`/`--until` values: a duration back from now (`30m`, `12h`, `7d`, `2w`) or an ISO date."""
+"""`--since`/`--until` values: a duration back from now (`30m`, `12h`, `7d`, `2w`) or a date."""
 
 from __future__ import annotations
 

@@ -83,7 +83,8 @@ def main() -> None:
         print(f"python train.py          {d:7.1f} ms (median of {args.repeat})")
         print(f"bth run train.py         {t:7.1f} ms")
         verdict = "PASS" if overhead <= TARGET_MS else "MISS"
-        print(f"overhead                 {overhead:7.1f} ms   target ≤ {TARGET_MS:.0f} ms  {verdict}")
+        print(f"overhead                 {overhead:7.1f} ms   "
+              f"target ≤ {TARGET_MS:.0f} ms  {verdict}")
         if args.importtime:
             out = subprocess.run([sys.executable, "-X", "importtime", "-m", "bathos_cli",
                                   *tracked_cmd[1:]], cwd=repo, env=env, capture_output=True,

@@ -20,7 +20,7 @@ _EXPORTS = {
     "RunQuery": "bathos.catalog.catalog",
     "VerifyReport": "bathos.catalog.catalog",
 }
-__all__ = sorted(_EXPORTS)
+__all__ = ["Catalog", "CompactionReport", "Rows", "RunQuery", "VerifyReport"]
 
 
 def __getattr__(name: str) -> Any:

@@ -181,7 +181,8 @@ class VerifyReport:
 
 
 class Catalog:
-    """The runs catalog under `path` (default: `$BTH_CATALOG_DIR`, the project's, or `~/.bth/catalog`).
+    """The runs catalog under `path` (default: `$BTH_CATALOG_DIR`, the project's catalog, or
+    `~/.bth/catalog`).
 
     >>> cat = Catalog()
     >>> cat.runs(since="7d", status="failed")      # polars DataFrame, newest first
@@ -191,7 +192,8 @@ class Catalog:
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
         self.path = Path(path) if path is not None else config.catalog_dir(config.find_project())
         threshold = os.environ.get("BTH_COMPACT_THRESHOLD", str(DEFAULT_COMPACT_THRESHOLD))
-        self.compact_threshold = int(threshold) if threshold.isdigit() else DEFAULT_COMPACT_THRESHOLD
+        self.compact_threshold = (int(threshold) if threshold.isdigit()
+                                  else DEFAULT_COMPACT_THRESHOLD)
 
     def __repr__(self) -> str:
         return f"Catalog({str(self.path)!r})"
@@ -220,9 +222,8 @@ class Catalog:
         import duckdb
 
         for attempt in range(3):
-            con = self._connect()
             try:
-                return fetch(con.sql(query, params=list(params) or None))
+                return fetch(self._connect().sql(query, params=list(params) or None))
             except duckdb.IOException as exc:
                 if attempt == 2:
                     raise CatalogError(f"cannot read catalog {self.path}: {exc}") from exc
@@ -382,8 +383,10 @@ def _check_file(path: Path) -> store.UnreadableFile | None:
 
     try:
         duckdb.connect(":memory:").execute(
-            f"SELECT count(*), max(length(record::VARCHAR)) FROM read_parquet({schema.sql_paths([path])})"
+            "SELECT count(*), max(length(record::VARCHAR)) "
+            f"FROM read_parquet({schema.sql_paths([path])})"
         ).fetchall()
     except duckdb.Error as exc:
-        return store.UnreadableFile(path, f"unreadable Parquet segment ({str(exc).splitlines()[0]})")
+        first_line = str(exc).splitlines()[0]
+        return store.UnreadableFile(path, f"unreadable Parquet segment ({first_line})")
     return None

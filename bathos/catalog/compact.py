@@ -3,8 +3,8 @@
 Safe while writers write (only finished or lost runs are folded, and a fragment is removed only if
 it is still the file that was folded) and while another compactor runs (an exclusive `flock` on
 `catalog/.compact.lock`; the kernel releases it when a compactor dies, so a crash leaves no stale
-lock). Order of work: write the segment under an unlisted name, replace the manifest, then remove the
-folded fragments. A crash at any instant loses nothing and shows no run twice.
+lock). Order of work: write the segment under an unlisted name, replace the manifest, then remove
+the folded fragments. A crash at any instant loses nothing and shows no run twice.
 """
 
 from __future__ import annotations
@@ -19,12 +19,16 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from bathos.catalog import schema, segments, store
 from bathos.errors import CompactionBusy
 from bathos.fsutil import commit_file, temp_name
+
+if TYPE_CHECKING:
+    import duckdb
 
 log = logging.getLogger("bathos.catalog")
 
@@ -67,12 +71,13 @@ def compaction_lock(catalog: Path, *, wait: bool) -> Iterator[None]:
         os.close(fd)
 
 
-def _write_segment(con: object, select_sql: str, params: list[object], directory: Path,
+def _write_segment(con: duckdb.DuckDBPyConnection, select_sql: str, params: list[object],
+                   directory: Path,
                    first_started: str | None) -> Path:
     final = directory / segments.segment_name(first_started)
     tmp = temp_name(final)
     target = str(tmp).replace("'", "''")
-    con.execute(  # type: ignore[attr-defined]
+    con.execute(
         f"COPY ({select_sql}) TO '{target}' "
         f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP_SIZE})",
         params,
@@ -83,7 +88,10 @@ def _write_segment(con: object, select_sql: str, params: list[object], directory
     return final
 
 
-def _foldable(directory: Path, now: float) -> tuple[list[tuple[Path, os.stat_result, schema.Record]], int]:
+Folded = tuple[Path, os.stat_result, schema.Record]
+
+
+def _foldable(directory: Path, now: float) -> tuple[list[Folded], int]:
     """Hot fragments of finished (or lost) runs, with the stat seen when read."""
     picked, unreadable = [], 0
     for path in store.iter_fragment_paths(directory):
@@ -124,6 +132,11 @@ def _collect_garbage(directory: Path, live: list[str]) -> None:
                 tmp.unlink()
 
 
+def _scalar(con: duckdb.DuckDBPyConnection, query: str) -> Any:
+    row = con.execute(query).fetchone()
+    return row[0] if row else None
+
+
 def compact_project(directory: Path, *, on_progress: Progress | None = None) -> CompactionReport:
     """Compact one project directory; the caller holds the compaction lock."""
     import duckdb
@@ -150,22 +163,22 @@ def compact_project(directory: Path, *, on_progress: Progress | None = None) -> 
             f"'{structure}'), recursive := true) FROM read_text(?) AS t(filename, j, size, mtime)",
             [fh.name],
         )
-    overlap = bool(picked) and bool(live_paths) and con.execute(
-        f"SELECT count(*) FROM read_parquet({schema.sql_paths(live_paths)}) "
-        "WHERE id IN (SELECT id FROM new)"
-    ).fetchone()[0] > 0
+    overlap = bool(picked) and bool(live_paths) and _scalar(
+        con, f"SELECT count(*) FROM read_parquet({schema.sql_paths(live_paths)}) "
+        "WHERE id IN (SELECT id FROM new)") > 0
     merge = list(live_paths) if (rebuild or overlap) else (small if len(small) >= MERGE_AT else [])
     if not picked and not merge:
         return CompactionReport(skipped_unreadable=unreadable)
     sources = "SELECT * FROM new"
     if merge:
-        sources += f" UNION ALL SELECT {', '.join(schema.COLUMNS)} FROM read_parquet({schema.sql_paths(merge)})"
+        sources += (f" UNION ALL SELECT {', '.join(schema.COLUMNS)} "
+                    f"FROM read_parquet({schema.sql_paths(merge)})")
     select = (
         f"SELECT * FROM ({sources}) "
         "QUALIFY row_number() OVER (PARTITION BY id ORDER BY updated_at DESC) = 1 "
         "ORDER BY started_at"
     )
-    first = con.execute(f"SELECT min(started_at)::VARCHAR FROM ({sources})").fetchone()[0]
+    first = _scalar(con, f"SELECT min(started_at)::VARCHAR FROM ({sources})")
     new_segment = _write_segment(con, select, [], directory, first)
     kept = [n for n in live if directory / n not in merge]
     segments.write_manifest(directory, [*kept, new_segment.name])
@@ -179,7 +192,8 @@ def compact_project(directory: Path, *, on_progress: Progress | None = None) -> 
     )
 
 
-def compact(catalog: Path, *, wait: bool = True, on_progress: Progress | None = None) -> CompactionReport:
+def compact(catalog: Path, *, wait: bool = True,
+            on_progress: Progress | None = None) -> CompactionReport:
     """Compact every project of the catalog under the compaction lock."""
     started = time.perf_counter()
     total = CompactionReport()

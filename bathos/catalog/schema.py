@@ -15,13 +15,14 @@ from bathos.errors import CatalogError
 from bathos.models import SCHEMA_VERSION
 
 Record = dict[str, Any]
-_UPGRADES: dict[int, Callable[[Record], Record]] = {}
+Upgrade = Callable[[Record], Record]
+_UPGRADES: dict[int, Upgrade] = {}
 
 
-def upgrade_step(from_version: int) -> Callable[[Callable[[Record], Record]], Callable[[Record], Record]]:
+def upgrade_step(from_version: int) -> Callable[[Upgrade], Upgrade]:
     """Register the step that turns a record of `from_version` into one of `from_version + 1`."""
 
-    def register(fn: Callable[[Record], Record]) -> Callable[[Record], Record]:
+    def register(fn: Upgrade) -> Upgrade:
         _UPGRADES[from_version] = fn
         return fn
 

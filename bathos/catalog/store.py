@@ -18,8 +18,8 @@ from typing import Any
 from bathos.catalog.schema import Record, upgrade
 from bathos.config import check_slug
 from bathos.errors import CatalogError, ConfigError
-from bathos.ids import RUN_ID_LENGTH, is_run_id_prefix
 from bathos.fsutil import atomic_write_bytes
+from bathos.ids import RUN_ID_LENGTH, is_run_id_prefix
 from bathos.models import Run, unstructure, utcnow
 
 log = logging.getLogger("bathos.catalog")
@@ -115,7 +115,7 @@ def read_fragment(path: Path) -> tuple[Record, os.stat_result]:
     return record, stat
 
 
-def _pid_alive(pid: int) -> bool:
+def _pid_alive(pid: Any) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -138,12 +138,13 @@ def settle_status(record: Record, heartbeat: float, now: float) -> Record:
     host = record.get("host") or {}
     pid = host.get("pid")
     same_host = host.get("hostname") == socket.gethostname() and isinstance(pid, int) and pid > 0
-    if now - heartbeat > STALE_AFTER_S or (same_host and not _pid_alive(int(pid))):
+    if now - heartbeat > STALE_AFTER_S or (same_host and not _pid_alive(pid)):
         record["status"] = "lost"
     return record
 
 
-def load_hot(directory: Path, now: float | None = None) -> tuple[list[Record], list[UnreadableFile]]:
+def load_hot(directory: Path,
+             now: float | None = None) -> tuple[list[Record], list[UnreadableFile]]:
     """Every readable fragment of a project directory, settled; unreadable ones reported apart."""
     now = utcnow().timestamp() if now is None else now
     records, bad = [], []

@@ -36,7 +36,8 @@ LOCK_NAME = ".compact.lock"
 # Segments below this size are merged once there are MERGE_AT of them.
 SMALL_SEGMENT_BYTES = 64 * 1024 * 1024
 MERGE_AT = 8
-ROW_GROUP_SIZE = 122_880
+# Small row groups let a query for the newest runs decompress little beyond them.
+ROW_GROUP_SIZE = 16_384
 
 Progress = Callable[[int, int], None]
 

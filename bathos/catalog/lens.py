@@ -78,8 +78,12 @@ def connect(snap: Snapshot, catalog: Path) -> duckdb.DuckDBPyConnection:
 
     con = duckdb.connect(":memory:")
     con.execute("SET TimeZone = 'UTC'")
-    rows = [schema.flatten(r) for r in snap.hot]
-    con.execute(f"CREATE TEMP TABLE hot AS {hot_relation_sql()}", [json.dumps(rows)])
+    if snap.hot:
+        rows = [schema.flatten(r) for r in snap.hot]
+        con.execute(f"CREATE TEMP TABLE hot AS {hot_relation_sql()}", [json.dumps(rows)])
+    else:  # typed and empty, without paying for from_json
+        typed = ", ".join(f'"{name}" {kind}' for name, kind in schema.COLUMNS.items())
+        con.execute(f"CREATE TEMP TABLE hot ({typed})")
     if snap.segments:
         cool = f"SELECT {_columns_sql()} FROM read_parquet({schema.sql_paths(snap.segments)})"
     else:

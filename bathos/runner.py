@@ -287,9 +287,22 @@ class ActiveRun:
                       mtime=digest.mtime)
 
 
+def _code_dependencies(script: Path | None, base: Path, cache: Path) -> list[Dependency]:
+    """The script and, for Python, the local modules it imports (inside `base`, which is the
+    repository, or outside git the project root or cwd when it holds the script)."""
+    from bathos.provenance import deps
+
+    if script is None:
+        return []
+    if script.suffix != ".py":
+        return [deps.file_dependency(script, "script", base)]
+    return deps.scan_dependencies(script, base if script.is_relative_to(base) else None,
+                                  cache_dir=cache)
+
+
 def start_run(spec: RunSpec, *, environ: Mapping[str, str] | None = None) -> ActiveRun:
     """Validate the spec, capture provenance, and return the run ready to `begin`."""
-    from bathos.provenance import deps, environment, git, host, params, slurm
+    from bathos.provenance import environment, git, host, params, slurm
 
     environ = os.environ if environ is None else environ
     started_at = utcnow()
@@ -304,11 +317,7 @@ def start_run(spec: RunSpec, *, environ: Mapping[str, str] | None = None) -> Act
     base = Path(git_info.repo_root) if git_info else (project.root if project else spec.cwd)
     base = base.resolve()
     cache = config.bth_home() / "cache"
-    # Outside git the project root (or cwd) bounds the scan, when it holds the script.
-    dependencies = deps.scan_dependencies(
-        script, base if script.is_relative_to(base) else None, cache_dir=cache) \
-        if script is not None and script.suffix == ".py" else (
-            [deps.file_dependency(script, "script", base)] if script else [])
+    dependencies = _code_dependencies(script, base, cache)
     sidecar, sidecar_dep = _sidecar(script, base, spec.no_sidecar)
     watched = {p: _state(p) for p in params.candidate_paths(spec.args, spec.cwd)}
     explicit = tuple((spec.cwd / o).resolve() for o in spec.outs)

@@ -8,6 +8,7 @@ commit behind each change, and hands the comparison to the pure `bathos.freshnes
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import os
 from collections.abc import Sequence
@@ -18,16 +19,26 @@ import attrs
 
 from bathos import freshness
 from bathos.catalog import Catalog, RunQuery
+from bathos.config import find_project_file
 from bathos.errors import ConfigError, ProvenanceError
-from bathos.freshness import CurrentFile, RecordedFile, RecordedOutput, RecordedRun, Verdict
+from bathos.freshness import (
+    CurrentFile,
+    Reason,
+    RecordedFile,
+    RecordedOutput,
+    RecordedRun,
+    Verdict,
+)
 
 if TYPE_CHECKING:
     import polars as pl
 
 log = logging.getLogger("bathos.check")
 
-_COLUMNS = ("id", "project", "script", "started_at", "cwd", "git", "dependencies", "outputs",
-            "parent_run_id")
+# The parts of each run a check reads; JSON ones taken from `record` in one pass, not four.
+_PARTS = ("cwd", "git", "dependencies", "outputs")
+_COLUMNS = ("id", "project", "script", "started_at", "parent_run_id",
+            f"json_extract(record, [{', '.join(repr('$.' + p) for p in _PARTS)}])")
 
 
 @attrs.frozen
@@ -49,13 +60,16 @@ class CheckReport:
         return counts
 
     def to_data(self) -> list[dict[str, Any]]:
-        data = []
-        for verdict in self.verdicts:
-            row = attrs.asdict(verdict)
-            row["started_at"] = (verdict.started_at.isoformat() + "Z"
-                                 if verdict.started_at else None)
-            data.append(row)
-        return data
+        """JSON-ready: one dict per verdict, its fields in order, `started_at` ISO-8601 UTC."""
+        return [
+            {"run_id": v.run_id, "project": v.project, "script": v.script,
+             "started_at": v.started_at.isoformat() + "Z" if v.started_at else None,
+             "verdict": v.verdict,
+             "reasons": [{"path": r.path, "how": r.how, "role": r.role, "detail": r.detail,
+                          "commit": r.commit} for r in v.reasons],
+             "outputs": [{"path": o.path, "state": o.state} for o in v.outputs]}
+            for v in self.verdicts
+        ]
 
     def to_polars(self) -> pl.DataFrame:
         """One row per run; `reasons` and `outputs` are lists of structs."""
@@ -73,12 +87,15 @@ class CheckReport:
 
 
 class _Workspace:
-    """Today's content of files, each learned once: from the git index when its stat matches,
-    from the tree of `against` for files inside the repository, else by hashing the file."""
+    """Today's content of files, each learned once: from the git index when its stat matches
+    (and the entry is not racy), from the tree of `against` for files inside the repository,
+    else by hashing the file."""
 
     def __init__(self, against: str | None) -> None:
         self.against = against
         self.files: dict[tuple[str, str | None], CurrentFile] = {}
+        self._current: dict[tuple[str, str | None, str | None], CurrentFile] = {}
+        self._today: dict[tuple[int, str | None], tuple[Any, dict[str, CurrentFile]]] = {}
         self._repos: dict[str, _Known] = {}
 
     def _repo(self, root: str) -> _Known:
@@ -103,6 +120,34 @@ class _Workspace:
         if key not in self.files:
             self.files[key] = self._learn(location, repo_root)
         return self.files[key]
+
+    def today(self, deps: tuple[RecordedFile, ...], repo: str | None
+              ) -> dict[str, CurrentFile]:
+        """Each dependency today by location; runs that recorded the same files share one."""
+        key = (id(deps), repo)
+        if key not in self._today:
+            self._today[key] = (deps, {d.location: self.current(d, repo) for d in deps})
+        return self._today[key][1]
+
+    def current(self, dep: RecordedFile, repo: str | None) -> CurrentFile:
+        """A dependency today, renamed_to set when it is gone but its content lives elsewhere."""
+        key = (dep.location, repo, dep.git_blob)
+        if key not in self._current:
+            self._current[key] = self._compared(dep, repo)
+        return self._current[key]
+
+    def _compared(self, dep: RecordedFile, repo: str | None) -> CurrentFile:
+        now = self.state(dep.location, repo)
+        if now.exists and now.sha256 is None and not self.against \
+                and now.git_blob != dep.git_blob:
+            # The index holds what git stores (a link's target, normalised line ends, an LFS
+            # pointer), not always the bytes the run read: only the content itself can say.
+            now = self.state(dep.location, None)
+        if not now.exists:
+            renamed = self.renamed(dep.git_blob, repo)
+            if renamed:
+                return attrs.evolve(now, renamed_to=renamed)
+        return now
 
     def _learn(self, location: str, repo_root: str | None) -> CurrentFile:
         from bathos.hashing import hash_file
@@ -164,17 +209,69 @@ def _index_mtime(root: str) -> int:
 def _inside(location: str, root: str | None) -> str | None:
     if not root:
         return None
+    prefix = os.path.join(root, "")
+    if location.startswith(prefix) and os.sep + "." not in location:  # normalised: no relpath
+        return location[len(prefix):].replace(os.sep, "/")
     rel = os.path.relpath(location, root)
     return None if rel.startswith("..") else rel.replace(os.sep, "/")
 
 
-def _locate_root(recorded: str | None, project: str, registry: dict[str, Path],
-                 in_git: bool) -> str | None:
+class _Records:
+    """Catalog rows as freshness sees them. Each run's root is located once per recorded root,
+    and the files many runs recorded alike become one shared tuple of RecordedFile."""
+
+    def __init__(self) -> None:
+        from bathos.projects import read_registry
+
+        self.registry = read_registry()
+        self._roots: dict[tuple[str | None, str, bool], str | None] = {}
+        self._deps: dict[tuple[int, str | None], tuple[Any, tuple[RecordedFile, ...]]] = {}
+
+    def recorded(self, row: dict[str, Any]) -> tuple[RecordedRun, str | None, bool]:
+        """The run as freshness sees it, its root today, and whether that root is a git repo."""
+        git = row["git"] or {}
+        key = (git.get("repo_root") or row["cwd"], row["project"], bool(git))
+        if key not in self._roots:
+            self._roots[key] = _locate_root(*key, self.registry)
+        root = self._roots[key]
+        deps = self._dependencies(row["dependencies"] or [], root)
+        outs = tuple(RecordedOutput(o["path"], _where(o["path"], root), o.get("sha256"),
+                                    o.get("size")) for o in row["outputs"] or ())
+        unknown = None if deps else (
+            "no git repository and no recorded files" if not git
+            else "no dependencies were recorded")
+        run = RecordedRun(id=row["id"], project=row["project"], script=row["script"],
+                          started_at=row["started_at"], dependencies=deps, outputs=outs,
+                          unknown_reason=unknown)
+        return run, root, bool(git)
+
+    def _dependencies(self, recorded: list[dict[str, Any]], root: str | None
+                      ) -> tuple[RecordedFile, ...]:
+        key = (id(recorded), root)  # `_select` shares one parsed list among equal texts
+        if key not in self._deps:
+            self._deps[key] = (recorded, tuple(
+                RecordedFile(d["path"], d["role"], _where(d["path"], root), d.get("sha256"),
+                             d.get("git_blob")) for d in recorded))
+        return self._deps[key][1]
+
+
+def _where(path: str, root: str | None) -> str:
+    """Where a recorded path is today: relative ones lie under the run's root."""
+    return path if root is None or path.startswith(os.sep) else f"{root}{os.sep}{path}"
+
+
+def _locate_root(recorded: str | None, project: str, in_git: bool,
+                 registry: dict[str, Path]) -> str | None:
     """The run's repository (or working directory) today; the registry finds one that moved."""
     if recorded is None:
         return None
     if os.path.isdir(recorded):
-        return recorded
+        if in_git:
+            return recorded
+        # Without git, `bth run` records paths relative to the project's root, which may lie
+        # above the directory the run was started in.
+        found = find_project_file(Path(recorded))
+        return str(found.parent) if found else recorded
     moved = registry.get(project)
     if moved is not None and moved.is_dir():
         from bathos.provenance.git import repo_root_of
@@ -187,81 +284,117 @@ def _locate_root(recorded: str | None, project: str, registry: dict[str, Path],
     )
 
 
-def _recorded(row: dict[str, Any], registry: dict[str, Path]) -> tuple[RecordedRun, str | None,
-                                                                     bool]:
-    """The run as freshness sees it, its root today, and whether that root is a git repo."""
-    git = row["git"] or {}
-    root = _locate_root(git.get("repo_root") or row["cwd"], row["project"], registry, bool(git))
-
-    def where(path: str) -> str:
-        return path if os.path.isabs(path) or root is None else os.path.join(root, path)
-
-    deps = tuple(RecordedFile(d["path"], d["role"], where(d["path"]), d.get("sha256"),
-                              d.get("git_blob")) for d in row["dependencies"] or ())
-    outs = tuple(RecordedOutput(o["path"], where(o["path"]), o.get("sha256"), o.get("size"))
-                 for o in row["outputs"] or ())
-    unknown = None if deps else (
-        "no git repository and no recorded files" if not git else "no dependencies were recorded")
-    started = row["started_at"]
-    run = RecordedRun(
-        id=row["id"], project=row["project"], script=row["script"],
-        started_at=dt.datetime.fromisoformat(started.rstrip("Z")) if started else None,
-        dependencies=deps, outputs=outs, unknown_reason=unknown,
-    )
-    return run, root, bool(git)
+def _select(catalog: Catalog, sql: str, args: Sequence[Any]) -> list[dict[str, Any]]:
+    """Rows of `_COLUMNS` as dicts. Runs of one commit, or of one script at one commit, record
+    the same JSON text: each distinct text is parsed once, and the rows share the result."""
+    parsed: dict[str | None, Any] = {None: None}
+    rows = []
+    for *values, parts in catalog.query(sql, args).rows:
+        row = dict(zip(_COLUMNS[:-1], values, strict=True))
+        for name, text in zip(_PARTS, parts, strict=True):
+            if text not in parsed:
+                parsed[text] = json.loads(text)
+            row[name] = parsed[text]
+        rows.append(row)
+    return rows
 
 
 def _load(catalog: Catalog, ids: Sequence[str]) -> list[dict[str, Any]]:
     placeholders = ", ".join("?" * len(ids))
-    rows = catalog.query(f"SELECT {', '.join(_COLUMNS)} FROM runs WHERE id IN ({placeholders}) "
-                         "ORDER BY started_at DESC, id DESC", list(ids))
-    return rows.to_data()
+    return _select(catalog, f"SELECT {', '.join(_COLUMNS)} FROM runs WHERE id IN "
+                   f"({placeholders}) ORDER BY started_at DESC, id DESC", ids)
+
+
+def _parent_edges(catalog: Catalog, rows: Sequence[dict[str, Any]]) -> list[tuple[str, str]]:
+    """(parent, child) for the runs `rows`, as `bathos.lineage` defines them: the run a child
+    names as its parent, and each earlier run that wrote a file the child read (an output whose
+    sha256 equals one of the child's inputs). Built from the records in hand, so only outputs
+    are queried, and only by hash."""
+    edges = [(r["parent_run_id"], r["id"]) for r in rows if r["parent_run_id"]]
+    inputs = [(r["id"], d["sha256"], r["started_at"]) for r in rows
+              for d in r["dependencies"] or () if d.get("role") == "input" and d.get("sha256")]
+    if not inputs:
+        return edges
+    hashes = sorted({sha for _, sha, _ in inputs})
+    writers: dict[str, list[tuple[str, dt.datetime]]] = {}
+    for run_id, sha, started in catalog.query(
+            "SELECT run_id, sha256, started_at FROM outputs "
+            "WHERE sha256 IN (SELECT unnest(?::VARCHAR[])) ORDER BY run_id", [hashes]).rows:
+        writers.setdefault(sha, []).append((run_id, started))
+    for child, sha, started in inputs:
+        edges.extend((parent, child) for parent, written in writers.get(sha, ())
+                     if parent != child and started is not None and written < started)
+    return edges
 
 
 def _with_ancestors(catalog: Catalog, rows: list[dict[str, Any]]
                     ) -> tuple[list[dict[str, Any]], dict[str, list[str]]]:
     """The rows plus every ancestor run, and each run's parents (explicit and inferred)."""
-    from bathos.lineage import parent_edges
-
     by_id = {r["id"]: r for r in rows}
     parents: dict[str, list[str]] = {}
-    frontier = set(by_id)
+    frontier = rows
     while frontier:
         new: set[str] = set()
-        for parent, child, _ in parent_edges(catalog, frontier):
+        for parent, child in _parent_edges(catalog, frontier):
             if parent not in parents.setdefault(child, []):
                 parents[child].append(parent)
             if parent not in by_id:
                 new.add(parent)
-        for row in _load(catalog, sorted(new)) if new else []:
-            by_id[row["id"]] = row
-        frontier = {n for n in new if n in by_id}
+        frontier = _load(catalog, sorted(new)) if new else []
+        by_id.update((r["id"], r) for r in frontier)
     return list(by_id.values()), parents
 
 
-def _changed_in(verdict: Verdict, root: str | None, recorded: RecordedRun, against: str | None,
-                run_commit: str | None,
-                cache: dict[tuple[str, str, str | None, str | None], str | None]) -> Verdict:
-    """Name the commit since the run that last changed each modified or deleted file; a change
-    no commit since the run explains is `uncommitted`."""
-    from bathos.provenance import git
+class _History:
+    """The commit since a run that last changed a file, each (file, run commit) looked up once.
+    A file the revision still holds as the run read it changed in the working tree only."""
 
-    if root is None or verdict.verdict != "stale":
-        return verdict
-    blobs = {d.path: d.git_blob for d in recorded.dependencies}
-    reasons = []
-    for reason in verdict.reasons:
-        relpath = _inside(os.path.join(root, reason.path), root) if not os.path.isabs(
-            reason.path) else _inside(reason.path, root)
-        if reason.how in ("modified", "deleted") and relpath is not None:
-            key = (root, relpath, blobs.get(reason.path), run_commit)
-            if key not in cache:
-                cache[key] = git.last_commit_touching(Path(root), relpath, key[2],
-                                                      rev=against or "HEAD", after=run_commit)
-            reason = attrs.evolve(reason, commit=cache[key],
-                                  detail=reason.detail or ("" if cache[key] else "uncommitted"))
-        reasons.append(reason)
-    return attrs.evolve(verdict, reasons=tuple(reasons))
+    def __init__(self, against: str | None) -> None:
+        self.rev = against or "HEAD"
+        self._trees: dict[str, dict[str, str] | None] = {}
+        self._found: dict[tuple[str, str, str | None], str | None] = {}
+
+    def changed_in(self, verdict: Verdict, root: str | None, recorded: RecordedRun,
+                   run_commit: str | None) -> Verdict:
+        """Name the commit behind each modified or deleted file; `uncommitted` when none."""
+        if root is None or verdict.verdict != "stale":
+            return verdict
+        blobs = {d.path: d.git_blob for d in recorded.dependencies}
+        reasons = []
+        for reason in verdict.reasons:
+            relpath = _inside(_where(reason.path, root), root)
+            if reason.how in ("modified", "deleted") and relpath is not None:
+                commit = self._commit(root, relpath, blobs.get(reason.path), run_commit)
+                reason = Reason(reason.path, reason.how, reason.role,
+                                reason.detail or ("" if commit else "uncommitted"), commit)
+            reasons.append(reason)
+        return attrs.evolve(verdict, reasons=tuple(reasons))
+
+    def _commit(self, root: str, relpath: str, blob: str | None,
+                run_commit: str | None) -> str | None:
+        from bathos.provenance import git
+
+        tree = self._tree(root)
+        if blob is not None and tree is not None and tree.get(relpath) == blob.removeprefix(
+                "sha1:"):
+            return None
+        key = (root, relpath, run_commit)
+        if key not in self._found:
+            self._found[key] = git.last_commit_touching(
+                Path(root), relpath, None if tree is not None else blob, rev=self.rev,
+                after=run_commit)
+        return self._found[key]
+
+    def _tree(self, root: str) -> dict[str, str] | None:
+        """relpath -> blob id at the revision; None when it cannot be read (an unborn HEAD)."""
+        if root not in self._trees:
+            from bathos.provenance import git
+
+            try:
+                self._trees[root] = git.tree_blob_ids(Path(root), self.rev)
+            except ProvenanceError:
+                self._trees[root] = None
+        return self._trees[root]
 
 
 def check(
@@ -279,8 +412,6 @@ def check(
 
     >>> bathos.check(project="particles", check_outputs=True).to_polars()
     """
-    from bathos.projects import read_registry
-
     catalog = catalog or Catalog()
     unknown_verdicts = set(verdicts) - set(freshness.VERDICTS)
     if unknown_verdicts:
@@ -290,45 +421,28 @@ def check(
         chosen = _load(catalog, [catalog.resolve(r) for r in runs])
     else:
         query = RunQuery(project=project, since=since, status=list(run_status) or None)
-        sql, args = query.to_sql(_COLUMNS)
-        chosen = catalog.query(sql, args).to_data()
+        chosen = _select(catalog, *query.to_sql(_COLUMNS))
     rows, parents = _with_ancestors(catalog, chosen) if chosen else ([], {})
-    registry = read_registry()
-    workspace = _Workspace(against)
+    records, workspace, history = _Records(), _Workspace(against), _History(against)
     judged: dict[str, Verdict] = {}
     parent_ids = {p for ps in parents.values() for p in ps}
-    history: dict[tuple[str, str, str | None, str | None], str | None] = {}
     for row in rows:
-        recorded, root, in_git = _recorded(row, registry)
+        recorded, root, in_git = records.recorded(row)
         repo = root if in_git else None
-        files = {d.location: _current(workspace, d, repo) for d in recorded.dependencies}
+        files = workspace.today(recorded.dependencies, repo)
         want_outputs = check_outputs or row["id"] in parent_ids  # children read them
         outputs = {o.location: workspace.state(o.location, None) for o in recorded.outputs} \
             if want_outputs else None
         verdict = freshness.judge_run(recorded, files, outputs)
-        commit = (row["git"] or {}).get("commit")
-        judged[row["id"]] = _changed_in(verdict, repo, recorded, against, commit, history)
+        judged[row["id"]] = history.changed_in(verdict, repo, recorded,
+                                               (row["git"] or {}).get("commit"))
     settled = freshness.settle_upstream(judged, parents)
     shown = [settled[r["id"]] for r in chosen]
     if verdicts:
         shown = [v for v in shown if v.verdict in verdicts]
     if not check_outputs:
-        shown = [attrs.evolve(v, outputs=()) for v in shown]
+        shown = [attrs.evolve(v, outputs=()) if v.outputs else v for v in shown]
     return CheckReport(tuple(shown), against)
-
-
-def _current(workspace: _Workspace, dep: RecordedFile, repo: str | None) -> CurrentFile:
-    now = workspace.state(dep.location, repo)
-    if now.exists and now.sha256 is None and not workspace.against \
-            and now.git_blob != dep.git_blob:
-        # The index holds what git stores (a link's target, normalised line ends, an LFS
-        # pointer), not always the bytes the run read: only the content itself can say.
-        now = workspace.state(dep.location, None)
-    if not now.exists:
-        renamed = workspace.renamed(dep.git_blob, repo)
-        if renamed:
-            return attrs.evolve(now, renamed_to=renamed)
-    return now
 
 
 @attrs.frozen

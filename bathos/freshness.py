@@ -64,9 +64,13 @@ class CurrentFile:
     renamed_to: str | None = None
 
 
+_GONE = CurrentFile(False)
+
+
 @attrs.frozen
 class Reason:
-    """Why a run is not fresh: `how` is modified, deleted, renamed, upstream or missing-provenance."""
+    """Why a run is not fresh: `how` is modified, deleted, renamed, upstream or
+    missing-provenance."""
 
     path: str
     how: str
@@ -112,7 +116,7 @@ class Verdict:
 
 def _same(recorded: RecordedFile | RecordedOutput, now: CurrentFile) -> bool | None:
     """Equal content, different content, or None when no hash on both sides allows a comparison."""
-    blob = getattr(recorded, "git_blob", None)
+    blob: str | None = getattr(recorded, "git_blob", None)
     if blob and now.git_blob:
         return blob == now.git_blob
     if recorded.sha256 and now.sha256:
@@ -148,17 +152,16 @@ def judge_run(run: RecordedRun, files: Mapping[str, CurrentFile],
 
     `outputs`, when given, adds the state of each recorded output.
     """
-    checked = tuple(check_output(o, outputs.get(o.location, CurrentFile(False)))
+    checked = tuple(check_output(o, outputs.get(o.location, _GONE))
                     for o in run.outputs) if outputs is not None else ()
-    base = Verdict(run.id, run.project, run.script, run.started_at, "unknown", outputs=checked)
     if run.unknown_reason or not run.dependencies:
         why = run.unknown_reason or "no dependencies were recorded"
-        return attrs.evolve(base, reasons=(Reason("-", "missing-provenance", detail=why),))
-    reasons = tuple(
-        r for r in (compare_file(d, files.get(d.location, CurrentFile(False)))
-                    for d in run.dependencies) if r is not None
-    )
-    return attrs.evolve(base, verdict="stale" if reasons else "fresh", reasons=reasons)
+        return Verdict(run.id, run.project, run.script, run.started_at, "unknown",
+                       (Reason("-", "missing-provenance", detail=why),), checked)
+    reasons = tuple(r for d in run.dependencies
+                    if (r := compare_file(d, files.get(d.location, _GONE))) is not None)
+    return Verdict(run.id, run.project, run.script, run.started_at,
+                   "stale" if reasons else "fresh", reasons, checked)
 
 
 def settle_upstream(verdicts: Mapping[str, Verdict],

@@ -35,9 +35,7 @@ def _echo_report(report: Any, verbose: bool) -> None:
         if not group:
             continue
         click.secho(f"{kind} ({len(group)})", fg=_STYLE[kind], bold=True)
-        for verdict in group:
-            for line in _line(verdict, verbose):
-                click.echo(line)
+        click.echo("\n".join(line for verdict in group for line in _line(verdict, verbose)))
     counts = report.counts()
     changed = sum(1 for v in report.verdicts if v.outputs_changed)
     summary = ", ".join(f"{n} {k}" for k, n in counts.items() if n)
@@ -77,8 +75,10 @@ def _echo_file(found: Any, verbose: bool, json_: bool) -> None:
 @click.option("--status", "verdicts", multiple=True,
               type=click.Choice(["fresh", "stale", "stale-upstream", "unknown"]),
               help="Show only these verdicts (repeatable).")
-@click.option("--against", metavar="REV", help="Judge against a git revision, not the working tree.")
-@click.option("--check-outputs", is_flag=True, help="Also check each output is present and unchanged.")
+@click.option("--against", metavar="REV",
+              help="Judge against a git revision, not the working tree.")
+@click.option("--check-outputs", is_flag=True,
+              help="Also check each output is present and unchanged.")
 @click.option("-v", "--verbose", is_flag=True, help="List every reason.")
 @options.output_format(csv=False)
 def check(targets: tuple[str, ...], project: str | None, all_projects: bool, since: str | None,

@@ -33,6 +33,8 @@ from bathos.freshness import (
 if TYPE_CHECKING:
     import polars as pl
 
+    from bathos.provenance.git import History
+
 log = logging.getLogger("bathos.check")
 
 # The parts of each run a check reads; JSON ones taken from `record` in one pass, not four.
@@ -351,8 +353,8 @@ class _History:
 
     def __init__(self, against: str | None) -> None:
         self.rev = against or "HEAD"
-        self._trees: dict[str, dict[str, str] | None] = {}
-        self._found: dict[tuple[str, str, str | None], str | None] = {}
+        self._histories: dict[str, History | None] = {}
+        self._found: dict[tuple[str, str, str | None, str | None], str | None] = {}
 
     def changed_in(self, verdict: Verdict, root: str | None, recorded: RecordedRun,
                    run_commit: str | None) -> Verdict:
@@ -372,29 +374,26 @@ class _History:
 
     def _commit(self, root: str, relpath: str, blob: str | None,
                 run_commit: str | None) -> str | None:
-        from bathos.provenance import git
-
-        tree = self._tree(root)
-        if blob is not None and tree is not None and tree.get(relpath) == blob.removeprefix(
-                "sha1:"):
-            return None
-        key = (root, relpath, run_commit)
+        key = (root, relpath, blob, run_commit)
         if key not in self._found:
-            self._found[key] = git.last_commit_touching(
-                Path(root), relpath, None if tree is not None else blob, rev=self.rev,
-                after=run_commit)
+            history = self._history(root)
+            if history is None or (blob is not None and
+                                   history.blob_at_tip(relpath) == blob.removeprefix("sha1:")):
+                self._found[key] = None
+            else:
+                self._found[key] = history.last_change(relpath, run_commit)
         return self._found[key]
 
-    def _tree(self, root: str) -> dict[str, str] | None:
-        """relpath -> blob id at the revision; None when it cannot be read (an unborn HEAD)."""
-        if root not in self._trees:
+    def _history(self, root: str) -> History | None:
+        """The repository's history up to the revision; None when it has none (unborn HEAD)."""
+        if root not in self._histories:
             from bathos.provenance import git
 
             try:
-                self._trees[root] = git.tree_blob_ids(Path(root), self.rev)
+                self._histories[root] = git.History(Path(root), self.rev)
             except ProvenanceError:
-                self._trees[root] = None
-        return self._trees[root]
+                self._histories[root] = None
+        return self._histories[root]
 
 
 def check(

@@ -10,6 +10,7 @@ HEAD and reflogs are never touched.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import stat
@@ -111,17 +112,80 @@ def tree_blob_ids(repo_root: Path, rev: str) -> dict[str, str]:
     """Every file at commit, branch or tag `rev`: relpath -> blob id (hex)."""
     repo = _open(repo_root)
     with _translated(f"cannot read the tree of {rev} in {repo_root}", str(repo_root)):
-        found: dict[str, str] = {}
-        stack: list[tuple[str, pygit2.Tree]] = [("", _resolve_commit(repo, rev).tree)]
-        while stack:
-            prefix, tree = stack.pop()
-            for entry in tree:
-                path = prefix + str(entry.name)
-                if isinstance(entry, pygit2.Tree):
-                    stack.append((path + "/", entry))
-                elif isinstance(entry, pygit2.Blob):
-                    found[path] = str(entry.id)
-        return found
+        return dict(_tree_blobs(_resolve_commit(repo, rev).tree))
+
+
+class History:
+    """A repository's history up to `rev`, read once: which commit last changed a path, counting
+    only commits a given run's commit does not already contain.
+
+    One tree diff per commit (in libgit2) and an ancestor bitset per commit, so a check of
+    thousands of runs asks it thousands of questions for the price of one walk.
+    """
+
+    def __init__(self, repo_root: Path, rev: str = "HEAD", max_commits: int = 5000) -> None:
+        repo = _open(repo_root)
+        self._shas: list[str] = []
+        self._position: dict[str, int] = {}
+        self._ancestors: list[int] = []
+        self._changes: dict[str, list[int]] = {}
+        self._tip: pygit2.Commit | None = None
+        with _translated(f"cannot walk the history of {repo_root}", str(repo_root)):
+            if repo.head_is_unborn and rev == "HEAD":
+                return
+            self._tip = _resolve_commit(repo, rev)
+            walker = repo.walk(self._tip.id, SortMode.TOPOLOGICAL | SortMode.TIME)
+            commits = [c for _, c in zip(range(max_commits), walker, strict=False)]
+            self._read(commits)
+
+    def _read(self, commits: list[pygit2.Commit]) -> None:
+        position = {c.id: i for i, c in enumerate(commits)}
+        self._shas = [str(c.id) for c in commits]
+        self._position = {sha: i for i, sha in enumerate(self._shas)}
+        self._ancestors = [0] * len(commits)
+        for i in reversed(range(len(commits))):  # parents before children
+            bits = 1 << i
+            for parent in commits[i].parent_ids:
+                if parent in position:
+                    bits |= self._ancestors[position[parent]]
+            self._ancestors[i] = bits
+        for i, commit in enumerate(commits):
+            for path in _changed_paths(commit):
+                self._changes.setdefault(path, []).append(i)
+
+    def blob_at_tip(self, relpath: str) -> str | None:
+        return _blob_id(self._tip, _tree_path(relpath)) if self._tip is not None else None
+
+    def last_change(self, relpath: str, after: str | None = None) -> str | None:
+        """The newest commit that changed, added or deleted `relpath`, leaving out commits
+        reachable from `after` (so: a change made since that commit); None if there is none."""
+        changes = self._changes.get(_tree_path(relpath), [])
+        seen = 0
+        if after is not None and after in self._position:
+            seen = self._ancestors[self._position[after]]
+        return next((self._shas[i] for i in changes if not (seen >> i) & 1), None)
+
+
+def _changed_paths(commit: pygit2.Commit) -> set[str]:
+    """Paths whose version in `commit` none of its parents hold (so a merge that only brings
+    in a change does not count as making it)."""
+    if not commit.parents:
+        return {path for path, _ in _tree_blobs(commit.tree)}
+    changed: set[str] | None = None
+    for parent in commit.parents:
+        diff = parent.tree.diff_to_tree(commit.tree)
+        paths = {p for d in diff.deltas for p in (d.old_file.path, d.new_file.path)}
+        changed = paths if changed is None else changed & paths
+    return changed or set()
+
+
+def _tree_blobs(tree: pygit2.Tree, prefix: str = "") -> Iterator[tuple[str, str]]:
+    """(path, blob id) of every file under `tree`."""
+    for entry in tree:
+        if isinstance(entry, pygit2.Tree):
+            yield from _tree_blobs(entry, f"{prefix}{entry.name}/")
+        elif isinstance(entry, pygit2.Blob):
+            yield f"{prefix}{entry.name}", str(entry.id)
 
 
 def last_commit_touching(
@@ -134,29 +198,12 @@ def last_commit_touching(
     None when `rev` still holds `since_blob` (nothing changed since that version), when the file
     was never changed within `max_commits` commits, or when the repository has no commits.
     With `after`, commits reachable from it are left out: only changes made since it count.
+    For many questions about one repository, build one `History` instead.
     """
-    repo = _open(repo_root)
-    with _translated(f"cannot walk the history of {relpath} in {repo_root}", str(repo_root)):
-        if repo.head_is_unborn:
-            return None
-        target = _tree_path(relpath)
-        head = _resolve_commit(repo, rev)
-        if since_blob is not None and _blob_id(head, target) == since_blob.removeprefix("sha1:"):
-            return None
-        cache: dict[pygit2.Oid, str | None] = {}
-        walker = repo.walk(head.id, SortMode.TOPOLOGICAL | SortMode.TIME)
-        if after is not None:
-            try:
-                walker.hide(pygit2.Oid(hex=after))
-            except (KeyError, ValueError, pygit2.GitError):
-                log.debug("commit %s is not in %s; walking all history", after, repo_root)
-        for count, commit in enumerate(walker):
-            if count >= max_commits:
-                log.debug("gave up looking for a change to %s after %d commits", relpath, count)
-                return None
-            if _changes_path(commit, target, cache):
-                return str(commit.id)
+    history = History(repo_root, rev, max_commits)
+    if since_blob is not None and history.blob_at_tip(relpath) == since_blob.removeprefix("sha1:"):
         return None
+    return history.last_change(relpath, after)
 
 
 def commit_all(root: Path, message: str) -> str:
@@ -415,6 +462,7 @@ def _resolve_commit(repo: pygit2.Repository, rev: str) -> pygit2.Commit:
         ) from exc
 
 
+@functools.lru_cache(maxsize=65536)
 def _tree_path(relpath: str) -> str:
     return PurePosixPath(relpath).as_posix()
 
@@ -424,17 +472,3 @@ def _blob_id(commit: pygit2.Commit, relpath: str) -> str | None:
         return str(commit.tree[relpath].id)
     except KeyError:
         return None
-
-
-def _changes_path(commit: pygit2.Commit, relpath: str, cache: dict[pygit2.Oid, str | None]) -> bool:
-    """Whether `commit` holds a version of `relpath` that none of its parents hold."""
-
-    def version(c: pygit2.Commit) -> str | None:
-        if c.id not in cache:
-            cache[c.id] = _blob_id(c, relpath)
-        return cache[c.id]
-
-    mine = version(commit)
-    if not commit.parent_ids:
-        return mine is not None
-    return all(version(p) != mine for p in commit.parents)

@@ -302,42 +302,22 @@ def _select(catalog: Catalog, sql: str, args: Sequence[Any]) -> list[dict[str, A
 
 
 def _load(catalog: Catalog, ids: Sequence[str]) -> list[dict[str, Any]]:
-    placeholders = ", ".join("?" * len(ids))
     return _select(catalog, f"SELECT {', '.join(_COLUMNS)} FROM runs WHERE id IN "
-                   f"({placeholders}) ORDER BY started_at DESC, id DESC", ids)
-
-
-def _parent_edges(catalog: Catalog, rows: Sequence[dict[str, Any]]) -> list[tuple[str, str]]:
-    """(parent, child) for the runs `rows`, as `bathos.lineage` defines them: the run a child
-    names as its parent, and each earlier run that wrote a file the child read (an output whose
-    sha256 equals one of the child's inputs). Built from the records in hand, so only outputs
-    are queried, and only by hash."""
-    edges = [(r["parent_run_id"], r["id"]) for r in rows if r["parent_run_id"]]
-    inputs = [(r["id"], d["sha256"], r["started_at"]) for r in rows
-              for d in r["dependencies"] or () if d.get("role") == "input" and d.get("sha256")]
-    if not inputs:
-        return edges
-    hashes = sorted({sha for _, sha, _ in inputs})
-    writers: dict[str, list[tuple[str, dt.datetime]]] = {}
-    for run_id, sha, started in catalog.query(
-            "SELECT run_id, sha256, started_at FROM outputs "
-            "WHERE sha256 IN (SELECT unnest(?::VARCHAR[])) ORDER BY run_id", [hashes]).rows:
-        writers.setdefault(sha, []).append((run_id, started))
-    for child, sha, started in inputs:
-        edges.extend((parent, child) for parent, written in writers.get(sha, ())
-                     if parent != child and started is not None and written < started)
-    return edges
+                   "(SELECT unnest(?::VARCHAR[])) ORDER BY started_at DESC, id DESC",
+                   [list(ids)])
 
 
 def _with_ancestors(catalog: Catalog, rows: list[dict[str, Any]]
                     ) -> tuple[list[dict[str, Any]], dict[str, list[str]]]:
     """The rows plus every ancestor run, and each run's parents (explicit and inferred)."""
+    from bathos.lineage import parent_edges
+
     by_id = {r["id"]: r for r in rows}
     parents: dict[str, list[str]] = {}
     frontier = rows
     while frontier:
         new: set[str] = set()
-        for parent, child in _parent_edges(catalog, frontier):
+        for parent, child, _ in parent_edges(catalog, {r["id"] for r in frontier}):
             if parent not in parents.setdefault(child, []):
                 parents[child].append(parent)
             if parent not in by_id:

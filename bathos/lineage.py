@@ -45,27 +45,31 @@ class Lineage:
         return [e for e in self.edges if e.parent == run_id]
 
 
-_PARENTS_SQL = """
+# An inferred link: the child read, as an input, a non-empty file whose content an earlier run
+# wrote as an output.
+_INFERRED = ("d.sha256 = o.sha256 AND o.started_at < d.started_at AND d.role = 'input' "
+             "AND o.run_id <> d.run_id AND coalesce(d.size, 1) > 0")
+_PARENTS_SQL = f"""
 SELECT parent_run_id AS parent, id AS child, false AS inferred
-FROM runs WHERE id IN ({ids}) AND parent_run_id IS NOT NULL
+FROM runs WHERE id IN (SELECT unnest(?::VARCHAR[])) AND parent_run_id IS NOT NULL
 UNION
 SELECT o.run_id, d.run_id, true
-FROM dependencies d JOIN outputs o ON d.sha256 = o.sha256 AND o.started_at < d.started_at
-WHERE d.run_id IN ({ids}) AND d.role = 'input' AND o.run_id <> d.run_id
+FROM dependencies d JOIN outputs o ON {_INFERRED}
+WHERE d.run_id IN (SELECT unnest(?::VARCHAR[]))
 """
-_CHILDREN_SQL = """
+_CHILDREN_SQL = f"""
 SELECT parent_run_id AS parent, id AS child, false AS inferred
-FROM runs WHERE parent_run_id IN ({ids})
+FROM runs WHERE parent_run_id IN (SELECT unnest(?::VARCHAR[]))
 UNION
 SELECT o.run_id, d.run_id, true
-FROM outputs o JOIN dependencies d ON d.sha256 = o.sha256 AND o.started_at < d.started_at
-WHERE o.run_id IN ({ids}) AND d.role = 'input' AND o.run_id <> d.run_id
+FROM outputs o JOIN dependencies d ON {_INFERRED}
+WHERE o.run_id IN (SELECT unnest(?::VARCHAR[]))
 """
 
 
 def _edges(catalog: Catalog, sql: str, ids: set[str]) -> list[tuple[str, str, bool]]:
-    placeholders = ", ".join("?" * len(ids))
-    rows = catalog.query(sql.format(ids=placeholders), [*ids, *ids]).rows
+    listed = sorted(ids)  # one list parameter: thousands of `?` cost DuckDB ~0.5 s to bind
+    rows = catalog.query(sql, [listed, listed]).rows
     return [(str(p), str(c), bool(inferred)) for p, c, inferred in rows]
 
 
@@ -94,9 +98,9 @@ def trace_lineage(catalog: Catalog, run_id: str, *, descendants: bool = False,
                     seen.add(new)
                     frontier.add(new)
     ids = {root, *(p for p, _ in edges), *(c for _, c in edges)}
-    placeholders = ", ".join("?" * len(ids))
     rows = catalog.query(
-        f"SELECT id, script, status, started_at FROM runs WHERE id IN ({placeholders})", list(ids)
+        "SELECT id, script, status, started_at FROM runs WHERE id IN (SELECT unnest(?::VARCHAR[]))",
+        [sorted(ids)],
     ).rows
     nodes = {r[0]: LineageNode(r[0], r[1], r[2], r[3]) for r in rows}
     return Lineage(

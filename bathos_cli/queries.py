@@ -85,7 +85,7 @@ def show(run_id: str, json_: bool) -> None:
 
     record = unstructure(_catalog().get(run_id))
     if json_:
-        render.echo_json(record)
+        render.echo_json(record, indent=2)
     else:
         render.echo_record(record)
 

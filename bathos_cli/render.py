@@ -23,8 +23,9 @@ def is_terminal() -> bool:
     return sys.stdout.isatty()
 
 
-def echo_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+def echo_json(data: Any, *, indent: int | None = None) -> None:
+    """JSON on stdout: listings compact (the fast encoder), single records indented."""
+    click.echo(json.dumps(data, indent=indent, ensure_ascii=False, default=str))
 
 
 def echo_csv(data: list[dict[str, Any]], columns: Sequence[str]) -> None:

@@ -103,20 +103,12 @@ def connect(snap: Snapshot, catalog: Path) -> duckdb.DuckDBPyConnection:
     con.execute(
         """CREATE VIEW outputs AS
            SELECT id AS run_id, project, started_at, o.path, o.size, o.sha256, o.mtime
-           FROM (SELECT id, project, started_at,
-                        unnest(from_json(record->'outputs',
-                               '[{"path":"VARCHAR","size":"BIGINT","sha256":"VARCHAR",
-                                  "mtime":"DOUBLE"}]')) AS o
-                 FROM runs)"""
+           FROM (SELECT id, project, started_at, unnest(outputs) AS o FROM runs)"""
     )
     con.execute(
         """CREATE VIEW dependencies AS
            SELECT id AS run_id, project, started_at, d.path, d.role, d.sha256, d.git_blob, d.size
-           FROM (SELECT id, project, started_at,
-                        unnest(from_json(record->'dependencies',
-                               '[{"path":"VARCHAR","role":"VARCHAR","sha256":"VARCHAR",
-                                  "git_blob":"VARCHAR","size":"BIGINT"}]')) AS d
-                 FROM runs)"""
+           FROM (SELECT id, project, started_at, unnest(dependencies) AS d FROM runs)"""
     )
     root = str(store.runs_root(catalog)).replace("'", "''")
     con.execute(f"SET allowed_directories = ['{root}/']")

@@ -98,18 +98,22 @@ COLUMNS: dict[str, str] = {
     "argv": "VARCHAR[]",
     "params": "JSON",
     "results": "JSON",
+    "dependencies": "STRUCT(path VARCHAR, role VARCHAR, sha256 VARCHAR, git_blob VARCHAR, "
+                    "size BIGINT)[]",
+    "outputs": "STRUCT(path VARCHAR, size BIGINT, sha256 VARCHAR, mtime DOUBLE)[]",
     "record": "JSON",
 }
+_DEPENDENCY_FIELDS = ("path", "role", "sha256", "git_blob", "size")
+_OUTPUT_FIELDS = ("path", "size", "sha256", "mtime")
 
-# Columns computed from `record` in the view rather than stored twice. (argv, params and results
-# are stored: listings show them, and reading `record` for them costs ~5x the whole query.)
+# Columns computed from `record` in the view rather than stored twice. (argv, params, results,
+# dependencies and outputs are stored: listings, lineage and freshness read them, and parsing
+# `record` for them costs several times the whole query.)
 DERIVED_SQL: dict[str, str] = {
     "git": "record->'git'",
     "host": "record->'host'",
     "slurm": "record->'slurm'",
     "environment": "record->'environment'",
-    "dependencies": "record->'dependencies'",
-    "outputs": "record->'outputs'",
     "logs": "record->'logs'",
     "sidecar": "record->'sidecar'",
     "error": "record->>'error'",
@@ -164,8 +168,17 @@ def flatten(record: Record) -> Record:
         "argv": [str(a) for a in argv] if isinstance(argv := record.get("argv"), list) else None,
         "params": record.get("params") or {},
         "results": record.get("results") or {},
+        "dependencies": _items(record.get("dependencies"), _DEPENDENCY_FIELDS),
+        "outputs": _items(record.get("outputs"), _OUTPUT_FIELDS),
         "record": record,
     }
+
+
+def _items(value: Any, fields: tuple[str, ...]) -> list[dict[str, Any]]:
+    """A list of recorded files with exactly the struct's fields."""
+    if not isinstance(value, list):
+        return []
+    return [{f: item.get(f) for f in fields} for item in value if isinstance(item, dict)]
 
 
 def json_structure() -> str:

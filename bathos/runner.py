@@ -52,7 +52,7 @@ class RunSpec:
 
     target: str
     args: tuple[str, ...] = ()
-    is_script: bool = True
+    is_script: bool = True  # a .py file run with the project's interpreter
     cwd: Path = attrs.field(factory=Path.cwd)
     project: str | None = None
     name: str | None = None
@@ -126,27 +126,34 @@ def _script(spec: RunSpec) -> Path | None:
     if not script.is_file():
         raise ConfigError(f"script {spec.target} does not exist (check the path; for a command "
                           "use: bth run -- COMMAND ARGS)")
-    if script.suffix != ".py" and not os.access(script, os.X_OK):
-        raise ConfigError(f"{spec.target} is neither a .py script nor executable (chmod +x it)")
     return script
+
+
+def _executable(spec: RunSpec) -> str:
+    """A command on PATH, or an executable file named relative to the working directory."""
+    found = shutil.which(spec.target)
+    if found:
+        return os.path.abspath(found)
+    local = spec.cwd / spec.target
+    if local.is_dir():
+        raise ConfigError(f"{spec.target} is a directory, not a script or command (give the "
+                          ".py file)")
+    if local.is_file():
+        if not os.access(local, os.X_OK):
+            raise ConfigError(f"{spec.target} is neither a .py script nor executable "
+                              "(chmod +x it)")
+        return str(local.resolve())
+    raise ConfigError(f"command {spec.target!r} not found or not executable (check the name, "
+                      "or give a path)")
 
 
 def _command(spec: RunSpec, script: Path | None,
              project: config.ProjectConfig | None) -> tuple[list[str], str | None]:
     """The argv to execute, and the interpreter when it is a Python script."""
     if script is None:
-        exe = shutil.which(spec.target)
-        if exe is None and (spec.cwd / spec.target).is_dir():
-            raise ConfigError(f"{spec.target} is a directory, not a script or command (give the "
-                              ".py file)")
-        if exe is None:
-            raise ConfigError(f"command {spec.target!r} not found or not executable (check the "
-                              "name, or give a path)")
-        return [exe, *spec.args], None
-    if script.suffix == ".py":
-        python = resolve_python(spec, project)
-        return [python, str(script), *spec.args], python
-    return [str(script), *spec.args], None
+        return [_executable(spec), *spec.args], None
+    python = resolve_python(spec, project)
+    return [python, str(script), *spec.args], python
 
 
 def _find_project(spec: RunSpec, script: Path | None) -> config.ProjectConfig | None:
@@ -287,15 +294,17 @@ class ActiveRun:
                       mtime=digest.mtime)
 
 
-def _code_dependencies(script: Path | None, base: Path, cache: Path) -> list[Dependency]:
-    """The script and, for Python, the local modules it imports (inside `base`, which is the
-    repository, or outside git the project root or cwd when it holds the script)."""
+def _code_dependencies(script: Path | None, command: str, base: Path,
+                       cache: Path) -> list[Dependency]:
+    """A Python script and the local modules it imports (inside `base`, which is the repository,
+    or outside git the project root or cwd when it holds the script); for a command, its file
+    when it lies inside `base` (a shell script of the project, not /usr/bin/make)."""
     from bathos.provenance import deps
 
     if script is None:
-        return []
-    if script.suffix != ".py":
-        return [deps.file_dependency(script, "script", base)]
+        program = Path(command)
+        inside = program.is_file() and program.resolve().is_relative_to(base)
+        return [deps.file_dependency(program, "script", base)] if inside else []
     return deps.scan_dependencies(script, base if script.is_relative_to(base) else None,
                                   cache_dir=cache)
 
@@ -317,7 +326,7 @@ def start_run(spec: RunSpec, *, environ: Mapping[str, str] | None = None) -> Act
     base = Path(git_info.repo_root) if git_info else (project.root if project else spec.cwd)
     base = base.resolve()
     cache = config.bth_home() / "cache"
-    dependencies = _code_dependencies(script, base, cache)
+    dependencies = _code_dependencies(script, command[0], base, cache)
     sidecar, sidecar_dep = _sidecar(script, base, spec.no_sidecar)
     watched = {p: _state(p) for p in params.candidate_paths(spec.args, spec.cwd)}
     explicit = tuple((spec.cwd / o).resolve() for o in spec.outs)

@@ -39,8 +39,7 @@ def _split_target(target: str, args: tuple[str, ...]) -> tuple[str, tuple[str, .
     name = os.path.basename(target)
     if name.startswith("python") and args and args[0].endswith(".py"):
         return args[0], args[1:], True, target
-    is_script = target.endswith(".py") or os.path.isfile(target)
-    return target, args, is_script, None
+    return target, args, target.endswith(".py"), None
 
 
 @click.command("run", context_settings={"ignore_unknown_options": True,

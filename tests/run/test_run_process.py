@@ -72,6 +72,23 @@ def test_command_mode(project: Project, command: list[str], code: int) -> None:
     assert run.environment is not None and run.environment.python_executable is None
 
 
+def test_a_program_outside_the_project_is_a_command_not_a_dependency(project: Project) -> None:
+    run = project.bth_run("--", sys.executable, "-c", "print('hi')", expect=0)
+
+    assert run.script == sys.executable
+    assert run.git is not None and Path(run.git.repo_root) == project.root.resolve()
+    assert [d.role for d in run.dependencies] == []
+
+
+def test_a_project_shell_script_is_recorded_as_the_run_s_script(project: Project) -> None:
+    tool = project.write("scripts/data/convert.sh", "#!/bin/sh\necho converted\n")
+    tool.chmod(0o755)
+
+    run = project.bth_run("--", "./scripts/data/convert.sh", expect=0)
+
+    assert [(d.role, d.path) for d in run.dependencies] == [("script", "scripts/data/convert.sh")]
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=lambda s: s.name)
 def test_signal_is_forwarded_and_the_run_is_interrupted(waiter: Project,
                                                         sig: signal.Signals) -> None:

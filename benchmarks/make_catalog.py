@@ -19,8 +19,8 @@ are not written); spread uniformly over D days up to now. Field formats follow w
 records (`sha256:` hashes, argv after the script, sorted variables with secrets `<redacted>`).
 Runs are written in time order, batch by batch, as a catalog that grew over those days would be;
 while one batch is compacted the workers write the next (compaction is safe beside writers), and
-the last compaction runs alone, so the catalog ends fully compacted. Everything but the random part
-of each run id (drawn by `bathos.ids.new_run_id`) follows from --seed.
+the last compaction runs alone, so the catalog ends fully compacted. Everything but the clock (runs
+end now) and the random part of each run id (drawn by `bathos.ids.new_run_id`) follows from --seed.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from bathos import config
-from bathos.catalog import compact, store
+from bathos.catalog import compact, schema, store
 from bathos.ids import new_run_id
 from bathos.models import (
     Dependency,
@@ -138,7 +138,8 @@ class Project:
             self.commits.append(_hex(rng, 160))
             self.versions.append(dict(current))
             t += rng.expovariate(1 / (6 * 3600))
-        self.env_times = [start - 30 * DAY + k * 14 * DAY for k in range(int((end - start) / DAY / 14) + 4)]
+        epochs = int((end - start) / DAY / 14) + 4  # the package set changes every two weeks
+        self.env_times = [start - 30 * DAY + k * 14 * DAY for k in range(epochs)]
         self._digests: dict[tuple[str, int], tuple[str, str]] = {}
 
     def commit_at(self, t: float) -> int:
@@ -190,7 +191,9 @@ def _params(rng: random.Random, script: str) -> dict[str, str]:
 
 def _results(rng: random.Random, script: str, status: str) -> dict[str, Any]:
     if status != "completed":
-        return {"loss": round(rng.uniform(0.5, 9.0), 6)} if status == "failed" and rng.random() < 0.5 else {}
+        if status == "failed" and rng.random() < 0.5:
+            return {"loss": round(rng.uniform(0.5, 9.0), 6)}
+        return {}
     if "analysis" in script:
         return {"n_figures": rng.randint(1, 12)}
     if "build_dataset" in script:
@@ -290,20 +293,23 @@ def make_run(rng: random.Random, project: Project, t_start: float, now: float,
     if rng.random() < 0.2:
         variables["WANDB_API_KEY"] = "<redacted>"
     variables = dict(sorted(variables.items()))
-    sidecar = next(((f, project.digest(f, versions[(f, r)])[0]) for f, r in files if r == "sidecar"),
-                   None)
+    sidecar = next(
+        ((f, project.digest(f, versions[(f, r)])[0]) for f, r in files if r == "sidecar"), None
+    )
+    stem = path.rsplit("/", 1)[-1].removesuffix(".py")
     return Run(
         id=run_id, project=project.slug, started_at=started,
         updated_at=ended if status != "lost" else started + dt.timedelta(seconds=duration / 2),
         status=status,  # type: ignore[arg-type]
-        name=f"{path.rsplit('/', 1)[-1].removesuffix('.py')}-{params['seed']}" if rng.random() < 0.4 else None,
+        name=f"{stem}-{params['seed']}" if rng.random() < 0.4 else None,
         script=path, argv=tuple(argv), params=params, cwd=project.repo_root,
         ended_at=None if status == "lost" else ended,
         duration_s=None if status == "lost" else round(duration, 6),
         heartbeat_at=started + dt.timedelta(seconds=duration / 2) if status == "lost" else None,
         exit_code={"completed": 0, "failed": 1, "interrupted": 130}.get(status),
         signal="SIGINT" if status == "interrupted" else None,
-        error=rng.choice(ERRORS).format(step=rng.randint(1, 50_000)) if status == "failed" else None,
+        error=(rng.choice(ERRORS).format(step=rng.randint(1, 50_000))
+               if status == "failed" else None),
         host=Host(hostname=hostname, user=project.user, pid=rng.randint(1000, 4_000_000),
                   cpu_count=rng.choice([32, 64, 128])),
         slurm=slurm, git=git, dependencies=tuple(deps),
@@ -317,7 +323,8 @@ def make_run(rng: random.Random, project: Project, t_start: float, now: float,
         results=_results(rng, path, status),
         logs=None if status == "lost" else _logs(rng, status),
         tags=tuple(rng.sample(TAGS, rng.choice([0, 0, 1, 1, 2, 3]))),
-        campaign_id=f"cmp-{project.slug}-{int(t_start // (7 * DAY))}" if rng.random() < 0.25 else None,
+        campaign_id=(f"cmp-{project.slug}-{int(t_start // (7 * DAY))}"
+                     if rng.random() < 0.25 else None),
         agent_mode=rng.choice([None, None, None, "collaborative", "autonomous"]),
         sidecar=Sidecar(path=sidecar[0], sha256=sidecar[1]) if sidecar else None,
     )
@@ -426,10 +433,17 @@ def build(catalog: Path, runs: int, projects: int, days: float, seed: int, batch
     fragments, segs, size = catalog_file_counts(catalog)
     return {
         "runs": runs, "projects": projects, "days": days, "seed": seed,
-        "generator_version": GENERATOR_VERSION, "built_at": end,
+        "generator_version": GENERATOR_VERSION, "layout": layout(), "built_at": end,
         "seconds": time.perf_counter() - started, "workers": workers,
         "fragments_left": fragments, "segments": segs, "segment_bytes": size, **totals,
     }
+
+
+def layout() -> str:
+    """What this bathos writes into segments (columns, row groups): a catalog built under another
+    layout must be rebuilt before its figures mean anything for this code."""
+    spec = json.dumps([schema.COLUMNS, getattr(compact, "ROW_GROUP_SIZE", None)], sort_keys=True)
+    return hashlib.sha256(spec.encode()).hexdigest()[:16]
 
 
 def has_runs(catalog: Path) -> bool:
@@ -467,8 +481,8 @@ def main(argv: list[str] | None = None) -> int:
     per_run = figures["segment_bytes"] / args.runs
     print(f"Built in {figures['seconds']:.1f}s ({args.runs / figures['seconds']:,.0f} runs/s): "
           f"generate {figures['generate_s']:.1f} CPU-s, write fragments {figures['write_s']:.1f} "
-          f"CPU-s (summed over workers); main process: waited {figures['wait_s']:.1f}s for writers, "
-          f"compacted {figures['compact_s']:.1f}s")
+          f"CPU-s (summed over workers); main process: waited {figures['wait_s']:.1f}s for "
+          f"writers, compacted {figures['compact_s']:.1f}s")
     print(f"Fragments written: {figures['fragment_bytes'] / args.runs:,.0f} B/run on average; "
           f"after compaction: {figures['segments']} segments, {figures['segment_bytes']:,} B "
           f"({per_run:,.0f} B/run), {figures['fragments_left']} fragments left")

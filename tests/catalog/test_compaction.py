@@ -10,7 +10,6 @@ import socket
 import time
 
 import attrs
-import pytest
 from catalog_helpers import fragments, segments
 
 import bathos

@@ -14,6 +14,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from gitrepo import git, make_repo
 
 from bathos import Catalog, trace_lineage
 from bathos.projects import init_project
@@ -35,19 +36,6 @@ def bth(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "bathos_cli", *args], cwd=cwd, env=env(),
                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120,
                           check=False)
-
-
-def git(cwd: Path, *args: str) -> str:
-    return subprocess.run(["git", "-c", "init.defaultBranch=main", *args], cwd=cwd, env=env(),
-                          check=True, capture_output=True, text=True).stdout.strip()
-
-
-def make_repo(root: Path) -> Path:
-    root.mkdir(parents=True)
-    git(root, "init", "-q")
-    git(root, "config", "user.name", "Test")
-    git(root, "config", "user.email", "test@example.com")
-    return root
 
 
 def started(done: subprocess.CompletedProcess[str]) -> str:

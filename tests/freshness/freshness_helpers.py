@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+from gitrepo import git
 
 import bathos
 from bathos.config import bth_home
@@ -72,14 +73,6 @@ def base_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     })
     env.update(extra or {})
     return env
-
-
-def git(cwd: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-c", "init.defaultBranch=main", "-c", "commit.gpgsign=false", *args],
-        cwd=cwd, env=base_env(), check=True, capture_output=True, text=True,
-    )
-    return done.stdout.strip()
 
 
 def catalog() -> bathos.Catalog:

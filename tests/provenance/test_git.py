@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from gitrepo import HERMETIC, git
 
 from bathos.errors import ProvenanceError
 from bathos.provenance.git import (
@@ -20,27 +21,7 @@ from bathos.provenance.git import (
     repo_root_of,
 )
 
-GIT_ENV = {
-    **os.environ,
-    "GIT_CONFIG_NOSYSTEM": "1",
-    "GIT_CONFIG_GLOBAL": os.devnull,
-    "GIT_AUTHOR_NAME": "Test",
-    "GIT_AUTHOR_EMAIL": "test@example.com",
-    "GIT_COMMITTER_NAME": "Test",
-    "GIT_COMMITTER_EMAIL": "test@example.com",
-}
-
-
-def git(cwd: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-c", "init.defaultBranch=main", "-c", "commit.gpgsign=false", *args],
-        cwd=cwd,
-        env=GIT_ENV,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return done.stdout.strip()
+GIT_ENV = {**os.environ, **HERMETIC}
 
 
 def commit_all(repo: Path, message: str) -> str:

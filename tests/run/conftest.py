@@ -9,7 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from run_helpers import HELLO, Project, make_repo
+from gitrepo import make_repo
+from run_helpers import HELLO, Project
 
 from bathos.projects import init_project
 

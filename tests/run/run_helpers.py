@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import attrs
+from gitrepo import git
 
 from bathos import Catalog, Run
 
@@ -42,22 +43,6 @@ def base_env(extra: Mapping[str, str | None] | None = None) -> dict[str, str]:
         else:
             env[key] = value
     return env
-
-
-def git(cwd: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-c", "init.defaultBranch=main", "-c", "commit.gpgsign=false", *args],
-        cwd=cwd, env=base_env(), check=True, capture_output=True, text=True,
-    )
-    return done.stdout.strip()
-
-
-def make_repo(root: Path) -> Path:
-    root.mkdir(parents=True, exist_ok=True)
-    git(root, "init", "-q")
-    git(root, "config", "user.name", "Test")
-    git(root, "config", "user.email", "test@example.com")
-    return root
 
 
 @attrs.frozen

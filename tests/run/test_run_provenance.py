@@ -6,7 +6,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from run_helpers import Project, git
+from gitrepo import git
+from run_helpers import Project
 
 HELLO = "scripts/experiments/hello.py"
 

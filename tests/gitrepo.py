@@ -7,6 +7,8 @@ import os
 import subprocess
 from pathlib import Path
 
+import attrs
+
 HERMETIC = {
     "GIT_CONFIG_NOSYSTEM": "1",
     "GIT_CONFIG_GLOBAL": os.devnull,
@@ -34,3 +36,24 @@ def make_repo(root: Path) -> Path:
     git(root, "config", "user.name", "Test")
     git(root, "config", "user.email", "test@example.com")
     return root
+
+
+@attrs.define
+class Repo:
+    """A working tree: write files, run git, commit everything."""
+
+    root: Path
+
+    def write(self, relpath: str, text: str) -> Path:
+        path = self.root / relpath
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        return path
+
+    def git(self, *args: str) -> str:
+        return git(self.root, *args)
+
+    def commit(self, message: str = "work") -> str:
+        self.git("add", "-A")
+        self.git("commit", "-q", "-m", message)
+        return self.git("rev-parse", "HEAD")

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-from gitrepo import git
+from gitrepo import HERMETIC, Repo
 
 import bathos
 from bathos.config import bth_home
@@ -64,12 +64,7 @@ def base_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
                "PYTHONPATH")}
     env.update({
         "VIRTUAL_ENV": sys.prefix,
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_CONFIG_GLOBAL": os.devnull,
-        "GIT_AUTHOR_NAME": "Test",
-        "GIT_AUTHOR_EMAIL": "test@example.com",
-        "GIT_COMMITTER_NAME": "Test",
-        "GIT_COMMITTER_EMAIL": "test@example.com",
+        **HERMETIC,
     })
     env.update(extra or {})
     return env
@@ -85,10 +80,8 @@ def check(**kwargs: Any) -> bathos.CheckReport:
 
 
 @attrs.define
-class Project:
+class Project(Repo):
     """A bathos project in a real git repository; `bth` runs in it as a subprocess."""
-
-    root: Path
 
     @classmethod
     def create(cls, root: Path, slug: str = "alpha") -> Project:
@@ -110,20 +103,6 @@ class Project:
         proj.commit("initial")
         (root / "results").mkdir()
         return proj
-
-    def write(self, relpath: str, text: str) -> Path:
-        path = self.root / relpath
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-        return path
-
-    def git(self, *args: str) -> str:
-        return git(self.root, *args)
-
-    def commit(self, message: str = "work") -> str:
-        self.git("add", "-A")
-        self.git("commit", "-q", "-m", message)
-        return self.git("rev-parse", "HEAD")
 
     def bth(self, *args: str, env: Mapping[str, str] | None = None
             ) -> subprocess.CompletedProcess[str]:

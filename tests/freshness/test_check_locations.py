@@ -6,7 +6,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from freshness_helpers import Project, check, git
+from freshness_helpers import Project, check
+from gitrepo import git
 
 from bathos.errors import ConfigError
 from bathos.projects import init_project

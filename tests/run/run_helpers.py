@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import attrs
-from gitrepo import git
+from gitrepo import Repo
 
 from bathos import Catalog, Run
 
@@ -64,24 +64,8 @@ class Done:
 
 
 @attrs.define
-class Project:
+class Project(Repo):
     """A project directory; `bth`/`python` run in it as subprocesses."""
-
-    root: Path
-
-    def write(self, relpath: str, text: str) -> Path:
-        path = self.root / relpath
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-        return path
-
-    def git(self, *args: str) -> str:
-        return git(self.root, *args)
-
-    def commit(self, message: str = "work") -> str:
-        self.git("add", "-A")
-        self.git("commit", "-q", "-m", message)
-        return self.git("rev-parse", "HEAD")
 
     def python(self, *args: str, env: Mapping[str, str | None] | None = None) -> Done:
         return self._run([sys.executable, *args], env)

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import click
@@ -26,18 +23,19 @@ class _Tour:
         self.env.pop("BTH_CATALOG_DIR", None)
         self.env.pop("BTH_RUN_ID", None)
 
-    def bth(self, *args: str, capture: bool = False) -> str:
+    def bth(self, *args: str) -> None:
+        """Show and run one command, its output going straight to the terminal."""
+        import subprocess  # here, not at the top: `bth --help` imports every command module
+
         click.secho("$ bth " + " ".join(args), bold=True)
-        result = subprocess.run([sys.executable, "-m", "bathos_cli", *args], cwd=self.root,
-                                env=self.env, text=True, check=False,
-                                stdout=subprocess.PIPE if capture else None)
-        return result.stdout or ""
+        subprocess.run([sys.executable, "-m", "bathos_cli", *args], cwd=self.root, env=self.env,
+                       check=False)
 
     def newest_id(self) -> str:
-        out = subprocess.run([sys.executable, "-m", "bathos_cli", "ls", "-n", "1", "--json"],
-                             cwd=self.root, env=self.env, text=True, capture_output=True,
-                             check=True).stdout
-        return str(json.loads(out)[0]["id"])[: render.SHORT_ID]
+        from bathos import Catalog
+
+        newest = Catalog(Path(self.env["BTH_HOME"]) / "catalog").find_rows(limit=1)
+        return str(newest.rows[0][0])[: render.SHORT_ID]
 
 
 @click.command("demo")
@@ -47,6 +45,8 @@ class _Tour:
               help="BTH_HOME for the demo (default: a scratch one beside the project).")
 def demo(directory: Path | None, home: Path | None) -> None:
     """Tour bathos on a scratch project: tracked runs, a failure, a dirty tree, lineage."""
+    import tempfile
+
     from bathos.demo import change_physics, prepare_demo_project
 
     base = directory or Path(tempfile.mkdtemp(prefix="bth-demo-"))

@@ -320,11 +320,10 @@ class Catalog:
 
     def schema(self) -> dict[str, list[tuple[str, str]]]:
         """The views and their columns with types."""
-        con = self._connect()
-        return {
+        return self._execute(lambda con: {
             view: [(r[0], str(r[1])) for r in con.execute(f"DESCRIBE {view}").fetchall()]
             for view in lens.VIEWS
-        }
+        })
 
     # maintenance -------------------------------------------------------------------------
     def compact(self, *, wait: bool = True,

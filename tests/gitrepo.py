@@ -57,3 +57,8 @@ class Repo:
         self.git("add", "-A")
         self.git("commit", "-q", "-m", message)
         return self.git("rev-parse", "HEAD")
+
+
+def hash_object(path: Path) -> str:
+    """git's own blob id for a file's bytes."""
+    return git(path.parent, "hash-object", "--no-filters", str(path))

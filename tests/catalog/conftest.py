@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import records
 
 import bathos
 from bathos.catalog.store import write_record
-from bathos.ids import new_run_id
-from bathos.models import Run, unstructure, utcnow
+from bathos.models import Run, unstructure
 
 MakeRun = Callable[..., Run]
 
@@ -33,16 +33,7 @@ def catalog(catalog_dir: Path) -> bathos.Catalog:
 @pytest.fixture(scope="session")
 def make_run() -> MakeRun:
     """A finished run of project `demo`, started now; any field can be given."""
-
-    def make(**fields: Any) -> Run:
-        started = fields.pop("started_at", None) or utcnow()
-        fields.setdefault("id", new_run_id())
-        fields.setdefault("project", "demo")
-        fields.setdefault("status", "completed")
-        fields.setdefault("updated_at", started)
-        return Run(started_at=started, **fields)
-
-    return make
+    return records.make_run
 
 
 @pytest.fixture

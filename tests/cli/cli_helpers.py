@@ -5,23 +5,10 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 from click.testing import CliRunner, Result
 
-from bathos.ids import new_run_id
-from bathos.models import Run, utcnow
 from bathos_cli.main import cli
-
-
-def make_run(**fields: Any) -> Run:
-    """A finished run of project `demo`, started now; any field can be given."""
-    started = fields.pop("started_at", None) or utcnow()
-    fields.setdefault("id", new_run_id())
-    fields.setdefault("project", "demo")
-    fields.setdefault("status", "completed")
-    fields.setdefault("updated_at", started)
-    return Run(started_at=started, **fields)
 
 
 def bth(*args: str) -> Result:

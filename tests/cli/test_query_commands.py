@@ -12,7 +12,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from cli_helpers import bth, bth_process, make_run
+from cli_helpers import bth, bth_process
+from records import make_run
 
 import bathos
 from bathos import RunQuery

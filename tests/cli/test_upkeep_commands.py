@@ -9,7 +9,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from cli_helpers import bth, make_run
+from cli_helpers import bth
+from records import make_run
 
 import bathos
 from bathos.ids import new_run_id

@@ -5,10 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import subprocess
 from pathlib import Path
 
 import pytest
+from gitrepo import hash_object
 
 from bathos.errors import ProvenanceError
 from bathos.models import Dependency
@@ -99,7 +99,7 @@ def test_script_and_local_imports_transitively(repo: Path, tmp_path: Path) -> No
         role="script",
         sha256="sha256:" + hashlib.sha256(SCRIPT.encode()).hexdigest(),
         size=len(SCRIPT.encode()),
-        git_blob=git_blob(repo / "scripts/train.py"),
+        git_blob=hash_object(repo / "scripts/train.py"),
     )
     assert paths(deps[1:]) == EXPECTED_MODULES
     assert {dep.role for dep in deps[1:]} == {"module"}
@@ -110,7 +110,7 @@ def test_hashes_match_the_files(repo: Path) -> None:
         content = (repo / dep.path).read_bytes()
         assert dep.sha256 == "sha256:" + hashlib.sha256(content).hexdigest()
         assert dep.size == len(content)
-        assert dep.git_blob == git_blob(repo / dep.path)
+        assert dep.git_blob == hash_object(repo / dep.path)
 
 
 def test_relative_imports(tmp_path: Path) -> None:
@@ -233,7 +233,7 @@ def test_file_dependency(repo: Path, tmp_path: Path) -> None:
         role="sidecar",
         sha256="sha256:" + hashlib.sha256(b"# not code\n").hexdigest(),
         size=11,
-        git_blob=git_blob(repo / "README.md"),
+        git_blob=hash_object(repo / "README.md"),
     )
     assert outside.path == str(tmp_path / "outside.csv")
     assert outside.role == "input"
@@ -247,11 +247,3 @@ def entry_name(dep: Dependency) -> str:
     return dep.sha256.removeprefix("sha256:") + ".json"
 
 
-def git_blob(path: Path) -> str:
-    done = subprocess.run(
-        ["git", "hash-object", "--no-filters", str(path)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return done.stdout.strip()

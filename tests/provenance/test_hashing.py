@@ -4,22 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-import subprocess
 from pathlib import Path
 
 import pytest
+from gitrepo import hash_object
 
 from bathos.hashing import CHUNK_BYTES, hash_bytes, hash_file
-
-
-def git_hash_object(path: Path) -> str:
-    done = subprocess.run(
-        ["git", "hash-object", "--no-filters", str(path)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return done.stdout.strip()
 
 
 @pytest.mark.parametrize(
@@ -40,7 +30,7 @@ def test_hash_file_matches_hashlib_and_git(tmp_path: Path, content: bytes) -> No
     digest = hash_file(path)
 
     assert digest.sha256 == "sha256:" + hashlib.sha256(content).hexdigest()
-    assert digest.git_blob == git_hash_object(path)
+    assert digest.git_blob == hash_object(path)
     assert digest.size == len(content)
     assert digest.mtime == os.stat(path).st_mtime
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +99,8 @@ def find_project(start: Path | None = None) -> ProjectConfig | None:
 
 def load_project(path: Path) -> ProjectConfig:
     """Read a `.bth.toml`; a malformed file raises ConfigError naming the line or key."""
+    import tomllib  # only inside a project: listings elsewhere do not pay for it
+
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:

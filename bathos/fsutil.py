@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 from pathlib import Path
 
 
 def temp_name(path: Path) -> Path:
     """A hidden, unique sibling of `path` for writing before the rename."""
-    return path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    return path.with_name(f".{path.name}.{os.urandom(4).hex()}.tmp")
 
 
 def fsync_dir(directory: Path) -> None:

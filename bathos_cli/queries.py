@@ -55,14 +55,19 @@ def _runs_table(data: list[dict[str, Any]]) -> None:
                        "commit"], rows, styles={"status": render.style_status})
 
 
+def _list(query: RunQuery, *, json_: bool, csv_: bool) -> None:
+    from bathos.catalog.rows import LISTING_COLUMNS
+
+    data = _catalog().listing(query)
+    render.listing(data, LISTING_COLUMNS, json_=json_, csv_=csv_, table=_runs_table)
+
+
 @click.command("ls")
 @options.run_filters()
 @options.output_format()
 def ls(project: str | None, all_projects: bool, json_: bool, csv_: bool, **criteria: Any) -> None:
     """List runs, newest first (the current project's, inside a project)."""
-    query = _query(project, all_projects, **criteria)
-    rows = _catalog().find_rows(query)
-    render.listing(rows.to_data(), rows.columns, json_=json_, csv_=csv_, table=_runs_table)
+    _list(_query(project, all_projects, **criteria), json_=json_, csv_=csv_)
 
 
 @click.command("find")
@@ -71,9 +76,8 @@ def ls(project: str | None, all_projects: bool, json_: bool, csv_: bool, **crite
 def find(project: str | None, all_projects: bool, params: tuple[str, ...], json_: bool,
          csv_: bool, **criteria: Any) -> None:
     """Search runs by script, argument, host, commit, SLURM job, output file or campaign."""
-    query = _query(project, all_projects, params=options.parse_params(params), **criteria)
-    rows = _catalog().find_rows(query)
-    render.listing(rows.to_data(), rows.columns, json_=json_, csv_=csv_, table=_runs_table)
+    _list(_query(project, all_projects, params=options.parse_params(params), **criteria),
+          json_=json_, csv_=csv_)
 
 
 @click.command("show")

@@ -10,13 +10,14 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from bathos.catalog.catalog import Catalog, Rows, RunQuery, VerifyReport
+    from bathos.catalog.catalog import Catalog, RunQuery, VerifyReport
     from bathos.catalog.compact import CompactionReport
+    from bathos.catalog.rows import Rows
 
 _EXPORTS = {
     "Catalog": "bathos.catalog.catalog",
     "CompactionReport": "bathos.catalog.compact",
-    "Rows": "bathos.catalog.catalog",
+    "Rows": "bathos.catalog.rows",
     "RunQuery": "bathos.catalog.catalog",
     "VerifyReport": "bathos.catalog.catalog",
 }

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-import decimal
 import json
 import logging
 import os
-import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -15,8 +13,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import attrs
 
 from bathos import config, ids
-from bathos.catalog import compact as compaction
-from bathos.catalog import lens, schema, segments, store
+from bathos.catalog import lens, recent, schema, segments, store
+from bathos.catalog.rows import LISTING_COLUMNS, Rows, to_rows
 from bathos.errors import (
     AmbiguousRunId,
     CatalogError,
@@ -32,60 +30,13 @@ if TYPE_CHECKING:
     import duckdb
     import polars as pl
 
+    from bathos.catalog.compact import CompactionReport
+
 log = logging.getLogger("bathos.catalog")
 
 DEFAULT_COMPACT_THRESHOLD = 500
-SUMMARY_COLUMNS = (
-    "id", "project", "status", "name", "script", "started_at", "ended_at", "duration_s",
-    "exit_code", "signal", "hostname", "user", "commit", "branch", "dirty", "slurm_job_id",
-    "slurm_array_job_id", "slurm_array_task_id", "tags", "parent_run_id", "campaign_id",
-    "agent_mode", "argv", "params", "results",
-)
 Progress = Callable[[int, int], None]
 T = TypeVar("T")
-
-
-def _plain(value: Any) -> Any:
-    """A DuckDB value as JSON-ready data: times as ISO-8601 (UTC), intervals in seconds."""
-    if isinstance(value, dt.datetime):
-        aware = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-        return aware.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
-    if isinstance(value, dt.date | dt.time):
-        return value.isoformat()
-    if isinstance(value, dt.timedelta):
-        return value.total_seconds()
-    if isinstance(value, decimal.Decimal):
-        return float(value)
-    if isinstance(value, bytes):
-        return value.hex()
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    return value
-
-
-@attrs.frozen
-class Rows:
-    """A query result as plain Python rows; `to_data()` is what `--json` prints."""
-
-    columns: tuple[str, ...]
-    types: tuple[str, ...]
-    rows: list[tuple[Any, ...]]
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def to_data(self) -> list[dict[str, Any]]:
-        """JSON-ready dicts: times as ISO-8601 UTC, JSON columns parsed."""
-        json_cols = {i for i, t in enumerate(self.types) if t == "JSON"}
-        return [
-            {
-                name: (json.loads(v) if i in json_cols and v is not None else _plain(v))
-                for i, (name, v) in enumerate(zip(self.columns, row, strict=True))
-            }
-            for row in self.rows
-        ]
 
 
 @attrs.frozen
@@ -209,7 +160,7 @@ class Catalog:
         finished_hot = sum(1 for r in snap.hot if r.get("status") != "running")
         if finished_hot > self.compact_threshold:
             try:
-                compaction.compact(self.path, wait=False)
+                self.compact(wait=False)
                 snap = lens.take_snapshot(self.path)
             except (CompactionBusy, OSError) as exc:
                 log.info("automatic compaction skipped: %s", exc)
@@ -231,7 +182,7 @@ class Catalog:
         raise AssertionError("unreachable")
 
     def _rows(self, query: str, params: Sequence[Any] = ()) -> Rows:
-        return self._execute(lambda con: _to_rows(con.sql(query, params=list(params) or None)))
+        return self._execute(lambda con: to_rows(con.sql(query, params=list(params) or None)))
 
     def _frame(self, query: str, params: Sequence[Any] = ()) -> pl.DataFrame:
         return self._execute(lambda con: _to_frame(con.sql(query, params=list(params) or None)))
@@ -239,7 +190,15 @@ class Catalog:
     def find_rows(self, query: RunQuery | None = None, **criteria: Any) -> Rows:
         """Runs matching the criteria (see RunQuery), newest first, as plain rows."""
         chosen = query or RunQuery(**criteria)
-        return self._execute(lambda con: _to_rows(_select_runs(con, chosen)))
+        return self._execute(lambda con: to_rows(_select_runs(con, chosen)))
+
+    def listing(self, query: RunQuery | None = None, **criteria: Any) -> list[dict[str, Any]]:
+        """Runs matching the criteria, newest first, as JSON-ready dicts (what `bth ls --json`
+        prints). A listing by project, time, status and tags is answered from the newest rows
+        compaction keeps beside each manifest, without starting DuckDB, whenever they suffice."""
+        chosen = query or RunQuery(**criteria)
+        data = recent.newest(self.path, chosen, self.compact_threshold)
+        return data if data is not None else self.find_rows(chosen).to_data()
 
     def find(self, query: RunQuery | None = None, **criteria: Any) -> pl.DataFrame:
         """Runs matching the criteria (see RunQuery), newest first, as a polars DataFrame."""
@@ -327,9 +286,11 @@ class Catalog:
 
     # maintenance -------------------------------------------------------------------------
     def compact(self, *, wait: bool = True,
-                on_progress: Progress | None = None) -> compaction.CompactionReport:
+                on_progress: Progress | None = None) -> CompactionReport:
         """Fold finished hot fragments into sorted Parquet segments and merge small segments."""
-        return compaction.compact(self.path, wait=wait, on_progress=on_progress)
+        from bathos.catalog import compact
+
+        return compact.compact(self.path, wait=wait, on_progress=on_progress)
 
     def verify(self, *, quarantine: bool = False,
                on_progress: Progress | None = None) -> VerifyReport:
@@ -355,16 +316,13 @@ class Catalog:
             if not target.exists():
                 break
             target = target.with_name(f"{path.stem}.{n}{path.suffix}")
+        import shutil
+
         shutil.move(path, target)
         names = segments.read_manifest(path.parent)
         if names is not None and path.name in names:
             segments.write_manifest(path.parent, [n for n in names if n != path.name])
         return target
-
-
-def _to_rows(rel: duckdb.DuckDBPyRelation) -> Rows:
-    return Rows(columns=tuple(rel.columns), types=tuple(str(t) for t in rel.types),
-                rows=rel.fetchall())
 
 
 def _to_frame(rel: duckdb.DuckDBPyRelation) -> pl.DataFrame:
@@ -376,7 +334,7 @@ def _to_frame(rel: duckdb.DuckDBPyRelation) -> pl.DataFrame:
 
 
 def _select_runs(con: duckdb.DuckDBPyConnection, query: RunQuery) -> duckdb.DuckDBPyRelation:
-    sql, args = query.to_sql(SUMMARY_COLUMNS)
+    sql, args = query.to_sql(LISTING_COLUMNS)
     return con.sql(sql, params=args or None)
 
 

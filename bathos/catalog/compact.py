@@ -3,8 +3,9 @@
 Safe while writers write (only finished or lost runs are folded, and a fragment is removed only if
 it is still the file that was folded) and while another compactor runs (an exclusive `flock` on
 `catalog/.compact.lock`; the kernel releases it when a compactor dies, so a crash leaves no stale
-lock). Order of work: write the segment under an unlisted name, replace the manifest, then remove
-the folded fragments. A crash at any instant loses nothing and shows no run twice.
+lock). Order of work: write the segment under an unlisted name, replace the manifest, keep the
+newest rows for listings (`recent`), then remove the folded fragments. A crash at any instant loses
+nothing and shows no run twice.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import fcntl
 import json
 import logging
 import os
-import socket
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from bathos.catalog import schema, segments, store
+from bathos.catalog import recent, schema, segments, store
 from bathos.errors import CompactionBusy
 from bathos.fsutil import commit_file, temp_name
 
@@ -66,7 +66,7 @@ def compaction_lock(catalog: Path, *, wait: bool) -> Iterator[None]:
                 f"another process is compacting {catalog} (wait for it, or run bth compact later)"
             ) from None
         os.ftruncate(fd, 0)
-        os.write(fd, f"{socket.gethostname()} {os.getpid()} {time.time():.0f}\n".encode())
+        os.write(fd, f"{os.uname().nodename} {os.getpid()} {time.time():.0f}\n".encode())
         yield
     finally:
         os.close(fd)
@@ -170,6 +170,8 @@ def compact_project(directory: Path, *, on_progress: Progress | None = None) -> 
         "WHERE id IN (SELECT id FROM new)") > 0
     merge = list(live_paths) if (rebuild or overlap) else (small if len(small) >= MERGE_AT else [])
     if not picked and not merge:
+        if recent.read_recent(directory, live) is None:
+            recent.write_recent(con, directory, live)
         return CompactionReport(skipped_unreadable=unreadable)
     sources = "SELECT * FROM new"
     if merge:
@@ -184,6 +186,7 @@ def compact_project(directory: Path, *, on_progress: Progress | None = None) -> 
     new_segment = _write_segment(con, select, [], directory, first)
     kept = [n for n in live if directory / n not in merge]
     segments.write_manifest(directory, [*kept, new_segment.name])
+    recent.write_recent(con, directory, [*kept, new_segment.name])
     for path, stat, _ in picked:
         _remove_if_unchanged(path, stat)
     for path in merge:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -137,7 +136,7 @@ def settle_status(record: Record, heartbeat: float, now: float) -> Record:
     record["heartbeat_at"] = datetime.fromtimestamp(heartbeat, UTC).isoformat()
     host = record.get("host") or {}
     pid = host.get("pid")
-    same_host = host.get("hostname") == socket.gethostname() and isinstance(pid, int) and pid > 0
+    same_host = host.get("hostname") == os.uname().nodename and isinstance(pid, int) and pid > 0
     if now - heartbeat > STALE_AFTER_S or (same_host and not _pid_alive(pid)):
         record["status"] = "lost"
     return record

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import getpass
 import os
-import socket
 
 from bathos.models import Host
 
@@ -12,7 +11,7 @@ from bathos.models import Host
 def capture_host() -> Host:
     """The current host; `cpu_count` is the CPUs this process may run on (SLURM/cgroup aware)."""
     return Host(
-        hostname=socket.gethostname(),
+        hostname=os.uname().nodename,
         user=_user(),
         pid=os.getpid(),
         cpu_count=_cpu_count(),

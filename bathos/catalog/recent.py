@@ -1,0 +1,196 @@
+"""Listings without starting DuckDB: each project's newest cool rows, kept beside its manifest.
+
+After compaction replaces a project's manifest it writes `runs/<project>/segments.recent`: the
+newest RECENT_ROWS rows of the live segments in the listing columns, exactly as a query of the
+`runs` view gives them, with the names of the segments they were read from and whether they are all
+the rows there are.
+
+`newest` answers a listing (`bth ls`: project, since, until, status, tags, limit) from those rows
+and the hot fragments, but only when that answer is provably the one the `runs` view gives: the
+rows file names the segments the manifest names now, every segment is intact, no fragment is
+unreadable, no automatic compaction is due, and in every project the kept rows are complete, or
+reach past `since`, or hold enough matching runs at least as new as the oldest row read. Otherwise
+it returns None and the caller asks DuckDB (which also prints the warnings).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bathos.catalog import schema, segments, store
+from bathos.catalog.rows import LISTING_COLUMNS, to_rows
+from bathos.fsutil import atomic_write_bytes
+from bathos.models import STATUSES
+from bathos.timespec import parse_time
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from bathos.catalog.catalog import RunQuery
+
+RECENT = "segments.recent"
+RECENT_ROWS = 1000
+# Criteria a listing from kept rows cannot judge (they need columns it does not keep).
+_NEEDS_DUCKDB = ("script", "params", "host", "commit", "slurm_job", "output", "campaign")
+
+Row = dict[str, Any]
+Key = tuple[dt.datetime, str]
+
+
+def write_recent(con: duckdb.DuckDBPyConnection, directory: Path, live: list[str]) -> None:
+    """Keep the newest rows of the live segments `live` (names in `directory`) for listings;
+    with a damaged segment among them, keep nothing new (listings then ask DuckDB).
+
+    The file is JSON lines: a header naming the segments, then one row per line, newest first,
+    so a listing parses only as many rows as it shows."""
+    paths = [directory / n for n in live]
+    if not all(segments.looks_complete(p) for p in paths):
+        return
+    rows: list[Row] = []
+    if paths:
+        source = f"read_parquet({schema.sql_paths(paths)})"
+        # The oldest start among the newest rows first (one column), so the full rows are read
+        # from the few row groups that hold them.
+        oldest = con.execute(f"SELECT started_at FROM {source} ORDER BY started_at DESC "
+                             f"LIMIT 1 OFFSET {RECENT_ROWS}").fetchall()
+        where = "WHERE started_at >= ?" if oldest else ""
+        rows = to_rows(con.sql(
+            f"SELECT {', '.join(LISTING_COLUMNS)} FROM {source} {where} "
+            f"ORDER BY started_at DESC, id DESC LIMIT {RECENT_ROWS + 1}",
+            params=list(oldest[0]) if oldest else None,
+        )).to_data()
+    header = {"segments": sorted(live), "complete": len(rows) <= RECENT_ROWS}
+    lines = [json.dumps(item, separators=(",", ":")) for item in [header, *rows[:RECENT_ROWS]]]
+    atomic_write_bytes(directory / RECENT, "\n".join(lines).encode() + b"\n")
+
+
+def read_recent(directory: Path, live: list[str]) -> tuple[Iterator[Row], bool] | None:
+    """The kept rows (newest first, parsed as they are consumed) and whether they are all the rows
+    of the live segments, if they were read from exactly the segments `live`."""
+    try:
+        fh = open(directory / RECENT, "rb")  # noqa: SIM115  (closed by the generator)
+    except OSError:
+        return None
+    try:
+        header = json.loads(fh.readline())
+        if header["segments"] != sorted(live):
+            fh.close()
+            return None
+        complete = bool(header["complete"])
+    except (ValueError, TypeError, KeyError):
+        fh.close()
+        return None
+
+    def rows() -> Iterator[Row]:
+        with fh:
+            for line in fh:
+                yield json.loads(line)
+
+    return rows(), complete
+
+
+def listing_row(record: schema.Record) -> Row:
+    """A hot record in the listing columns, as a query of the `runs` view gives them."""
+    flat = schema.flatten(record)
+    row = {name: flat[name] for name in LISTING_COLUMNS}
+    for name in ("started_at", "ended_at"):
+        if row[name] is not None:
+            row[name] += "Z"
+    if row["duration_s"] is not None:
+        row["duration_s"] = float(row["duration_s"])
+    return row
+
+
+def _key(row: Row) -> Key | None:
+    started = row.get("started_at")
+    return (dt.datetime.fromisoformat(started), row["id"]) if started else None
+
+
+def _names(value: str | Sequence[str] | None) -> set[str]:
+    if not value:
+        return set()
+    return {value} if isinstance(value, str) else set(value)
+
+
+def newest(catalog: Path, query: RunQuery, compact_threshold: int) -> list[Row] | None:
+    """The runs matching a listing query, newest first, or None when kept rows cannot tell."""
+    if any(getattr(query, name) for name in _NEEDS_DUCKDB):
+        return None
+    statuses, projects, tags = _names(query.status), _names(query.project), set(query.tags)
+    if not statuses <= set(STATUSES):
+        return None  # DuckDB's path names the unknown status
+    since = parse_time(query.since) if query.since else None
+    until = parse_time(query.until) if query.until else None
+    need = math.inf if query.limit is None else query.limit
+
+    def wanted(row: Row, key: Key) -> bool:
+        return ((not statuses or row["status"] in statuses)
+                and (since is None or key[0] >= since)
+                and (until is None or key[0] < until)
+                and tags <= set(row["tags"] or ()))
+
+    matched: list[tuple[Key, Row]] = []
+    finished_hot = 0
+    for directory in store.project_dirs(catalog):
+        if projects and directory.name not in projects:
+            continue  # a project's runs live in its own directory (store.project_dir)
+        hot, unreadable = store.load_hot(directory)
+        if unreadable:
+            return None
+        finished_hot += sum(1 for r in hot if r.get("status") != "running")
+        keyed = [(_key(row), row) for row in map(listing_row, hot)]
+        if any(key is None for key, _ in keyed):
+            return None
+        hot_found = [(key, row) for key, row in keyed if key is not None and wanted(row, key)]
+        # Compaction folds only runs that ended (or were lost): no cool row is running.
+        cool = (iter(()), True) if statuses == {"running"} else _cool_rows(directory)
+        if cool is None:
+            return None
+        rows, complete = cool
+        shadowed = {row["id"] for _, row in keyed}
+        cool_found: list[tuple[Key, Row]] = []
+        enough = complete or need == 0
+        last: Key | None = None  # every row at least this new has been seen
+        for row in rows:
+            last = _key(row)
+            if last is None:
+                return None
+            if since is not None and last[0] < since:
+                enough = True  # this row and all older ones are outside the window
+                break
+            if row["id"] in shadowed or not wanted(row, last):
+                continue
+            cool_found.append((last, row))
+            if _known_at_least(need, last, cool_found, hot_found):
+                enough = True
+                break
+        if not enough and not (last and _known_at_least(need, last, cool_found, hot_found)):
+            return None
+        matched += hot_found + cool_found
+    if finished_hot > compact_threshold:
+        return None
+    matched.sort(key=lambda kr: kr[0], reverse=True)
+    return [row for _, row in (matched if query.limit is None else matched[: query.limit])]
+
+
+def _known_at_least(need: float, last: Key, cool_found: list[tuple[Key, Row]],
+                    hot_found: list[tuple[Key, Row]]) -> bool:
+    """Whether `need` matching rows are at least as new as `last` (the oldest cool row seen)."""
+    if len(cool_found) + len(hot_found) < need:
+        return False
+    return len(cool_found) + sum(1 for key, _ in hot_found if key >= last) >= need
+
+
+def _cool_rows(directory: Path) -> tuple[Iterator[Row], bool] | None:
+    """The kept rows of a project directory, or None when they are missing or out of date."""
+    live = segments.read_manifest(directory)
+    if live is None:
+        return None if segments.segment_files(directory) else (iter(()), True)
+    if not all(segments.looks_complete(directory / n) for n in live):
+        return None
+    return read_recent(directory, live)

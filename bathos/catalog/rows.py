@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import numbers
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, SupportsFloat
 
 import attrs
 
@@ -31,7 +30,7 @@ def _plain(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, dt.timedelta):
         return value.total_seconds()
-    if isinstance(value, numbers.Number):
+    if isinstance(value, SupportsFloat):
         return float(value)  # DECIMAL columns (decimal.Decimal, not imported unless used)
     if isinstance(value, bytes):
         return value.hex()

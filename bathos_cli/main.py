@@ -6,7 +6,6 @@ Commands import the library inside their bodies, so `bth --help` stays fast.
 from __future__ import annotations
 
 import importlib
-import logging
 import sys
 from typing import Any
 
@@ -70,11 +69,6 @@ class BathosGroup(click.Group):
             raise click.ClickException(str(exc)) from None
 
 
-class _StderrHandler(logging.Handler):
-    def emit(self, record: logging.LogRecord) -> None:
-        click.echo(f"{record.levelname.lower()}: {record.getMessage()}", err=True)
-
-
 @click.group(cls=BathosGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="bth")
 @click.option("-v", "--verbose", count=True, help="Show more of what bathos does (on stderr).")
@@ -84,9 +78,21 @@ def cli(verbose: int) -> None:
     The catalog lives in $BTH_HOME/catalog (default ~/.bth/catalog).
     Exit codes: 0 ok, 1 error (or problems found, for verify), 2 bad usage or input.
     """
+    _log_to_stderr(verbose)
+
+
+def _log_to_stderr(verbose: int) -> None:
+    """Show the library's log as `warning: …` lines on stderr (logging is imported here, not at
+    the top: `bth --help` never logs)."""
+    import logging
+
+    class StderrHandler(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            click.echo(f"{record.levelname.lower()}: {record.getMessage()}", err=True)
+
     logger = logging.getLogger("bathos")
     if not logger.handlers:
-        logger.addHandler(_StderrHandler())
+        logger.addHandler(StderrHandler())
     logger.setLevel(logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING)
 
 

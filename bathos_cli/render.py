@@ -6,7 +6,6 @@ stdout carries data; warnings and progress go to stderr. Rich honours NO_COLOR.
 from __future__ import annotations
 
 import contextlib
-import csv
 import datetime as dt
 import io
 import json
@@ -30,6 +29,8 @@ def echo_json(data: Any, *, indent: int | None = None) -> None:
 
 def echo_csv(data: list[dict[str, Any]], columns: Sequence[str]) -> None:
     """CSV with a header row (even with no rows); nested values as JSON."""
+    import csv
+
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=list(columns), lineterminator="\n")
     writer.writeheader()

@@ -119,7 +119,7 @@ def _names(value: str | Sequence[str] | None) -> set[str]:
 
 def newest(catalog: Path, query: RunQuery, compact_threshold: int) -> list[Row] | None:
     """The runs matching a listing query, newest first, or None when kept rows cannot tell."""
-    if any(getattr(query, name) for name in _NEEDS_DUCKDB):
+    if any(getattr(query, name) for name in _NEEDS_DUCKDB) or (query.limit or 0) < 0:
         return None
     statuses, projects, tags = _names(query.status), _names(query.project), set(query.tags)
     if not statuses <= set(STATUSES):

@@ -121,19 +121,10 @@ def newest(catalog: Path, query: RunQuery, compact_threshold: int) -> list[Row] 
     """The runs matching a listing query, newest first, or None when kept rows cannot tell."""
     if any(getattr(query, name) for name in _NEEDS_DUCKDB) or (query.limit or 0) < 0:
         return None
-    statuses, projects, tags = _names(query.status), _names(query.project), set(query.tags)
-    if not statuses <= set(STATUSES):
+    listing = _Listing(query)
+    if not listing.statuses <= set(STATUSES):
         return None  # DuckDB's path names the unknown status
-    since = parse_time(query.since) if query.since else None
-    until = parse_time(query.until) if query.until else None
-    need = math.inf if query.limit is None else query.limit
-
-    def wanted(row: Row, key: Key) -> bool:
-        return ((not statuses or row["status"] in statuses)
-                and (since is None or key[0] >= since)
-                and (until is None or key[0] < until)
-                and tags <= set(row["tags"] or ()))
-
+    projects = _names(query.project)
     matched: list[tuple[Key, Row]] = []
     finished_hot = 0
     for directory in store.project_dirs(catalog):
@@ -143,39 +134,69 @@ def newest(catalog: Path, query: RunQuery, compact_threshold: int) -> list[Row] 
         if unreadable:
             return None
         finished_hot += sum(1 for r in hot if r.get("status") != "running")
-        keyed = [(_key(row), row) for row in map(listing_row, hot)]
-        if any(key is None for key, _ in keyed):
+        found = listing.project(directory, hot)
+        if found is None:
             return None
-        hot_found = [(key, row) for key, row in keyed if key is not None and wanted(row, key)]
-        # Compaction folds only runs that ended (or were lost): no cool row is running.
-        cool = (iter(()), True) if statuses == {"running"} else _cool_rows(directory)
-        if cool is None:
-            return None
-        rows, complete = cool
-        shadowed = {row["id"] for _, row in keyed}
-        cool_found: list[tuple[Key, Row]] = []
-        enough = complete or need == 0
-        last: Key | None = None  # every row at least this new has been seen
-        for row in rows:
-            last = _key(row)
-            if last is None:
-                return None
-            if since is not None and last[0] < since:
-                enough = True  # this row and all older ones are outside the window
-                break
-            if row["id"] in shadowed or not wanted(row, last):
-                continue
-            cool_found.append((last, row))
-            if _known_at_least(need, last, cool_found, hot_found):
-                enough = True
-                break
-        if not enough and not (last and _known_at_least(need, last, cool_found, hot_found)):
-            return None
-        matched += hot_found + cool_found
+        matched += found
     if finished_hot > compact_threshold:
         return None
     matched.sort(key=lambda kr: kr[0], reverse=True)
     return [row for _, row in (matched if query.limit is None else matched[: query.limit])]
+
+
+class _Listing:
+    """The criteria of one listing, applied project by project."""
+
+    def __init__(self, query: RunQuery) -> None:
+        self.statuses, self.tags = _names(query.status), set(query.tags)
+        self.since = parse_time(query.since) if query.since else None
+        self.until = parse_time(query.until) if query.until else None
+        self.need = math.inf if query.limit is None else query.limit
+
+    def wanted(self, row: Row, key: Key) -> bool:
+        return ((not self.statuses or row["status"] in self.statuses)
+                and (self.since is None or key[0] >= self.since)
+                and (self.until is None or key[0] < self.until)
+                and self.tags <= set(row["tags"] or ()))
+
+    def project(self, directory: Path, hot: list[schema.Record]) -> list[tuple[Key, Row]] | None:
+        """Every run of the project that may be among the answer, or None if unknowable."""
+        keyed = [(_key(row), row) for row in map(listing_row, hot)]
+        if any(key is None for key, _ in keyed):
+            return None  # a hot run with no start time: DuckDB orders it
+        hot_found = [(key, row) for key, row in keyed if key is not None and self.wanted(row, key)]
+        # Compaction folds only runs that ended (or were lost): no cool row is running.
+        cool = (iter(()), True) if self.statuses == {"running"} else _cool_rows(directory)
+        if cool is None:
+            return None
+        rows, complete = cool
+        try:
+            cool_found = self._scan(rows, complete, {row["id"] for _, row in keyed}, hot_found)
+        except (ValueError, KeyError, TypeError):  # a damaged line: let DuckDB answer
+            return None
+        return None if cool_found is None else hot_found + cool_found
+
+    def _scan(self, rows: Iterator[Row], complete: bool, shadowed: set[str],
+              hot_found: list[tuple[Key, Row]]) -> list[tuple[Key, Row]] | None:
+        """The kept rows that match, read newest first only as far as needed; None when the
+        kept rows end before the answer is known."""
+        found: list[tuple[Key, Row]] = []
+        last: Key | None = None  # every cool row at least this new has been seen
+        for row in rows:
+            last = _key(row)
+            if last is None:
+                return None
+            if self.since is not None and last[0] < self.since:
+                return found  # this row and all older ones are outside the window
+            if row["id"] in shadowed or not self.wanted(row, last):
+                continue
+            found.append((last, row))
+            if _known_at_least(self.need, last, found, hot_found):
+                return found
+        if complete or self.need == 0 or (
+                last is not None and _known_at_least(self.need, last, found, hot_found)):
+            return found
+        return None
 
 
 def _known_at_least(need: float, last: Key, cool_found: list[tuple[Key, Row]],

@@ -154,3 +154,23 @@ def test_a_damaged_segment_stops_the_kept_rows_being_used(mixed, catalog_dir) ->
     mixed.compact()
     assert recent.newest(mixed.path, query, mixed.compact_threshold) is not None
     assert mixed.listing(query) == mixed.find_rows(query).to_data()
+
+
+def test_a_damaged_line_of_kept_rows_sends_the_listing_to_duckdb(mixed, catalog_dir) -> None:
+    kept = catalog_dir / "runs" / "alpha" / recent.RECENT
+    lines = kept.read_text().splitlines()
+    kept.write_text("\n".join([*lines[:3], lines[3][:40], *lines[4:]]) + "\n")
+    query = RunQuery(project="alpha", limit=20)
+    assert recent.newest(mixed.path, query, mixed.compact_threshold) is None
+    assert mixed.listing(query) == mixed.find_rows(query).to_data()
+
+
+def test_a_due_compaction_sends_the_listing_to_duckdb_which_compacts(mixed, catalog_dir,
+                                                                     monkeypatch) -> None:
+    monkeypatch.setenv("BTH_COMPACT_THRESHOLD", "3")
+    catalog = bathos.Catalog()
+    query = RunQuery(limit=20)
+    assert recent.newest(catalog.path, query, catalog.compact_threshold) is None
+    first = catalog.listing(query)  # compacts the finished hot runs of alpha and gamma
+    assert not list((catalog_dir / "runs" / "gamma").glob("*.json"))
+    assert recent.newest(catalog.path, query, catalog.compact_threshold) == first

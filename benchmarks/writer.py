@@ -1,17 +1,21 @@
-"""One writer of the concurrency benchmark: records one finished run through the library.
+"""Writers of the concurrency benchmark: each records one finished run through the library.
 
-    python benchmarks/writer.py N
-
-Run as a script it is a fresh interpreter, as a SLURM array task is: start-up, imports, one write.
-bench_catalog.py also forks processes from one interpreter that call `write_one` directly, which
-measures the catalog's write path alone.
+    python benchmarks/writer.py N            one writer, run N: a fresh interpreter, as a SLURM
+                                             array task is (start-up, imports, one write)
+    python benchmarks/writer.py --fork N     N writers forked from this interpreter once bathos is
+                                             imported, held at a pipe and released together: the
+                                             catalog's write path alone; prints wall and CPU
+                                             seconds and how many failed, as JSON
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
+import resource
 import sys
+import time
 
 from bathos import Catalog, Host, Run
 from bathos.ids import new_run_id
@@ -30,5 +34,33 @@ def write_one(i: int) -> None:
     ))
 
 
+def fork_writers(count: int) -> dict[str, float]:
+    """Fork `count` writers, release them together, wait for all."""
+    read_end, write_end = os.pipe()
+    pids = []
+    for i in range(count):
+        pid = os.fork()
+        if pid == 0:  # the child: wait for the start, write, leave without cleanup
+            code = 1
+            try:
+                os.close(write_end)
+                os.read(read_end, 1)
+                write_one(i)
+                code = 0
+            finally:
+                os._exit(code)
+        pids.append(pid)
+    os.close(read_end)
+    t0 = time.perf_counter()
+    os.close(write_end)
+    failed = sum(1 for pid in pids if os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) != 0)
+    wall = time.perf_counter() - t0
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "failed": failed}
+
+
 if __name__ == "__main__":
-    write_one(int(sys.argv[1]))
+    if sys.argv[1] == "--fork":
+        print(json.dumps(fork_writers(int(sys.argv[2]))))
+    else:
+        write_one(int(sys.argv[1]))

@@ -184,9 +184,6 @@ class Catalog:
     def _rows(self, query: str, params: Sequence[Any] = ()) -> Rows:
         return self._execute(lambda con: to_rows(con.sql(query, params=list(params) or None)))
 
-    def _frame(self, query: str, params: Sequence[Any] = ()) -> pl.DataFrame:
-        return self._execute(lambda con: _to_frame(con.sql(query, params=list(params) or None)))
-
     def find_rows(self, query: RunQuery | None = None, **criteria: Any) -> Rows:
         """Runs matching the criteria (see RunQuery), newest first, as plain rows."""
         chosen = query or RunQuery(**criteria)
@@ -253,29 +250,12 @@ class Catalog:
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> Rows:
         """A read-only SQL query over the views (`?` placeholders take `params`), as plain rows."""
-        self._refuse_writes(sql)
-        return self._rows(sql, params)
+        return self._execute(
+            lambda con: to_rows(_read_only(con, sql).sql(sql, params=list(params) or None)))
 
     def sql(self, sql: str) -> pl.DataFrame:
         """A read-only SQL query over the views (`runs`, `outputs`, `dependencies`) as polars."""
-        self._refuse_writes(sql)
-        return self._frame(sql)
-
-    def _refuse_writes(self, sql: str) -> None:
-        import duckdb
-
-        try:
-            kinds = lens.statement_types(duckdb.connect(":memory:"), sql)
-        except duckdb.Error as exc:
-            raise QueryRefused(f"cannot parse query: {str(exc).splitlines()[0]}") from exc
-        refused = [k for k in kinds if k not in lens.READ_ONLY_STATEMENTS]
-        if "EXPLAIN" in kinds and lens.EXPLAIN_ANALYZE.search(sql):
-            refused = ["EXPLAIN ANALYZE"]
-        if refused or not kinds:
-            raise QueryRefused(
-                f"bth sql is read-only: {', '.join(refused) or 'empty query'} is not allowed "
-                "(use SELECT; runs are written by bth run)"
-            )
+        return self._execute(lambda con: _to_frame(_read_only(con, sql).sql(sql)))
 
     def schema(self) -> dict[str, list[tuple[str, str]]]:
         """The views and their columns with types."""
@@ -336,6 +316,25 @@ def _to_frame(rel: duckdb.DuckDBPyRelation) -> pl.DataFrame:
 def _select_runs(con: duckdb.DuckDBPyConnection, query: RunQuery) -> duckdb.DuckDBPyRelation:
     sql, args = query.to_sql(LISTING_COLUMNS)
     return con.sql(sql, params=args or None)
+
+
+def _read_only(con: duckdb.DuckDBPyConnection, sql: str) -> duckdb.DuckDBPyConnection:
+    """`con`, once `sql` is known to only read (SELECT or EXPLAIN); else QueryRefused."""
+    import duckdb
+
+    try:
+        kinds = lens.statement_types(con, sql)
+    except duckdb.Error as exc:
+        raise QueryRefused(f"cannot parse query: {str(exc).splitlines()[0]}") from exc
+    refused = [k for k in kinds if k not in lens.READ_ONLY_STATEMENTS]
+    if "EXPLAIN" in kinds and lens.EXPLAIN_ANALYZE.search(sql):
+        refused = ["EXPLAIN ANALYZE"]
+    if refused or not kinds:
+        raise QueryRefused(
+            f"bth sql is read-only: {', '.join(refused) or 'empty query'} is not allowed "
+            "(use SELECT; runs are written by bth run)"
+        )
+    return con
 
 
 def _check_file(path: Path) -> store.UnreadableFile | None:

@@ -290,14 +290,14 @@ class Catalog:
         return VerifyReport(tuple(problems), moved, len(files))
 
     def _quarantine(self, path: Path) -> Path:
+        import shutil
+
         target = self.path / "quarantine" / path.relative_to(store.runs_root(self.path))
         target.parent.mkdir(parents=True, exist_ok=True)
         for n in range(1, 10_000):
             if not target.exists():
                 break
             target = target.with_name(f"{path.stem}.{n}{path.suffix}")
-        import shutil
-
         shutil.move(path, target)
         names = segments.read_manifest(path.parent)
         if names is not None and path.name in names:

@@ -73,25 +73,13 @@ def read_recent(directory: Path, live: list[str]) -> tuple[Iterator[Row], bool] 
     """The kept rows (newest first, parsed as they are consumed) and whether they are all the rows
     of the live segments, if they were read from exactly the segments `live`."""
     try:
-        fh = open(directory / RECENT, "rb")  # noqa: SIM115  (closed by the generator)
-    except OSError:
-        return None
-    try:
-        header = json.loads(fh.readline())
-        if header["segments"] != sorted(live):
-            fh.close()
+        header, *lines = (directory / RECENT).read_bytes().splitlines()
+        head = json.loads(header)
+        if head["segments"] != sorted(live):
             return None
-        complete = bool(header["complete"])
-    except (ValueError, TypeError, KeyError):
-        fh.close()
+        return (json.loads(line) for line in lines), bool(head["complete"])
+    except (OSError, ValueError, TypeError, KeyError):
         return None
-
-    def rows() -> Iterator[Row]:
-        with fh:
-            for line in fh:
-                yield json.loads(line)
-
-    return rows(), complete
 
 
 def listing_row(record: schema.Record) -> Row:

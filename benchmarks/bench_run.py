@@ -4,8 +4,10 @@
 
 Makes a small git project (a script importing two local modules, a clean tree) in a temporary
 directory with its own BTH_HOME, then times, interleaved, `python script.py` and
-`bth run script.py` as whole processes. Prints both medians and the difference. `--importtime`
-also prints the slowest imports of `bth run`.
+`bth run script.py` as whole processes. Prints both medians and the difference, and what importing
+the run path's fixed dependencies (click, attrs, pygit2) costs, so the overhead splits into bth's
+own interpreter start-up, those imports, and bathos's own modules and work. `--importtime` also
+prints the slowest imports of `bth run`.
 """
 
 from __future__ import annotations
@@ -71,23 +73,29 @@ def main() -> None:
         repo = make_project(Path(tmp))
         env = {**os.environ, "BTH_HOME": str(Path(tmp) / "home")}
         env.pop("BTH_CATALOG_DIR", None)
-        direct_cmd = [sys.executable, "train.py", "--n", "1000"]
-        tracked_cmd = [bth, "run", "--python", sys.executable, "train.py", "--", "--n", "1000"]
-        timed(tracked_cmd, repo, env)  # warm the interpreter and package caches once
-        direct, tracked = [], []
+        commands = {
+            "direct": [sys.executable, "train.py", "--n", "1000"],
+            "tracked": [bth, "run", "--python", sys.executable, "train.py", "--", "--n", "1000"],
+            "bare": [sys.executable, "-c", "pass"],
+            "floor": [sys.executable, "-c", "import click, attrs, pygit2"],
+        }
+        timed(commands["tracked"], repo, env)  # warm the interpreter and package caches once
+        times: dict[str, list[float]] = {name: [] for name in commands}
         for _ in range(args.repeat):
-            direct.append(timed(direct_cmd, repo, env))
-            tracked.append(timed(tracked_cmd, repo, env))
-        d, t = statistics.median(direct) * 1000, statistics.median(tracked) * 1000
+            for name, cmd in commands.items():
+                times[name].append(timed(cmd, repo, env))
+        d, t, bare, floor = (statistics.median(times[n]) * 1000 for n in commands)
         overhead = t - d
         print(f"python train.py          {d:7.1f} ms (median of {args.repeat})")
         print(f"bth run train.py         {t:7.1f} ms")
         verdict = "PASS" if overhead <= TARGET_MS else "MISS"
         print(f"overhead                 {overhead:7.1f} ms   "
               f"target ≤ {TARGET_MS:.0f} ms  {verdict}")
+        print(f"  = bth's interpreter start-up {bare:.1f} ms + importing click, attrs and pygit2 "
+              f"{floor - bare:.1f} ms + bathos's own modules and work {overhead - floor:.1f} ms")
         if args.importtime:
             out = subprocess.run([sys.executable, "-X", "importtime", "-m", "bathos_cli",
-                                  *tracked_cmd[1:]], cwd=repo, env=env, capture_output=True,
+                                  *commands["tracked"][1:]], cwd=repo, env=env, capture_output=True,
                                  text=True).stderr
             rows = [line.split("|") for line in out.splitlines() if line.startswith("import time:")
                     and "cumulative" not in line]

@@ -154,8 +154,8 @@ def bench_startup(results: Results, scratch: Path, repeat: int) -> None:
 
 
 def _start_all(argvs: list[list[str]], env: dict[str, str],
-               cwd: Path) -> tuple[float, float, list[int]]:
-    """Start every process at once, wait for all; wall seconds, CPU seconds, exit codes."""
+               cwd: Path) -> tuple[float, float, int]:
+    """Start every process at once, wait for all; wall seconds, CPU seconds, how many failed."""
     cpu0 = children_cpu()
     t0 = time.perf_counter()
     procs = [subprocess.Popen(a, env=env, cwd=cwd, stdout=subprocess.DEVNULL,
@@ -171,21 +171,20 @@ def _start_all(argvs: list[list[str]], env: dict[str, str],
     for p in procs:
         if p.stderr:
             p.stderr.close()
-    return wall, cpu, codes
+    return wall, cpu, sum(1 for c in codes if c != 0)
 
 
 def _fork_all(writers: int, env: dict[str, str],
-              cwd: Path) -> tuple[float, float, list[int]]:
+              cwd: Path) -> tuple[float, float, int]:
     """Writers forked by one lean interpreter (writer.py --fork), not by this one: forking a
     process that has DuckDB and polars loaded would time the fork, not the catalog."""
     done = subprocess.run([sys.executable, str(HERE / "writer.py"), "--fork", str(writers)],
                           env=env, cwd=cwd, capture_output=True, text=True)
     if done.returncode != 0:
         print(f"  the forking writer failed: {done.stderr.strip()[-500:]}", file=sys.stderr)
-        return float("inf"), 0.0, [1] * writers
+        return float("inf"), 0.0, writers
     figures = json.loads(done.stdout)
-    failed = int(figures["failed"])
-    return figures["wall"], figures["cpu"], [1] * failed + [0] * (writers - failed)
+    return figures["wall"], figures["cpu"], int(figures["failed"])
 
 
 def _count_landed(catalog: Path, writers: int) -> tuple[int, int]:
@@ -222,11 +221,10 @@ def bench_writers(results: Results, scratch: Path, writers: int, repeat: int) ->
     for kind, n in rounds:
         home = scratch / f"home-writers-{kind}-{n}"
         if kind == "forked":
-            wall, cpu, codes = _fork_all(writers, scratch_env(home), scratch)
+            wall, cpu, failed = _fork_all(writers, scratch_env(home), scratch)
         else:
-            wall, cpu, codes = _start_all([[sys.executable, script, str(i)]
+            wall, cpu, failed = _start_all([[sys.executable, script, str(i)]
                                            for i in range(writers)], scratch_env(home), scratch)
-        failed = sum(1 for c in codes if c != 0)
         total, distinct = _count_landed(home / "catalog", writers)
         rates[kind].append(writers / wall)
         cpu_each[kind] = cpu / writers * 1000

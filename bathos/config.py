@@ -75,6 +75,9 @@ class ProjectConfig:
     env: tuple[str, ...] = ()
     remotes: tuple[Remote, ...] = ()
     slurm_partition: str | None = None
+    secret_names: tuple[str, ...] = ()  # [secrets] names: regexes of secret option/variable names
+    secret_values: tuple[str, ...] = ()  # [secrets] values: regexes of secret values
+    secret_files: tuple[str, ...] = ()  # [secrets] files: globs kept out of git snapshots
 
     @property
     def path(self) -> Path:
@@ -124,9 +127,29 @@ def _string(path: Path, table: dict[str, Any], where: str, key: str) -> str | No
     return value
 
 
+def _strings(path: Path, table: dict[str, Any], where: str, key: str) -> tuple[str, ...]:
+    value = table.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{path}: {where}.{key} must be a list of strings")
+    return tuple(value)
+
+
+def _patterns(path: Path, table: dict[str, Any], key: str) -> tuple[str, ...]:
+    """`[secrets] names`/`values`: regular expressions, each checked here once."""
+    patterns = _strings(path, table, "secrets", key)
+    for pattern in patterns:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ConfigError(f"{path}: secrets.{key}: {pattern!r} is not a valid regular "
+                              f"expression ({exc}; fix or remove it)") from None
+    return patterns
+
+
 def _project_from_dict(path: Path, data: dict[str, Any]) -> ProjectConfig:
     project = _table(path, data, "project")
     run = _table(path, data, "run")
+    secrets = _table(path, data, "secrets")
     slug = _string(path, project, "project", "slug") or slug_from_name(path.parent.name)
     try:
         check_slug(slug)
@@ -156,4 +179,7 @@ def _project_from_dict(path: Path, data: dict[str, Any]) -> ProjectConfig:
         env=tuple(env),
         remotes=tuple(remotes),
         slurm_partition=_string(path, _table(path, data, "slurm"), "slurm", "partition"),
+        secret_names=_patterns(path, secrets, "names"),
+        secret_values=_patterns(path, secrets, "values"),
+        secret_files=_strings(path, secrets, "secrets", "files"),
     )

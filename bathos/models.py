@@ -51,7 +51,11 @@ class Slurm:
 
 @attrs.frozen
 class Git:
-    """The code version: the commit, and a pinned snapshot commit when the tree was dirty."""
+    """The code version: the commit, and a pinned snapshot commit when the tree was dirty.
+
+    `excluded` names the untracked files that looked secret (`.env`, `*.pem` …) and were kept out
+    of the snapshot: their paths are recorded, their content never is.
+    """
 
     repo_root: str
     commit: str | None
@@ -61,6 +65,7 @@ class Git:
     snapshot: str | None = None
     untracked: tuple[str, ...] = ()
     pinned_ref: str | None = None
+    excluded: tuple[str, ...] = ()
 
 
 @attrs.frozen

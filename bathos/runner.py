@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import attrs
 
@@ -29,6 +29,9 @@ from bathos import config, ids
 from bathos.catalog import blobs, store
 from bathos.errors import ConfigError
 from bathos.models import Dependency, Logs, Output, Run, Sidecar, utcnow
+
+if TYPE_CHECKING:
+    from bathos.provenance.secrets import Redactor
 
 log = logging.getLogger("bathos.runner")
 
@@ -191,6 +194,7 @@ class ActiveRun:
     watched: dict[Path, _PathState]
     explicit_outs: tuple[Path, ...]
     started_monotonic: float
+    redactor: Redactor  # what it took out of the record is scrubbed from the kept logs
     _stop: threading.Event = attrs.field(factory=threading.Event)
 
     @property
@@ -232,18 +236,20 @@ class ActiveRun:
         events = read_results(self.scratch / "results.jsonl")
         inputs, outputs = self._files()
         merged = {**events.results, **(results or {})}
+        error = error or events.error
         ended = utcnow()
         run = attrs.evolve(
             self.run,
             status=status,  # type: ignore[arg-type]
-            exit_code=exit_code, signal=signal_name, error=error or events.error,
+            exit_code=exit_code, signal=signal_name,
+            error=self.redactor.text(error) if error else None,
             ended_at=ended, updated_at=ended,
             duration_s=round(time.monotonic() - self.started_monotonic, 6),
             dependencies=(*self.run.dependencies, *inputs), outputs=outputs,
             results=merged, logs=logs,
             name=self.run.name or events.name,
             tags=tuple(dict.fromkeys((*self.run.tags, *events.tags))),
-            params={**self.run.params, **events.params},
+            params={**self.run.params, **self.redactor.params(events.params)},
         )
         store.write_run(self.catalog, run)
         shutil.rmtree(self.scratch, ignore_errors=True)
@@ -311,7 +317,7 @@ def _code_dependencies(script: Path | None, command: str, base: Path,
 
 def start_run(spec: RunSpec, *, environ: Mapping[str, str] | None = None) -> ActiveRun:
     """Validate the spec, capture provenance, and return the run ready to `begin`."""
-    from bathos.provenance import environment, git, host, params, slurm
+    from bathos.provenance import environment, git, host, params, secrets, slurm
 
     environ = os.environ if environ is None else environ
     started_at = utcnow()
@@ -322,7 +328,10 @@ def start_run(spec: RunSpec, *, environ: Mapping[str, str] | None = None) -> Act
     slug = config.check_slug(spec.project or environ.get("BTH_PROJECT_SLUG") or (
         project.slug if project else None) or config.slug_from_name(spec.cwd.resolve().name))
     catalog = config.catalog_dir(project)
-    git_info = git.capture_git(script or spec.cwd)
+    redactor = (secrets.Redactor(project.secret_names, project.secret_values) if project
+                else secrets.Redactor())
+    git_info = git.capture_git(script or spec.cwd,
+                               secret_files=project.secret_files if project else ())
     base = Path(git_info.repo_root) if git_info else (project.root if project else spec.cwd)
     base = base.resolve()
     cache = config.bth_home() / "cache"
@@ -331,17 +340,18 @@ def start_run(spec: RunSpec, *, environ: Mapping[str, str] | None = None) -> Act
     watched = {p: _state(p) for p in params.candidate_paths(spec.args, spec.cwd)}
     explicit = tuple((spec.cwd / o).resolve() for o in spec.outs)
     run_id = ids.new_run_id()
+    argv = redactor.argv(spec.args)
     output_root = project.root if project else spec.cwd
     run = Run(
         id=run_id, project=slug, started_at=started_at, updated_at=started_at, status="running",
         name=spec.name, script=_relative(script, base) if script else spec.target,
-        argv=tuple(spec.args), params=dict(spec.params) if spec.params is not None
-        else params.parse_params(spec.args),
+        argv=argv, params=redactor.params(spec.params) if spec.params is not None
+        else params.parse_params(argv),
         cwd=str(spec.cwd.resolve()), host=host.capture_host(), slurm=slurm.capture_slurm(environ),
         git=git_info, dependencies=(*dependencies, *([sidecar_dep] if sidecar_dep else [])),
         environment=environment.capture_environment(
             python, project.root if project else base, environ=environ,
-            extra_vars=project.env if project else (), cache_dir=cache),
+            extra_vars=project.env if project else (), cache_dir=cache, redactor=redactor),
         tags=tuple(dict.fromkeys(spec.tags)), parent_run_id=spec.parent_run_id,
         campaign_id=spec.campaign_id, agent_mode=spec.agent_mode,  # type: ignore[arg-type]
         sidecar=sidecar,
@@ -352,6 +362,7 @@ def start_run(spec: RunSpec, *, environ: Mapping[str, str] | None = None) -> Act
         scratch=config.bth_home() / "tmp" / run_id,
         output_dir=output_root / "outputs" / run_id,
         watched=watched, explicit_outs=explicit, started_monotonic=started_monotonic,
+        redactor=redactor,
     )
 
 
@@ -499,12 +510,14 @@ def execute(active: ActiveRun, *, on_started: Callable[[Run], None] | None = Non
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    logs = _store_logs(active.catalog, tees)
+    logs = _store_logs(active.catalog, tees, active.redactor)
     return _conclude(active, returncode, received, logs)
 
 
-def _store_logs(catalog: Path, tees: Sequence[_Tee]) -> Logs:
+def _store_logs(catalog: Path, tees: Sequence[_Tee], redactor: Redactor) -> Logs:
+    """The kept parts of stdout and stderr as blobs, without the secrets the record left out."""
     (out, out_cut), (err, err_cut) = (t.kept() for t in tees)
+    out, err = redactor.scrub(out), redactor.scrub(err)
     return Logs(
         stdout=blobs.put_blob(catalog, out) if out else None,
         stderr=blobs.put_blob(catalog, err) if err else None,

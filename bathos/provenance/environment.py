@@ -18,7 +18,6 @@ import hashlib
 import json
 import logging
 import os
-import re
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -27,14 +26,10 @@ from typing import Any, NamedTuple
 from bathos.fsutil import atomic_write_bytes
 from bathos.hashing import hash_file
 from bathos.models import Environment
+from bathos.provenance.secrets import Redactor
 
 log = logging.getLogger("bathos.provenance.environment")
 
-SECRET_PATTERN = re.compile(
-    r"TOKEN|SECRET|PASSWORD|PASSWD|PASS|KEY|CREDENTIAL|AUTH|COOKIE|SESSION|PRIVATE|SIGNATURE|CERT",
-    re.IGNORECASE,
-)
-REDACTED = "<redacted>"
 KEPT_PREFIXES = ("BTH_", "SLURM_")
 KEPT_NAMES = frozenset(
     {"CUDA_VISIBLE_DEVICES", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "PYTHONHASHSEED"}
@@ -52,7 +47,6 @@ LOCK_FILES = (
 PROBE_TIMEOUT_S = 30.0
 _CACHE_FORMAT = 1
 _WRAPPER_VARIABLES = ("PYENV_VERSION", "PYENV_DIR", "VIRTUAL_ENV", "CONDA_PREFIX", "PATH")
-_URL_PASSWORD = re.compile(r"(://[^/@:\s]*):[^/@\s]*@")
 
 # Runs in the target interpreter with -I (no user site, no PYTHON* variables), so it only sees
 # the interpreter's own installation. Kept to syntax every Python 3 understands.
@@ -78,13 +72,16 @@ class _Interpreter(NamedTuple):
     in_venv: bool
 
 
-def select_variables(environ: Mapping[str, str], extra: Sequence[str] = ()) -> dict[str, str]:
+def select_variables(environ: Mapping[str, str], extra: Sequence[str] = (),
+                     redactor: Redactor | None = None) -> dict[str, str]:
     """The variables worth recording, sorted by name; secret-looking names get `<redacted>`.
 
     Kept: `BTH_*`, `SLURM_*`, thread and device settings, `PYTHONHASHSEED`, and names matching
-    `extra` (exact names or fnmatch globs such as `WANDB_*`). A password inside a URL value
-    (`https://user:pw@host`) is redacted as well.
+    `extra` (exact names or fnmatch globs such as `WANDB_*`). Secret-shaped parts of the other
+    values (`https://user:<redacted>@host`, `Bearer <redacted>`, a DSN's `password=<redacted>`)
+    are redacted as well; `redactor` remembers what was taken out.
     """
+    redactor = Redactor() if redactor is None else redactor
     kept: dict[str, str] = {}
     for name in sorted(environ):
         if not (
@@ -93,10 +90,7 @@ def select_variables(environ: Mapping[str, str], extra: Sequence[str] = ()) -> d
             or any(fnmatch.fnmatchcase(name, pattern) for pattern in extra)
         ):
             continue
-        if SECRET_PATTERN.search(name):
-            kept[name] = REDACTED
-        else:
-            kept[name] = _URL_PASSWORD.sub(rf"\1:{REDACTED}@", environ[name])
+        kept[name] = redactor.value(name, environ[name])
     return kept
 
 
@@ -107,13 +101,14 @@ def capture_environment(
     environ: Mapping[str, str],
     extra_vars: Sequence[str] = (),
     cache_dir: Path,
+    redactor: Redactor | None = None,
 ) -> Environment:
     """The environment of a run whose command runs `python` (None: not a Python command).
 
     `python` is a path or a name looked up on `environ["PATH"]`. Best effort: an interpreter
     that cannot be found or queried leaves the python fields None and logs a warning.
     """
-    variables = select_variables(environ, extra_vars)
+    variables = select_variables(environ, extra_vars, redactor)
     packages = _lockfile_fingerprint(project_root) if project_root is not None else None
     executable = _find_executable(python, environ) if python is not None else None
     facts = _interpreter_facts(executable, environ, cache_dir) if executable else None

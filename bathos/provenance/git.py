@@ -15,7 +15,7 @@ import logging
 import os
 import stat
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 
@@ -24,6 +24,7 @@ from pygit2.enums import FileMode, FileStatus, ReferenceType, SortMode
 
 from bathos.errors import ProvenanceError
 from bathos.models import Git
+from bathos.provenance.secrets import is_secret_file
 
 log = logging.getLogger("bathos.provenance")
 
@@ -50,18 +51,20 @@ _SKIPPED_SHOWN = 20
 
 
 def capture_git(
-    path: Path, *, untracked_cap_bytes: int = DEFAULT_UNTRACKED_CAP_BYTES
+    path: Path, *, untracked_cap_bytes: int = DEFAULT_UNTRACKED_CAP_BYTES,
+    secret_files: Sequence[str] = (),
 ) -> Git | None:
     """The git state of the repository containing `path` (a script or directory), or None outside
     git. Pins HEAD under `refs/bathos/commits/` and, when the tree is dirty, records a snapshot
-    commit of the working tree under `refs/bathos/snapshots/<tree-id>`.
+    commit of the working tree under `refs/bathos/snapshots/<tree-id>`. Untracked files that
+    look secret (`secrets.SECRET_FILES`, or globs in `secret_files`) stay out of the snapshot.
     """
     repo = _discover(path)
     if repo is None:
         return None
     root = _workdir(repo)
     with _translated(f"cannot capture the git state of {root}", root):
-        return _capture(repo, root, untracked_cap_bytes)
+        return _capture(repo, root, untracked_cap_bytes, secret_files)
 
 
 def repo_root_of(path: Path) -> Path | None:
@@ -225,7 +228,7 @@ def commit_all(root: Path, message: str) -> str:
 # -- capture ---------------------------------------------------------------------------------------
 
 
-def _capture(repo: pygit2.Repository, root: str, cap: int) -> Git:
+def _capture(repo: pygit2.Repository, root: str, cap: int, secret_files: Sequence[str]) -> Git:
     head_ref = repo.lookup_reference("HEAD")
     detached = head_ref.type == ReferenceType.DIRECT
     branch = None if detached else str(head_ref.target).removeprefix("refs/heads/")
@@ -239,7 +242,8 @@ def _capture(repo: pygit2.Repository, root: str, cap: int) -> Git:
     status = {p: f for p, f in repo.status().items() if not f & FileStatus.IGNORED}
     untracked = sorted(p for p, f in status.items() if f & FileStatus.WT_NEW)
     dirty = bool(status)
-    snapshot = _snapshot(repo, head, status, untracked, cap) if dirty else None
+    snapshot, excluded = (_snapshot(repo, head, status, untracked, cap, secret_files) if dirty
+                          else (None, ()))
     return Git(
         repo_root=root,
         commit=None if head is None else str(head.id),
@@ -249,6 +253,7 @@ def _capture(repo: pygit2.Repository, root: str, cap: int) -> Git:
         snapshot=snapshot,
         untracked=tuple(untracked),
         pinned_ref=pinned_ref,
+        excluded=excluded,
     )
 
 
@@ -258,8 +263,11 @@ def _snapshot(
     status: dict[str, int],
     untracked: list[str],
     cap: int,
-) -> str:
-    """A commit of the working tree as it is now; one per distinct tree (refs/bathos/snapshots)."""
+    secret_files: Sequence[str],
+) -> tuple[str, tuple[str, ...]]:
+    """A commit of the working tree as it is now, one per distinct tree (refs/bathos/snapshots),
+    and the untracked files left out of it because they look secret (never read, never stored).
+    """
     index = pygit2.Index()  # in memory: the user's .git/index is never read into or written
     if head is not None:
         index.read_tree(head.tree)
@@ -269,19 +277,39 @@ def _snapshot(
     unstaged = FileStatus.INDEX_DELETED | FileStatus.WT_NEW
     tracked = sorted(p for p, f in status.items() if f & _TRACKED_CHANGE and not f & unstaged)
     trust_mode = _config_bool(repo, "core.filemode", default=True)
-    for relpath in [*tracked, *_within_cap(repo, untracked, cap)]:
+    staged, excluded = _secret_looking(repo, untracked, secret_files)
+    for relpath in [*tracked, *_within_cap(repo, staged, cap)]:
         _stage_from_workdir(repo, index, relpath, trust_mode)
     tree_id = index.write_tree(repo)
 
     ref_name = SNAPSHOTS_REF_PREFIX + str(tree_id)
     existing = repo.references.get(ref_name)
     if existing is not None:
-        return str(existing.peel(pygit2.Commit).id)
+        return str(existing.peel(pygit2.Commit).id), excluded
     signature = pygit2.Signature("bathos", "bathos@localhost")
     parents = [] if head is None else [head.id]
     message = f"bathos snapshot of {'an unborn HEAD' if head is None else head.id}\n"
     commit_id = repo.create_commit(None, signature, signature, message, tree_id, parents)
-    return str(_ensure_ref(repo, ref_name, commit_id))
+    return str(_ensure_ref(repo, ref_name, commit_id)), excluded
+
+
+def _secret_looking(
+    repo: pygit2.Repository, untracked: list[str], secret_files: Sequence[str]
+) -> tuple[list[str], tuple[str, ...]]:
+    """`untracked` split into the files to snapshot and those that look secret (logged once)."""
+    staged: list[str] = []
+    excluded: list[str] = []
+    for relpath in untracked:
+        (excluded if is_secret_file(relpath, secret_files) else staged).append(relpath)
+    if excluded:
+        log.warning(
+            "kept %d secret-looking untracked file(s) out of the git snapshot of %s (their paths "
+            "are recorded, never their content; .gitignore them to keep them out of git): %s",
+            len(excluded),
+            _workdir(repo),
+            _listed(excluded),
+        )
+    return staged, tuple(excluded)
 
 
 def _within_cap(repo: pygit2.Repository, untracked: list[str], cap: int) -> Iterator[str]:
@@ -307,16 +335,19 @@ def _within_cap(repo: pygit2.Repository, untracked: list[str], cap: int) -> Iter
             total += size
             yield relpath
     if skipped:
-        shown = ", ".join(skipped[:_SKIPPED_SHOWN])
-        more = f" and {len(skipped) - _SKIPPED_SHOWN} more" if len(skipped) > _SKIPPED_SHOWN else ""
         log.warning(
-            "left %d untracked file(s) out of the git snapshot of %s (cap %d bytes): %s%s",
+            "left %d untracked file(s) out of the git snapshot of %s (cap %d bytes): %s",
             len(skipped),
             workdir,
             cap,
-            shown,
-            more,
+            _listed(skipped),
         )
+
+
+def _listed(paths: Sequence[str]) -> str:
+    """The first few of `paths`, for a log line: `a, b and 3 more`."""
+    more = f" and {len(paths) - _SKIPPED_SHOWN} more" if len(paths) > _SKIPPED_SHOWN else ""
+    return ", ".join(paths[:_SKIPPED_SHOWN]) + more
 
 
 def _stage_from_workdir(

@@ -14,12 +14,8 @@ from pathlib import Path
 import pytest
 
 from bathos.models import unstructure
-from bathos.provenance.environment import (
-    REDACTED,
-    SECRET_PATTERN,
-    capture_environment,
-    select_variables,
-)
+from bathos.provenance.environment import capture_environment, select_variables
+from bathos.provenance.secrets import REDACTED, SECRET_PATTERN
 
 SECRET = "s3cr3t-value-that-must-not-leak"
 

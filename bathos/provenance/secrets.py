@@ -1,0 +1,194 @@
+"""Secrets a run was given are never stored: redacted by name and by value shape, kept out of
+snapshots, and scrubbed from the logs bathos keeps.
+
+    >>> redactor = Redactor()
+    >>> redactor.argv(["--api-key", "sk-live-4f9a8b7c6d5e4f3a2b1c", "--lr=0.1"])
+    ('--api-key', '<redacted>', '--lr=0.1')
+    >>> redactor.text("postgresql://ada:hunter2@db/x")
+    'postgresql://ada:<redacted>@db/x'
+
+A *name* (an option, a parameter, an environment variable) looks secret when one of its words is
+a secret word: names split into words at `-`, `_`, `.`, digits and camelCase, so `--api-key`,
+`DB_PASSWORD`, `authToken` and `PGPASSWORD` are secret while `--n-passes`, `--keyframes`,
+`--tokenizer`, `--max-tokens` and `--author` are not. A *value* looks secret by its shape, whatever
+its name: well-known token prefixes, JWTs, `Bearer …`, URL passwords, `password=` in a DSN, PEM
+private keys. `.bth.toml [secrets]` adds names, value patterns and file globs.
+
+A Redactor remembers each value it took out, so the same values can be scrubbed from logs.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import functools
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import PurePosixPath
+
+REDACTED = "<redacted>"
+MIN_SCRUBBED_CHARS = 6  # shorter values are too common to replace in a log
+
+# A word starts after a non-letter or at a camelCase step, and ends before one.
+_START = r"(?:(?<![A-Za-z])|(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z]))"
+_END = r"(?:(?![A-Za-z])|(?<=[a-z])(?=[A-Z]))"
+_WORDS = (
+    r"token|secrets?|passwords?|passwd|passphrase|pass|pw|credentials?|creds|auth|authorization"
+    r"|cookies?|session|private|signature|cert|key"
+    r"|(?:api|access|secret|private|priv|ssh|auth|signing|encryption|master|license)key|bearer"
+    r"|pgpass|dbpass"
+)
+_SUFFIXES = r"[a-z]*(?:password|passwd|secret|token|apikey)"  # PGPASSWORD, clientsecret
+SECRET_PATTERN = re.compile(rf"{_START}(?i:{_WORDS}|{_SUFFIXES}){_END}")
+_DSN_PASSWORD_NAME = re.compile(r"(?<![A-Za-z])(?i:pwd)\Z")  # `Pwd=` in an ODBC string
+
+SECRET_FILES = (
+    ".env", ".env.*", "*.env", "*.pem", "*.key", "*.p12", "*.pfx", "*.jks", "*.keystore",
+    "id_rsa*", "id_dsa*", "id_ecdsa*", "id_ed25519*", ".netrc", "_netrc", ".pgpass",
+    ".git-credentials", "credentials*", ".pypirc", ".npmrc",
+)
+
+
+_Rule = tuple[re.Pattern[str], int, Callable[[re.Match[str]], bool] | None]
+
+
+@functools.cache
+def _value_rules() -> tuple[_Rule, ...]:
+    """The built-in value shapes, compiled on first use: (pattern, the group holding the secret,
+    a condition on the match). Only that group is replaced, so `Bearer <redacted>` still says
+    what was given.
+    """
+    prefixes = "|".join((
+        r"sk-(?=[A-Za-z0-9_-]*\d)[A-Za-z0-9_-]{20,}",  # OpenAI, Anthropic and friends
+        r"[rs]k_(?:live|test)_[A-Za-z0-9]{10,}",  # Stripe
+        r"gh[pousr]_[A-Za-z0-9]{20,}", r"github_pat_[A-Za-z0-9_]{20,}",
+        r"glpat-[A-Za-z0-9_-]{20,}", r"xox[abprs]-[A-Za-z0-9-]{10,}",  # GitLab, Slack
+        r"(?:AKIA|ASIA)[0-9A-Z]{16}", r"AIza[0-9A-Za-z_-]{35}",  # AWS, Google
+        r"hf_[A-Za-z0-9]{20,}",  # Hugging Face
+        r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*",  # a JWT
+    ))
+    return (
+        (re.compile(r"-----BEGIN ([A-Z0-9 ]*PRIVATE KEY)-----(.*?)(?:-----END \1-----|\Z)",
+                    re.DOTALL), 2, None),
+        (re.compile(r"(?<=://)[^/@:\s]*:([^/\s]*)@"), 1, None),  # scheme://user:password@
+        (re.compile(r"(?<=://)([A-Za-z0-9_-]{20,})@"), 1, None),  # scheme://token@
+        (re.compile(r"(?<![A-Za-z])(?i:bearer|basic)\s+((?=[A-Za-z]*[0-9._~+/=-])"
+                    r"[A-Za-z0-9._~+/=-]{8,})"), 1, None),
+        (re.compile(rf"(?<![A-Za-z0-9_])(?:{prefixes})"), 0, None),
+        (re.compile(r"(?<![\w.-])(-{0,2}[A-Za-z][\w.-]*)=(\"[^\"]*\"|'[^']*'|[^\s;&,\"']+)"),
+         2, _is_secret_assignment),
+    )
+
+
+def _is_secret_assignment(match: re.Match[str]) -> bool:
+    """`password=y`, `db.token=…`, `Pwd=…;` (in a DSN, a query string, an override)."""
+    name = match.group(1)
+    return bool(SECRET_PATTERN.search(name) or _DSN_PASSWORD_NAME.search(name))
+
+
+def _header(token: str) -> tuple[str, str] | None:
+    """`X-Api-Key: abc` as one argument (curl -H): its name and value."""
+    name, sep, value = token.partition(":")
+    if sep and value.strip() and re.fullmatch(r"[A-Za-z][\w-]*", name):
+        return name, value
+    return None
+
+
+class Redactor:
+    """Redacts secrets and remembers the values it took out (`found`), for `scrub`.
+
+    `names` and `values` are extra regular expressions (from `.bth.toml [secrets]`): a name
+    matching one is secret; a value's match of one is redacted (only its first group when the
+    pattern has one).
+    """
+
+    def __init__(self, names: Sequence[str] = (), values: Sequence[str] = ()) -> None:
+        self._names = [re.compile(p, re.IGNORECASE) for p in names]
+        self._values = [re.compile(p) for p in values]
+        self.found: set[str] = set()
+
+    def is_secret_name(self, name: str) -> bool:
+        return bool(SECRET_PATTERN.search(name)) or any(p.search(name) for p in self._names)
+
+    def value(self, name: str, value: str) -> str:
+        """`value` as stored under `name`: all of it redacted when the name looks secret."""
+        if self.is_secret_name(name) and value.lower() not in ("true", "false", ""):
+            self._take(value)
+            return REDACTED
+        return self.text(value)
+
+    def text(self, text: str) -> str:
+        """`text` with every secret-shaped part replaced by `<redacted>`."""
+        if not text:
+            return text
+        for pattern, group, condition in _value_rules():
+            text = pattern.sub(functools.partial(self._replace, group, condition), text)
+        for pattern in self._values:
+            text = pattern.sub(functools.partial(self._replace, min(pattern.groups, 1), None),
+                               text)
+        return text
+
+    def argv(self, argv: Iterable[str]) -> tuple[str, ...]:
+        """`--api-key X` and `--api-key=X` by name, any argument by value shape.
+
+        Short options (`-p X`) are not read by name: `-p` is as often a port as a password.
+        """
+        out: list[str] = []
+        takes_value = False
+        for token in argv:
+            if takes_value and not token.startswith("--"):
+                out.append(self.value("secret", token))
+                takes_value = False
+                continue
+            takes_value = False
+            name, sep, value = token[2:].partition("=") if token.startswith("--") else ("", "", "")
+            header = _header(token) if not name else None
+            if name and self.is_secret_name(name):
+                out.append(f"--{name}={self.value(name, value)}" if sep else token)
+                takes_value = not sep and not name.startswith("no-")
+            elif header is not None and self.is_secret_name(header[0]):
+                out.append(f"{header[0]}: {self.value(header[0], header[1].strip())}")
+            else:
+                out.append(self.text(token))
+        return tuple(out)
+
+    def params(self, params: Mapping[str, str]) -> dict[str, str]:
+        return {key: self.value(key, value) for key, value in params.items()}
+
+    def scrub(self, data: bytes) -> bytes:
+        """`data` (a log) with every value found so far replaced, longest first."""
+        for secret in sorted(self.found, key=len, reverse=True):
+            if len(secret) >= MIN_SCRUBBED_CHARS:
+                data = data.replace(secret.encode("utf-8", "surrogateescape"), REDACTED.encode())
+        return data
+
+    def _take(self, value: str) -> None:
+        if REDACTED not in value:
+            self.found.add(value.strip().strip("\"'"))
+
+    def _replace(self, group: int, condition: Callable[[re.Match[str]], bool] | None,
+                 match: re.Match[str]) -> str:
+        whole = match.group(0)
+        part = match.group(group)
+        if not part or REDACTED in part or (condition is not None and not condition(match)):
+            return whole
+        self._take(part)
+        start, end = match.start(group) - match.start(0), match.end(group) - match.start(0)
+        return whole[:start] + REDACTED + whole[end:]
+
+
+def is_secret_file(relpath: str, extra: Sequence[str] = ()) -> bool:
+    """An untracked file that must not be snapshotted: `.env`, `*.pem`, `id_rsa*` … or `extra`.
+
+    A glob without `/` matches the file's name in any folder; one with `/`, the whole path.
+    """
+    by_name, by_path = _file_patterns(tuple(extra))
+    return bool(by_name.match(PurePosixPath(relpath).name) or (by_path and by_path.match(relpath)))
+
+
+@functools.cache
+def _file_patterns(extra: tuple[str, ...]) -> tuple[re.Pattern[str], re.Pattern[str] | None]:
+    """All globs as one regex each for names and paths: a tree may hold 20,000 untracked files."""
+    globs = (*SECRET_FILES, *extra)
+    by_name = re.compile("|".join(fnmatch.translate(g) for g in globs if "/" not in g))
+    paths = [fnmatch.translate(g) for g in globs if "/" in g]
+    return by_name, re.compile("|".join(paths)) if paths else None

@@ -7,12 +7,16 @@ snapshots, and scrubbed from the logs bathos keeps.
     >>> redactor.text("postgresql://ada:hunter2@db/x")
     'postgresql://ada:<redacted>@db/x'
 
-A *name* (an option, a parameter, an environment variable) looks secret when one of its words is
-a secret word: names split into words at `-`, `_`, `.`, digits and camelCase, so `--api-key`,
-`DB_PASSWORD`, `authToken` and `PGPASSWORD` are secret while `--n-passes`, `--keyframes`,
-`--tokenizer`, `--max-tokens` and `--author` are not. A *value* looks secret by its shape, whatever
-its name: well-known token prefixes, JWTs, `Bearer …`, URL passwords, `password=` in a DSN, PEM
-private keys. `.bth.toml [secrets]` adds names, value patterns and file globs.
+A *name* (an option, a parameter, an environment variable) is read as words (split at `-`, `_`,
+`.`, digits and camelCase: `authToken` is `auth token`). It looks secret when a word says so
+anywhere (`password`, `secret`, `credentials`, `auth`, `private`, `cookie`, `session`, `cert` …,
+or a run-together `PGPASSWORD`, `APIKEY`), or when it ends in `token`, `pass` or `pw` that no
+tokenizer word qualifies (`--hf-token` is secret, `--pad-token` and `--token-budget` are not), or
+has `key` qualified as a secret (`--api-key`, `ssh_key`), upper-case as environment variables
+spell it (`MY_KEY`), or alone (`--key`). So `--n-passes`, `--keyframes`, `--tokenizer`,
+`--max-tokens`, `--sort-key` and `--author` are not secret. A *value* looks secret by its shape,
+whatever its name: well-known token prefixes, JWTs, `Bearer …`, URL passwords, `password=` in a
+DSN, PEM private keys. `.bth.toml [secrets]` adds names, value patterns and file globs.
 
 A Redactor remembers each value it took out, so the same values can be scrubbed from logs.
 """
@@ -28,18 +32,39 @@ from pathlib import PurePosixPath
 REDACTED = "<redacted>"
 MIN_SCRUBBED_CHARS = 6  # shorter values are too common to replace in a log
 
-# A word starts after a non-letter or at a camelCase step, and ends before one.
-_START = r"(?:(?<![A-Za-z])|(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z]))"
-_END = r"(?:(?![A-Za-z])|(?<=[a-z])(?=[A-Z]))"
-_WORDS = (
-    r"token|secrets?|passwords?|passwd|passphrase|pass|pw|credentials?|creds|auth|authorization"
-    r"|cookies?|session|private|signature|cert|key"
-    r"|(?:api|access|secret|private|priv|ssh|auth|signing|encryption|master|license)key|bearer"
-    r"|pgpass|dbpass"
-)
-_SUFFIXES = r"[a-z]*(?:password|passwd|secret|token|apikey)"  # PGPASSWORD, clientsecret
-SECRET_PATTERN = re.compile(rf"{_START}(?i:{_WORDS}|{_SUFFIXES}){_END}")
-_DSN_PASSWORD_NAME = re.compile(r"(?<![A-Za-z])(?i:pwd)\Z")  # `Pwd=` in an ODBC string
+_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+")  # camelCase and ALL_CAPS words
+_ANYWHERE = frozenset({
+    "secret", "secrets", "password", "passwords", "passwd", "passphrase", "credential",
+    "credentials", "creds", "auth", "authorization", "cookie", "cookies", "session", "private",
+    "signature", "cert", "bearer", "apikey", "pgpass", "dbpass",
+})
+_RUN_TOGETHER = ("password", "passwd", "secret", "apikey")  # PGPASSWORD, CLIENTSECRET
+_AT_END = frozenset({"token", "pass", "pw"})
+_NOT_SECRET_BEFORE_END = frozenset({  # a tokenizer's tokens, counts and budgets
+    "pad", "eos", "bos", "unk", "sep", "cls", "mask", "special", "start", "end", "stop", "sos",
+    "max", "min", "num", "new", "first", "second", "by",
+})
+_KEY_QUALIFIERS = frozenset({
+    "api", "access", "secret", "private", "priv", "ssh", "auth", "signing", "encryption",
+    "master", "license", "client", "app", "account", "service", "consumer", "deploy", "gpg",
+})
+_DSN_PASSWORD = frozenset({"pwd"})  # `Pwd=` in an ODBC string: only as an assignment
+
+
+def is_secret_name(name: str) -> bool:
+    """True when an option, parameter or variable name looks like it holds a secret."""
+    words = _WORD.findall(name)
+    lower = [w.lower() for w in words]
+    for i, word in enumerate(lower):
+        before = lower[i - 1] if i else None
+        if word in _ANYWHERE or word.endswith(_RUN_TOGETHER):
+            return True
+        if word in _AT_END and i == len(lower) - 1 and before not in _NOT_SECRET_BEFORE_END:
+            return True
+        if word == "key" and (len(lower) == 1 or before in _KEY_QUALIFIERS or words[i] == "KEY"):
+            return True
+    return False
+
 
 SECRET_FILES = (
     ".env", ".env.*", "*.env", "*.pem", "*.key", "*.p12", "*.pfx", "*.jks", "*.keystore",
@@ -82,7 +107,7 @@ def _value_rules() -> tuple[_Rule, ...]:
 def _is_secret_assignment(match: re.Match[str]) -> bool:
     """`password=y`, `db.token=…`, `Pwd=…;` (in a DSN, a query string, an override)."""
     name = match.group(1)
-    return bool(SECRET_PATTERN.search(name) or _DSN_PASSWORD_NAME.search(name))
+    return is_secret_name(name) or name.lower().lstrip("-") in _DSN_PASSWORD
 
 
 def _header(token: str) -> tuple[str, str] | None:
@@ -107,7 +132,7 @@ class Redactor:
         self.found: set[str] = set()
 
     def is_secret_name(self, name: str) -> bool:
-        return bool(SECRET_PATTERN.search(name)) or any(p.search(name) for p in self._names)
+        return is_secret_name(name) or any(p.search(name) for p in self._names)
 
     def value(self, name: str, value: str) -> str:
         """`value` as stored under `name`: all of it redacted when the name looks secret."""

@@ -246,7 +246,7 @@ class ActiveRun:
             ended_at=ended, updated_at=ended,
             duration_s=round(time.monotonic() - self.started_monotonic, 6),
             dependencies=(*self.run.dependencies, *inputs), outputs=outputs,
-            results=merged, logs=logs,
+            results=self.redactor.data(merged), logs=logs,
             name=self.run.name or events.name,
             tags=tuple(dict.fromkeys((*self.run.tags, *events.tags))),
             params={**self.run.params, **self.redactor.params(events.params)},

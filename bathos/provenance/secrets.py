@@ -28,9 +28,11 @@ import functools
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import PurePosixPath
+from typing import Any
 
 REDACTED = "<redacted>"
 MIN_SCRUBBED_CHARS = 6  # shorter values are too common to replace in a log
+_MAX_DEPTH = 64  # of results walked for secrets; deeper data is refused before it gets here
 
 _WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+")  # camelCase and ALL_CAPS words
 _ANYWHERE = frozenset({
@@ -185,6 +187,20 @@ class Redactor:
 
     def params(self, params: Mapping[str, str]) -> dict[str, str]:
         return {key: self.value(key, value) for key, value in params.items()}
+
+    def data(self, value: Any, depth: int = 0) -> Any:
+        """JSON-like data (results) with secret strings redacted: a string under a secret-looking
+        key, or a secret-shaped one anywhere. Numbers are never secrets, so metrics stay."""
+        if isinstance(value, str):
+            return self.text(value)
+        if depth >= _MAX_DEPTH:
+            return value
+        if isinstance(value, dict):
+            return {key: self.value(str(key), item) if isinstance(item, str)
+                    else self.data(item, depth + 1) for key, item in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.data(item, depth + 1) for item in value]
+        return value
 
     def scrub(self, data: bytes) -> bytes:
         """`data` (a log) with every value found so far replaced, longest first."""

@@ -29,7 +29,7 @@ def main(api_key: str, fail: bool) -> dict:
     print("db:", os.environ["MY_DB"], os.environ["MY_HEADER"], file=sys.stderr)
     if fail:
         raise RuntimeError(f"cannot reach {os.environ['MY_DB']} with {api_key}")
-    return {"ok": 1}
+    return {"ok": 1, "config": {"api_key": api_key, "db": os.environ["MY_DB"]}}
 
 main(api_key=sys.argv[sys.argv.index("--api-key") + 1], fail="--fail" in sys.argv)
 """
@@ -121,6 +121,9 @@ def test_planted_secrets_are_stored_nowhere(leaky: tuple[Project, dict[str, str]
     assert any(p.suffix == ".parquet" for p in texts)
     assert any(p.name == "segments.recent" for p in texts)
     assert any(p.suffix == ".json" and "runs" in p.parts for p in texts)
+    for kind in (".parquet", ".recent", ".json"):
+        assert any(b"--api-key" in data and b"<redacted>" in data
+                   for path, data in texts.items() if path.suffix == kind), kind
     objects = git_objects(project.root)
     assert project.git("for-each-ref", "refs/bathos/snapshots/")
     for name, secret in found.items():
@@ -142,6 +145,8 @@ def test_planted_secrets_are_stored_nowhere(leaky: tuple[Project, dict[str, str]
     assert first.git.excluded == (".env", "certs/server.pem", "id_rsa", "vault.secret")
     assert "notes.txt" in first.git.untracked
     assert project.git("show", f"{first.git.snapshot}:notes.txt")
+    assert first.results == {"ok": 1, "config": {
+        "api_key": "<redacted>", "db": "postgresql://ada:<redacted>@db.example.org/x"}}
     assert failed.error is not None
     assert "postgresql://ada:<redacted>@db.example.org/x with <redacted>" in failed.error
 

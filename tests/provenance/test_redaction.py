@@ -93,3 +93,11 @@ def test_extra_file_globs() -> None:
     assert is_secret_file("vault.secret", ["*.secret"])
     assert is_secret_file("conf/prod.toml", ["conf/prod.*"])
     assert not is_secret_file("other/prod.toml", ["conf/prod.*"])
+
+
+def test_results_keep_their_metrics() -> None:
+    results = {"loss": 0.1, "session_length": 12, "config": {"api_key": "k1-secret", "lr": "0.1",
+               "urls": ["https://ada:k2-secret@example.org/x"]}}
+
+    assert Redactor().data(results) == {"loss": 0.1, "session_length": 12, "config": {
+        "api_key": REDACTED, "lr": "0.1", "urls": [f"https://ada:{REDACTED}@example.org/x"]}}

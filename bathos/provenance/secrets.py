@@ -32,7 +32,7 @@ from typing import Any
 
 REDACTED = "<redacted>"
 MIN_SCRUBBED_CHARS = 6  # shorter values are too common to replace in a log
-_MAX_DEPTH = 64  # of results walked for secrets; deeper data is refused before it gets here
+_MAX_DEPTH = 64  # of results walked for secrets (deeper parts are kept as they are)
 
 _WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+")  # camelCase and ALL_CAPS words
 _ANYWHERE = frozenset({
@@ -167,18 +167,18 @@ class Redactor:
         Short options (`-p X`) are not read by name: `-p` is as often a port as a password.
         """
         out: list[str] = []
-        takes_value = False
+        waiting: str | None = None  # a secret option whose value is the next argument
         for token in argv:
-            if takes_value and not token.startswith("--"):
-                out.append(self.value("secret", token))
-                takes_value = False
+            if waiting is not None and not token.startswith("--"):
+                out.append(self.value(waiting, token))
+                waiting = None
                 continue
-            takes_value = False
+            waiting = None
             name, sep, value = token[2:].partition("=") if token.startswith("--") else ("", "", "")
             header = _header(token) if not name else None
             if name and self.is_secret_name(name):
                 out.append(f"--{name}={self.value(name, value)}" if sep else token)
-                takes_value = not sep and not name.startswith("no-")
+                waiting = None if sep or name.startswith("no-") else name
             elif header is not None and self.is_secret_name(header[0]):
                 out.append(f"{header[0]}: {self.value(header[0], header[1].strip())}")
             else:

@@ -61,6 +61,9 @@ class Git:
     snapshot: str | None = None
     untracked: tuple[str, ...] = ()
     pinned_ref: str | None = None
+    # How many untracked files there were; `untracked` lists the first 1,000 (None: all listed,
+    # in records written before the cap).
+    untracked_count: int | None = None
 
 
 @attrs.frozen

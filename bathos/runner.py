@@ -361,7 +361,7 @@ def _hold_scratch(scratch: Path) -> int:
     """Make the run's scratch directory and hold a lock in it that the command inherits, so it
     stays held while any process of the run lives (`store.remove_dead_scratch` tests it)."""
     scratch.mkdir(parents=True, exist_ok=True)
-    fd = os.open(scratch / config.SCRATCH_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+    fd = os.open(scratch / config.SCRATCH_LOCK, os.O_RDONLY | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:

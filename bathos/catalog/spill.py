@@ -14,6 +14,7 @@ against the hashes the record names.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import os
@@ -157,6 +158,8 @@ def _read_file(path: Path, cap: int) -> bytes:
     except FileNotFoundError:
         raise ConfigError(f"{path} is missing (is {path.parent} a spill bathos wrote?)") from None
     except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise ConfigError(f"{path} is a symbolic link, not a file bathos wrote") from None
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
     with os.fdopen(fd, "rb") as fh:
         st = os.fstat(fh.fileno())

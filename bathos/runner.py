@@ -202,6 +202,7 @@ class ActiveRun:
     unrecorded: str | None = None
     spill: Path | None = None
     kept_logs: dict[str, bytes] = attrs.field(factory=dict)
+    logs_unstored: bool = False
     scratch_lock: int | None = None
     ended: tuple[dt.datetime, float] | None = None
     _stop: threading.Event = attrs.field(factory=threading.Event)
@@ -221,7 +222,8 @@ class ActiveRun:
         """Write the running record and start the heartbeat.
 
         A catalog that cannot be written does not stop the run: it goes on unrecorded (see
-        `unrecorded`), with its scratch files in a temporary directory, and `finish` spills it.
+        `unrecorded`), with its scratch files in a temporary directory; `finish` tries the
+        catalog again, and spills the run if it still cannot take it.
         """
         with contextlib.suppress(OSError):
             self.output_dir.mkdir(parents=True, exist_ok=True)
@@ -238,9 +240,8 @@ class ActiveRun:
             threading.Thread(target=self._heartbeat, name="bth-heartbeat", daemon=True).start()
 
     def note_unwritable(self, exc: OSError) -> None:
-        """Remember the first failure to write the catalog; the run goes on unrecorded."""
-        if self.unrecorded is None:
-            self.unrecorded = f"cannot write catalog {self.catalog}: {exc.strerror or exc}"
+        """Remember why the catalog cannot be written; the run goes on unrecorded."""
+        self.unrecorded = f"cannot write catalog {self.catalog}: {exc.strerror or exc}"
 
     def script_ended(self) -> None:
         """Mark the moment the command exited: the run's end, whatever comes after it."""
@@ -300,9 +301,10 @@ class ActiveRun:
 
     def _record(self, run: Run) -> None:
         """Write the final record, or spill it (with the kept logs) if the catalog cannot."""
-        if self.unrecorded is None:
+        if not self.logs_unstored:
             try:
                 store.write_run(self.catalog, run)
+                self.unrecorded = None  # a catalog that failed at the start may take the end
                 return
             except OSError as exc:
                 self.note_unwritable(exc)
@@ -632,12 +634,12 @@ def _store_logs(active: ActiveRun, tees: Sequence[_Tee]) -> Logs:
 
 
 def _put_log(active: ActiveRun, data: bytes) -> str:
-    if active.unrecorded is None:
-        try:
-            return blobs.put_blob(active.catalog, data)
-        except OSError as exc:
-            active.note_unwritable(exc)
-    return blobs.blob_ref(data)
+    try:
+        return blobs.put_blob(active.catalog, data)
+    except OSError as exc:
+        active.note_unwritable(exc)
+        active.logs_unstored = True
+        return blobs.blob_ref(data)
 
 
 def _conclude(active: ActiveRun, returncode: int, received: list[int], logs: Logs) -> Outcome:

@@ -35,6 +35,8 @@ if os.environ.get("FILL_DIR"):  # the disk fills while the run runs
                 pass
         except OSError:
             pass
+if os.environ.get("FREE"):  # space comes back while the run runs
+    os.unlink(os.environ["FREE"])
 if os.environ.get("WAIT_FOR"):
     while not os.path.exists(os.environ["WAIT_FOR"]):
         time.sleep(0.05)
@@ -115,6 +117,18 @@ def test_a_full_disk_at_the_start_runs_the_script_and_spills_it(project: Project
         spill = spilled(done.stderr)
         filler.unlink()
         assert_imported(project, done.run_id, spill)
+
+
+def test_a_disk_freed_during_the_run_takes_the_final_record(project: Project,
+                                                             bth_home: Path) -> None:
+    with tmpfs(bth_home):
+        filler = fill(bth_home)
+
+        run = project.bth_run(TRAIN, env={"FREE": str(filler)})
+
+        assert (run.status, run.results) == ("completed", {"loss": 0.25})
+        assert Catalog().read_log(run.id) == b"training done\n"
+        assert not (project.root / "outputs" / run.id / "bth-spill").exists()
 
 
 def test_a_disk_that_fills_during_the_run_keeps_the_running_record_and_spills_the_end(

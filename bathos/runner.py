@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
 import fcntl
 import json
 import logging
@@ -487,13 +488,22 @@ def read_results(path: Path) -> ChildEvents:
 
 
 def append_event(path: str | os.PathLike[str], event: Mapping[str, Any]) -> None:
-    """Append one JSON line to a results file (a single write, so concurrent lines stay whole)."""
-    line = json.dumps(event, default=str, separators=(",", ":")) + "\n"
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    """Append one JSON line to a results file (a single write, so concurrent lines stay whole).
+
+    A file that cannot be written (a full disk) is warned about, not raised: the script's work
+    comes first."""
+    data = (json.dumps(event, default=str, separators=(",", ":")) + "\n").encode()
     try:
-        os.write(fd, line.encode())
-    finally:
-        os.close(fd)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            written = os.write(fd, data)
+            if written < len(data):  # the disk is full: take the part back, keep lines whole
+                os.ftruncate(fd, os.fstat(fd).st_size - written)
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        log.warning("results not recorded: cannot write %s: %s", path, exc.strerror or exc)
 
 
 class _Tee(threading.Thread):

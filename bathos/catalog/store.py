@@ -7,15 +7,17 @@ run is running, the fragment's mtime is its heartbeat.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from bathos.catalog.schema import Record, upgrade
-from bathos.config import check_slug
+from bathos.config import SCRATCH_LOCK, check_slug, scratch_dir
 from bathos.errors import CatalogError, ConfigError
 from bathos.fsutil import atomic_write_bytes
 from bathos.ids import RUN_ID_LENGTH, is_run_id_prefix
@@ -153,11 +155,8 @@ def settle_status(record: Record, heartbeat: float, now: float) -> Record:
 def remove_dead_scratch(run_id: str) -> None:
     """Remove the scratch directory (`$BTH_HOME/tmp/<id>`) of a run whose `bth` is known dead,
     unless a process of the run still holds its lock (a command can outlive a killed `bth run`)."""
-    import fcntl
-    import shutil
-
-    from bathos.config import SCRATCH_LOCK, scratch_dir
-
+    if not (len(run_id) == RUN_ID_LENGTH and is_run_id_prefix(run_id)):
+        return  # a record is untrusted: its id must not name a path
     scratch = scratch_dir(run_id)
     try:
         fd = os.open(scratch / SCRATCH_LOCK, os.O_RDONLY)

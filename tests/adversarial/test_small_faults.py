@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -140,3 +141,26 @@ def wait_gone(pid: int) -> None:
             return
         time.sleep(0.05)
     raise AssertionError(f"process {pid} did not exit")
+
+
+def test_a_forged_run_id_never_names_a_scratch_to_remove(project: Project,
+                                                         bth_home: Path) -> None:
+    victim = bth_home / "victim"
+    victim.mkdir(parents=True)
+    (victim / "keep.txt").write_text("mine")
+    run = project.bth_run(HELLO)
+    fragment = next(Catalog().path.glob(f"runs/*/{run.id}.json"))
+    record = json.loads(fragment.read_text())
+    record.update(id="../victim", status="running")
+    record["host"].update(hostname=os.uname().nodename, pid=dead_pid())
+    (fragment.parent / "forged.json").write_text(json.dumps(record))
+
+    project.bth("ls")
+
+    assert (victim / "keep.txt").read_text() == "mine"
+
+
+def dead_pid() -> int:
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid

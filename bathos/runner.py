@@ -21,7 +21,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -374,6 +373,8 @@ def _hold_scratch(scratch: Path) -> int:
 
 
 def _temporary_scratch(run_id: str, fallback: Path) -> Path:
+    import tempfile  # only when the catalog cannot be written
+
     try:
         return Path(tempfile.mkdtemp(prefix=f"bth-run-{run_id}-"))
     except OSError:

@@ -19,6 +19,7 @@ import attrs
 from bathos.errors import ConfigError
 
 PROJECT_FILE = ".bth.toml"
+SCRATCH_LOCK = ".alive"  # held by a run's processes while any of them lives
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 
@@ -36,6 +37,22 @@ def catalog_dir(project: ProjectConfig | None = None) -> Path:
     if project is not None and project.catalog:
         return (project.root / project.catalog).expanduser()
     return bth_home() / "catalog"
+
+
+def make_catalog_dir(path: Path) -> Path:
+    """Create the catalog directory `path` if needed; one that cannot be made is a ConfigError."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"catalog {path} cannot be made a directory: {exc.strerror} (check "
+                          "$BTH_CATALOG_DIR, the catalog in .bth.toml, and $BTH_HOME)") from None
+    return path
+
+
+def scratch_dir(run_id: str) -> Path:
+    """`$BTH_HOME/tmp/<run id>`: a running run's scratch files (its results file), removed when
+    it ends."""
+    return bth_home() / "tmp" / run_id
 
 
 def check_slug(slug: str) -> str:
@@ -108,6 +125,9 @@ def load_project(path: Path) -> ProjectConfig:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc} (fix that line)") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at "
+                          f"offset {exc.start}; save it as UTF-8)") from None
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
     return _project_from_dict(path, data)
@@ -155,6 +175,9 @@ def _project_from_dict(path: Path, data: dict[str, Any]) -> ProjectConfig:
         check_slug(slug)
     except ConfigError as exc:
         raise ConfigError(f"{path}: project.slug: {exc}") from None
+    catalog = _string(path, project, "project", "catalog")
+    if catalog is not None and (not catalog.strip() or "\0" in catalog):
+        raise ConfigError(f"{path}: project.catalog must be a directory path, not {catalog!r}")
     sync_filter = _string(path, project, "project", "sync_filter") or "project"
     if sync_filter not in ("project", "none"):
         raise ConfigError(f"{path}: project.sync_filter must be \"project\" or \"none\"")
@@ -173,7 +196,7 @@ def _project_from_dict(path: Path, data: dict[str, Any]) -> ProjectConfig:
     return ProjectConfig(
         root=path.parent,
         slug=slug,
-        catalog=_string(path, project, "project", "catalog"),
+        catalog=catalog,
         sync_filter=sync_filter,
         python=_string(path, run, "run", "python"),
         env=tuple(env),

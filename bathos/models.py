@@ -66,6 +66,9 @@ class Git:
     untracked: tuple[str, ...] = ()
     pinned_ref: str | None = None
     excluded: tuple[str, ...] = ()
+    # How many untracked files there were; `untracked` lists the first 1,000 (None: all listed,
+    # in records written before the cap).
+    untracked_count: int | None = None
 
 
 @attrs.frozen

@@ -10,9 +10,13 @@ script run directly and one run under `bth run` carry the same provenance.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+import errno
+import fcntl
 import json
 import logging
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -28,7 +32,7 @@ import attrs
 from bathos import config, ids
 from bathos.catalog import blobs, store
 from bathos.errors import ConfigError
-from bathos.models import Dependency, Logs, Output, Run, Sidecar, utcnow
+from bathos.models import Dependency, Logs, Output, Run, Sidecar, unstructure, utcnow
 
 if TYPE_CHECKING:
     from bathos.provenance.secrets import Redactor
@@ -40,6 +44,9 @@ LOG_CAP_BYTES = 8 * 1024 * 1024
 DEFAULT_HASH_CAP_BYTES = 1024 * 1024 * 1024
 MAX_DIR_OUTPUTS = 2000
 RESULTS_EVENT = "_bth"
+# After the command exits, its output is still read this long: a daemon it started may hold its
+# stdout open, and the run must not wait for the daemon.
+LOG_GRACE_S = 1.5
 
 
 def hash_cap_bytes() -> int:
@@ -195,6 +202,13 @@ class ActiveRun:
     explicit_outs: tuple[Path, ...]
     started_monotonic: float
     redactor: Redactor  # what it took out of the record is scrubbed from the kept logs
+    # Why the catalog could not take the run (None while it can), and where it was spilled.
+    unrecorded: str | None = None
+    spill: Path | None = None
+    kept_logs: dict[str, bytes] = attrs.field(factory=dict)
+    logs_unstored: bool = False
+    scratch_lock: int | None = None
+    ended: tuple[dt.datetime, float] | None = None
     _stop: threading.Event = attrs.field(factory=threading.Event)
 
     @property
@@ -209,11 +223,33 @@ class ActiveRun:
         }
 
     def begin(self) -> None:
-        """Write the running record and start the heartbeat."""
-        self.output_dir.mkdir(parents=True, exist_ok=True)
-        self.scratch.mkdir(parents=True, exist_ok=True)
-        self.fragment = store.write_run(self.catalog, self.run)
-        threading.Thread(target=self._heartbeat, name="bth-heartbeat", daemon=True).start()
+        """Write the running record and start the heartbeat.
+
+        A catalog that cannot be written does not stop the run: it goes on unrecorded (see
+        `unrecorded`), with its scratch files in a temporary directory; `finish` tries the
+        catalog again, and spills the run if it still cannot take it.
+        """
+        with contextlib.suppress(OSError):
+            self.output_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.fragment = store.write_run(self.catalog, self.run)
+        except OSError as exc:
+            self.note_unwritable(exc)
+        if self.unrecorded is None:
+            with contextlib.suppress(OSError):
+                self.scratch_lock = _hold_scratch(self.scratch)
+        if self.scratch_lock is None:  # beside an unwritable catalog, results could not be kept
+            self.scratch = _temporary_scratch(self.run.id, self.scratch)
+        if self.unrecorded is None:
+            threading.Thread(target=self._heartbeat, name="bth-heartbeat", daemon=True).start()
+
+    def note_unwritable(self, exc: OSError) -> None:
+        """Remember why the catalog cannot be written; the run goes on unrecorded."""
+        self.unrecorded = f"cannot write catalog {self.catalog}: {exc.strerror or exc}"
+
+    def script_ended(self) -> None:
+        """Mark the moment the command exited: the run's end, whatever comes after it."""
+        self.ended = (utcnow(), time.monotonic())
 
     def _heartbeat(self) -> None:
         while not self._stop.wait(store.HEARTBEAT_INTERVAL_S):
@@ -223,40 +259,69 @@ class ActiveRun:
     def withdraw(self) -> None:
         """Remove every trace of a run that never started."""
         self._stop.set()
-        self.fragment.unlink(missing_ok=True)
-        shutil.rmtree(self.scratch, ignore_errors=True)
+        if self.unrecorded is None:
+            self.fragment.unlink(missing_ok=True)
+        self._remove_scratch()
         with contextlib.suppress(OSError):
             self.output_dir.rmdir()
+
+    def _remove_scratch(self) -> None:
+        shutil.rmtree(self.scratch, ignore_errors=True)
+        if self.scratch_lock is not None:
+            os.close(self.scratch_lock)
+            self.scratch_lock = None
 
     def finish(self, *, status: str, exit_code: int | None, signal_name: str | None = None,
                error: str | None = None, results: Mapping[str, Any] | None = None,
                logs: Logs | None = None) -> Run:
-        """Record the end: outputs, inputs, results, logs; remove the run's scratch files."""
+        """Record the end: outputs, inputs, results, logs; remove the run's scratch files.
+
+        When the catalog cannot take the final record, the running record stays as it was (it
+        reads as lost) and the final one is spilled with its logs (`spill`), to be imported later.
+        """
         self._stop.set()
         events = read_results(self.scratch / "results.jsonl")
         inputs, outputs = self._files()
         merged = {**events.results, **(results or {})}
         error = error or events.error
-        ended = utcnow()
+        ended, ended_monotonic = self.ended or (utcnow(), time.monotonic())
         run = attrs.evolve(
             self.run,
             status=status,  # type: ignore[arg-type]
             exit_code=exit_code, signal=signal_name,
             error=self.redactor.text(error) if error else None,
             ended_at=ended, updated_at=ended,
-            duration_s=round(time.monotonic() - self.started_monotonic, 6),
+            duration_s=round(ended_monotonic - self.started_monotonic, 6),
             dependencies=(*self.run.dependencies, *inputs), outputs=outputs,
             results=self.redactor.data(merged), logs=logs,
             name=self.run.name or events.name,
             tags=tuple(dict.fromkeys((*self.run.tags, *events.tags))),
             params={**self.run.params, **self.redactor.params(events.params)},
         )
-        store.write_run(self.catalog, run)
-        shutil.rmtree(self.scratch, ignore_errors=True)
-        with contextlib.suppress(OSError):
-            self.output_dir.rmdir()  # only if the run left it empty
         self.run = run
+        self._record(run)
+        self._remove_scratch()
+        with contextlib.suppress(OSError):
+            self.output_dir.rmdir()  # only if the run left it empty (and nothing was spilled)
         return run
+
+    def _record(self, run: Run) -> None:
+        """Write the final record, or spill it (with the kept logs) if the catalog cannot."""
+        if not self.logs_unstored:
+            try:
+                store.write_run(self.catalog, run)
+                self.unrecorded = None  # a catalog that failed at the start may take the end
+                return
+            except OSError as exc:
+                self.note_unwritable(exc)
+        from bathos.catalog import spill
+
+        self.spill = spill.write_spill(unstructure(run), self.kept_logs,
+                                       spill.spill_places(self.output_dir, run.id))
+        where = (f"its record and logs are kept in {self.spill} (import them later: "
+                 f"bth import-spill {self.spill})" if self.spill else
+                 "nothing of it could be kept (no spill place was writable)")
+        log.warning("run %s could not be recorded (%s); %s", run.id, self.unrecorded, where)
 
     def _files(self) -> tuple[list[Dependency], tuple[Output, ...]]:
         """Inputs (named in argv, unchanged by the run) and outputs (created or modified)."""
@@ -298,6 +363,28 @@ class ActiveRun:
         digest = hash_file(path, cap_bytes=cap)
         return Output(path=_relative(path, self.base), size=digest.size, sha256=digest.sha256,
                       mtime=digest.mtime)
+
+
+def _hold_scratch(scratch: Path) -> int:
+    """Make the run's scratch directory and hold a lock in it that the command inherits, so it
+    stays held while any process of the run lives (`store.remove_dead_scratch` tests it)."""
+    scratch.mkdir(parents=True, exist_ok=True)
+    fd = os.open(scratch / config.SCRATCH_LOCK, os.O_RDONLY | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _temporary_scratch(run_id: str, fallback: Path) -> Path:
+    import tempfile  # only when the catalog cannot be written
+
+    try:
+        return Path(tempfile.mkdtemp(prefix=f"bth-run-{run_id}-"))
+    except OSError:
+        return fallback
 
 
 def _code_dependencies(script: Path | None, command: str, base: Path,
@@ -359,7 +446,7 @@ def start_run(spec: RunSpec, *, environ: Mapping[str, str] | None = None) -> Act
     return ActiveRun(
         run=run, catalog=catalog, command=command, base=base,
         fragment=store.fragment_path(catalog, slug, run_id),
-        scratch=config.bth_home() / "tmp" / run_id,
+        scratch=config.scratch_dir(run_id),
         output_dir=output_root / "outputs" / run_id,
         watched=watched, explicit_outs=explicit, started_monotonic=started_monotonic,
         redactor=redactor,
@@ -413,17 +500,30 @@ def read_results(path: Path) -> ChildEvents:
 
 
 def append_event(path: str | os.PathLike[str], event: Mapping[str, Any]) -> None:
-    """Append one JSON line to a results file (a single write, so concurrent lines stay whole)."""
-    line = json.dumps(event, default=str, separators=(",", ":")) + "\n"
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    """Append one JSON line to a results file (a single write, so concurrent lines stay whole).
+
+    A file that cannot be written (a full disk) is warned about, not raised: the script's work
+    comes first."""
+    data = (json.dumps(event, default=str, separators=(",", ":")) + "\n").encode()
     try:
-        os.write(fd, line.encode())
-    finally:
-        os.close(fd)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            written = os.write(fd, data)
+            if written < len(data):  # the disk is full: take the part back, keep lines whole
+                os.ftruncate(fd, os.fstat(fd).st_size - written)
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        log.warning("results not recorded: cannot write %s: %s", path, exc.strerror or exc)
 
 
 class _Tee(threading.Thread):
-    """Copies a child's stream to ours as it comes, keeping the first and last parts for the log."""
+    """Copies a child's stream to ours as it comes, keeping the first and last parts for the log.
+
+    It reads until the stream ends or, once `stop_at` has set a deadline, until that deadline: a
+    daemon the command left behind may hold the stream open for as long as it lives.
+    """
 
     def __init__(self, source: IO[bytes], sink: IO[bytes]) -> None:
         super().__init__(daemon=True)
@@ -431,22 +531,43 @@ class _Tee(threading.Thread):
         self.head = bytearray()
         self.tail = bytearray()
         self.total = 0
+        self.deadline: float | None = None
+
+    def stop_at(self, deadline: float) -> None:
+        self.deadline = deadline
 
     def run(self) -> None:
-        half = LOG_CAP_BYTES // 2
         fd = self.source.fileno()
-        while chunk := os.read(fd, 65536):
-            with contextlib.suppress(OSError, ValueError):
-                self.sink.write(chunk)
-                self.sink.flush()
-            self.total += len(chunk)
-            room = half - len(self.head)
-            if room > 0:
-                self.head += chunk[:room]
-                chunk = chunk[room:]
-            self.tail += chunk
-            if len(self.tail) > 2 * half:
-                del self.tail[: len(self.tail) - half]
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        while True:
+            deadline = self.deadline
+            if deadline is None:
+                wait_ms = 100  # until the command exits, wake now and then to see a deadline
+            elif (left := deadline - time.monotonic()) > 0:
+                wait_ms = max(1, int(left * 1000))
+            else:
+                return
+            if poller.poll(wait_ms) and not self._copy(os.read(fd, 65536)):
+                return
+
+    def _copy(self, chunk: bytes) -> bool:
+        """Pass one chunk on and keep it; False at the end of the stream."""
+        if not chunk:
+            return False
+        with contextlib.suppress(OSError, ValueError):
+            self.sink.write(chunk)
+            self.sink.flush()
+        self.total += len(chunk)
+        half = LOG_CAP_BYTES // 2
+        room = half - len(self.head)
+        if room > 0:
+            self.head += chunk[:room]
+            chunk = chunk[room:]
+        self.tail += chunk
+        if len(self.tail) > 2 * half:
+            del self.tail[: len(self.tail) - half]
+        return True
 
     def kept(self) -> tuple[bytes, bool]:
         tail = bytes(self.tail[-(LOG_CAP_BYTES // 2):])
@@ -477,12 +598,14 @@ def execute(active: ActiveRun, *, on_started: Callable[[Run], None] | None = Non
     A command the system cannot start (a bad `#!` line, a binary for another machine) is bad
     input: its running record is withdrawn and a ConfigError raised.
     """
+    active.begin()
     env = {**os.environ, **active.child_env}
     env.setdefault("PYTHONUNBUFFERED", "1")
-    active.begin()
+    inherited = () if active.scratch_lock is None else (active.scratch_lock,)
     try:
         proc = subprocess.Popen(active.command, cwd=active.run.cwd, env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                pass_fds=inherited)
     except OSError as exc:
         active.withdraw()
         raise ConfigError(f"cannot start {active.command[0]}: {exc.strerror} (check that it is "
@@ -505,24 +628,42 @@ def execute(active: ActiveRun, *, on_started: Callable[[Run], None] | None = Non
         tee.start()
     try:
         returncode = proc.wait()
+        active.script_ended()
+        deadline = time.monotonic() + LOG_GRACE_S
+        for tee in tees:
+            tee.stop_at(deadline)
         for tee in tees:
             tee.join()
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    logs = _store_logs(active.catalog, tees, active.redactor)
+    for stream in (proc.stdout, proc.stderr):
+        stream.close()  # type: ignore[union-attr]
+    logs = _store_logs(active, tees)
     return _conclude(active, returncode, received, logs)
 
 
-def _store_logs(catalog: Path, tees: Sequence[_Tee], redactor: Redactor) -> Logs:
-    """The kept parts of stdout and stderr as blobs, without the secrets the record left out."""
+def _store_logs(active: ActiveRun, tees: Sequence[_Tee]) -> Logs:
+    """The kept part of each stream, without the secrets the record left out, stored as a blob;
+    the run keeps the bytes too, to spill them with its record when the catalog cannot take
+    them."""
     (out, out_cut), (err, err_cut) = (t.kept() for t in tees)
-    out, err = redactor.scrub(out), redactor.scrub(err)
+    out, err = active.redactor.scrub(out), active.redactor.scrub(err)
+    active.kept_logs = {"stdout": out, "stderr": err}
     return Logs(
-        stdout=blobs.put_blob(catalog, out) if out else None,
-        stderr=blobs.put_blob(catalog, err) if err else None,
+        stdout=_put_log(active, out) if out else None,
+        stderr=_put_log(active, err) if err else None,
         stdout_bytes=tees[0].total, stderr_bytes=tees[1].total, truncated=out_cut or err_cut,
     )
+
+
+def _put_log(active: ActiveRun, data: bytes) -> str:
+    try:
+        return blobs.put_blob(active.catalog, data)
+    except OSError as exc:
+        active.note_unwritable(exc)
+        active.logs_unstored = True
+        return blobs.blob_ref(data)
 
 
 def _conclude(active: ActiveRun, returncode: int, received: list[int], logs: Logs) -> Outcome:

@@ -34,6 +34,7 @@ COMMANDS = {
     "sql": "bathos_cli.queries",
     "lineage": "bathos_cli.tracking",
     "logs": "bathos_cli.tracking",
+    "import-spill": "bathos_cli.tracking",
     "check": "bathos_cli.check",
     "compact": "bathos_cli.queries",
     "verify": "bathos_cli.queries",
@@ -54,7 +55,7 @@ class BathosGroup(click.Group):
         module = COMMANDS.get(cmd_name)
         if module is None:
             return None
-        command = getattr(importlib.import_module(module), cmd_name)
+        command = getattr(importlib.import_module(module), cmd_name.replace("-", "_"))
         assert isinstance(command, click.Command)
         return command
 

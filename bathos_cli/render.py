@@ -171,7 +171,9 @@ def _lines(record: dict[str, Any]) -> Iterator[tuple[str, str] | str]:
         if not value:
             yield "", "(none recorded)"
         for name, item in value.items():
-            if item not in (None, [], {}):
+            if key == "git" and name == "untracked" and item:
+                yield name, _untracked(value)
+            elif item not in (None, [], {}) and (key, name) != ("git", "untracked_count"):
                 yield name, cell(item)
         if key == "logs" and value:
             yield "read with", f"bth logs {record['id'][:SHORT_ID]} [--stderr]"
@@ -180,6 +182,14 @@ def _lines(record: dict[str, Any]) -> Iterator[tuple[str, str] | str]:
         yield f"{title} ({len(items)})"
         for item in items:
             yield "", "  ".join(cell(item.get(f)) for f in fields)
+
+
+def _untracked(git: dict[str, Any]) -> str:
+    """The untracked files in one line: how many, and the first few (all listed: --json)."""
+    names = git["untracked"]
+    count = git.get("untracked_count") or len(names)
+    return f"{count} file{'s' if count != 1 else ''}: {', '.join(names[:5])}" + (
+        ", …" if count > 5 else "")
 
 
 def echo_record(record: dict[str, Any]) -> None:

@@ -86,9 +86,39 @@ def run(target: str, args: tuple[str, ...], derived_from: str | None, campaign: 
     outcome = execute(active, on_started=lambda run: click.echo(
         f"bth: run {short} started ({run.project})", err=True))
     done = outcome.run
-    click.echo(f"bth: run {short} {done.status} in {render.duration(done.duration_s)} "
-               f"(exit {outcome.exit_code}) — bth show {short}", err=True)
+    if active.unrecorded is None:  # else the library has said in one line where the run went
+        click.echo(f"bth: run {short} {done.status} in {render.duration(done.duration_s)} "
+                   f"(exit {outcome.exit_code}) — bth show {short}", err=True)
     sys.exit(outcome.exit_code)
+
+
+@click.command("import-spill")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+def import_spill(paths: tuple[Path, ...]) -> None:
+    """Record runs that were kept aside (spilled) when the catalog could not be written.
+
+    Without PATH, imports every spill in ./outputs/*/bth-spill of the current project and in
+    $TMPDIR/bth-spill-<uid>/. Each spill is removed once its run is in the catalog.
+    """
+    from bathos import Catalog
+    from bathos.catalog.spill import find_spills
+    from bathos.errors import BathosError, ConfigError
+
+    chosen = list(paths) or find_spills()
+    if not chosen:
+        click.echo("No spilled runs found.", err=True)
+        return
+    cat, code = Catalog(), 0
+    for path in chosen:
+        try:
+            run = cat.import_spill(path)
+        except BathosError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            code = max(code, 2 if isinstance(exc, ConfigError) else 1)
+            continue
+        click.echo(f"bth: imported run {run.id[: render.SHORT_ID]} ({run.status}) from {path}",
+                   err=True)
+    sys.exit(code)
 
 
 @click.command("lineage")

@@ -20,9 +20,14 @@ def blob_path(catalog: Path, ref: str) -> Path:
     return catalog / "blobs" / "sha256" / digest[:2] / f"{digest[2:]}.gz"
 
 
+def blob_ref(data: bytes) -> str:
+    """The reference `sha256:<hex>` that `data` has (or would have) as a blob."""
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
 def put_blob(catalog: Path, data: bytes) -> str:
     """Store `data` (once) and return its reference `sha256:<hex>`."""
-    ref = "sha256:" + hashlib.sha256(data).hexdigest()
+    ref = blob_ref(data)
     path = blob_path(catalog, ref)
     if not path.exists():
         atomic_write_bytes(path, gzip.compress(data, compresslevel=6))

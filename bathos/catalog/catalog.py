@@ -18,7 +18,6 @@ from bathos.catalog.rows import LISTING_COLUMNS, Rows, to_rows
 from bathos.errors import (
     AmbiguousRunId,
     CatalogError,
-    CompactionBusy,
     ConfigError,
     QueryRefused,
     RunNotFound,
@@ -154,6 +153,25 @@ class Catalog:
         """Write a run's current state (lock-free, atomic)."""
         return store.write_run(self.path, run)
 
+    def import_spill(self, path: str | os.PathLike[str]) -> Run:
+        """Record a run that was spilled when the catalog could not be written (see
+        `bathos.catalog.spill`): its logs, then its record, then the spill is removed. A newer
+        record of the same run in the catalog is never replaced (CatalogError)."""
+        from bathos.catalog import spill
+
+        found = spill.read_spill(Path(path))
+        config.make_catalog_dir(self.path)
+        rows = self._rows("SELECT max(updated_at) FROM runs WHERE id = ?", [found.run.id]).rows
+        held = rows[0][0] if rows else None
+        spilled = _naive_utc(found.run.updated_at)
+        if held is not None and held > spilled:
+            raise CatalogError(
+                f"catalog {self.path} holds a newer record of run {found.run.id} (updated "
+                f"{held:%Y-%m-%d %H:%M:%S} UTC, the spill {spilled:%Y-%m-%d %H:%M:%S}); the spill "
+                f"{found.path} is left as it is (remove it if it is not needed)")
+        spill.commit_spill(self.path, found, write_record=held != spilled)
+        return found.run
+
     # reading -----------------------------------------------------------------------------
     def _connect(self) -> duckdb.DuckDBPyConnection:
         snap = lens.take_snapshot(self.path)
@@ -162,7 +180,7 @@ class Catalog:
             try:
                 self.compact(wait=False)
                 snap = lens.take_snapshot(self.path)
-            except (CompactionBusy, OSError) as exc:
+            except CatalogError as exc:
                 log.info("automatic compaction skipped: %s", exc)
         return lens.connect(snap, self.path)
 
@@ -270,7 +288,12 @@ class Catalog:
         """Fold finished hot fragments into sorted Parquet segments and merge small segments."""
         from bathos.catalog import compact
 
-        return compact.compact(self.path, wait=wait, on_progress=on_progress)
+        config.make_catalog_dir(self.path)
+        try:
+            return compact.compact(self.path, wait=wait, on_progress=on_progress)
+        except OSError as exc:
+            raise CatalogError(f"cannot compact {self.path}: {exc.strerror or exc} (nothing is "
+                               "lost; run it again once the catalog can be written)") from exc
 
     def verify(self, *, quarantine: bool = False,
                on_progress: Progress | None = None) -> VerifyReport:

@@ -7,15 +7,17 @@ run is running, the fragment's mtime is its heartbeat.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from bathos.catalog.schema import Record, upgrade
-from bathos.config import check_slug
+from bathos.config import SCRATCH_LOCK, check_slug, scratch_dir
 from bathos.errors import CatalogError, ConfigError
 from bathos.fsutil import atomic_write_bytes
 from bathos.ids import RUN_ID_LENGTH, is_run_id_prefix
@@ -42,12 +44,17 @@ def fragment_path(catalog: Path, project: str, run_id: str) -> Path:
     return project_dir(catalog, project) / f"{run_id}{FRAGMENT_SUFFIX}"
 
 
-def write_record(catalog: Path, record: Record, *, durable: bool = True) -> Path:
-    """Write (or atomically replace) the fragment of one run record."""
+def check_identity(record: Record) -> None:
+    """A record names a valid project slug and run id (so its fragment path stays in place)."""
     check_slug(str(record.get("project")))
     if not (len(str(record.get("id"))) == RUN_ID_LENGTH and is_run_id_prefix(str(record["id"]))):
         raise ConfigError(f"{record.get('id')!r} is not a run id (make one with "
                           "bathos.ids.new_run_id())")
+
+
+def write_record(catalog: Path, record: Record, *, durable: bool = True) -> Path:
+    """Write (or atomically replace) the fragment of one run record."""
+    check_identity(record)
     path = fragment_path(catalog, record["project"], record["id"])
     atomic_write_bytes(path, json.dumps(record, separators=(",", ":")).encode(), durable=durable)
     return path
@@ -137,9 +144,34 @@ def settle_status(record: Record, heartbeat: float, now: float) -> Record:
     host = record.get("host") or {}
     pid = host.get("pid")
     same_host = host.get("hostname") == os.uname().nodename and isinstance(pid, int) and pid > 0
-    if now - heartbeat > STALE_AFTER_S or (same_host and not _pid_alive(pid)):
+    if same_host and not _pid_alive(pid):
         record["status"] = "lost"
+        remove_dead_scratch(str(record.get("id")))
+    elif now - heartbeat > STALE_AFTER_S:
+        record["status"] = "lost"  # maybe only suspended, or on another host: scratch kept
     return record
+
+
+def remove_dead_scratch(run_id: str) -> None:
+    """Remove the scratch directory (`$BTH_HOME/tmp/<id>`) of a run whose `bth` is known dead,
+    unless a process of the run still holds its lock (a command can outlive a killed `bth run`)."""
+    if not (len(run_id) == RUN_ID_LENGTH and is_run_id_prefix(run_id)):
+        return  # a record is untrusted: its id must not name a path
+    scratch = scratch_dir(run_id)
+    try:
+        fd = os.open(scratch / SCRATCH_LOCK, os.O_RDONLY)
+    except FileNotFoundError:
+        pass  # no lock to test (or no scratch at all): the dead pid is all there is to know
+    except OSError:
+        return
+    else:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return  # held by a process of the run that is still alive
+        finally:
+            os.close(fd)
+    shutil.rmtree(scratch, ignore_errors=True)
 
 
 def load_hot(directory: Path,

@@ -48,6 +48,9 @@ _TRACKED_CHANGE = (
 )
 _REF_ATTEMPTS = 30  # with linear backoff: about 1 s of waiting for another writer's lock
 _SKIPPED_SHOWN = 20
+# A record lists at most this many untracked paths (and counts them all): 20,000 names would make
+# a 250 KB record.
+MAX_UNTRACKED_LISTED = 1000
 
 
 def capture_git(
@@ -59,7 +62,7 @@ def capture_git(
     commit of the working tree under `refs/bathos/snapshots/<tree-id>`. Untracked files that
     look secret (`secrets.SECRET_FILES`, or globs in `secret_files`) stay out of the snapshot.
     """
-    repo = _discover(path)
+    repo = _discover(path, warn_bare=True)
     if repo is None:
         return None
     root = _workdir(repo)
@@ -251,9 +254,10 @@ def _capture(repo: pygit2.Repository, root: str, cap: int, secret_files: Sequenc
         detached=detached,
         dirty=dirty,
         snapshot=snapshot,
-        untracked=tuple(untracked),
+        untracked=tuple(untracked[:MAX_UNTRACKED_LISTED]),
+        untracked_count=len(untracked),
         pinned_ref=pinned_ref,
-        excluded=excluded,
+        excluded=excluded[:MAX_UNTRACKED_LISTED],
     )
 
 
@@ -424,7 +428,10 @@ def _ensure_ref(repo: pygit2.Repository, name: str, target: pygit2.Oid) -> pygit
 # -- helpers ---------------------------------------------------------------------------------------
 
 
-def _discover(path: Path) -> pygit2.Repository | None:
+def _discover(path: Path, *, warn_bare: bool = False) -> pygit2.Repository | None:
+    """The repository with a working tree that contains `path`; None outside one (a bare
+    repository, or a git directory without its work tree, counts as outside, with a warning
+    when `warn_bare`)."""
     start = Path(os.path.abspath(path))
     while not start.is_dir():
         if start.parent == start:
@@ -438,6 +445,9 @@ def _discover(path: Path) -> pygit2.Repository | None:
     except _PYGIT2_ERRORS as exc:
         raise _open_error(start, exc) from exc
     if repo.is_bare or repo.workdir is None:
+        if warn_bare:
+            log.warning("%s is inside the git directory %s, which has no working tree: the run "
+                        "records no code version (run it from a checkout)", path, repo.path)
         return None
     return repo
 

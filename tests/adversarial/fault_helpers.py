@@ -1,0 +1,72 @@
+"""Helpers for the fault tests: a committed project whose `bth` runs as a real process, and a
+small tmpfs mounted where a full or read-only disk is needed (root only; skipped elsewhere)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "run"))
+from gitrepo import make_repo
+from run_helpers import Project
+
+from bathos.projects import init_project
+
+
+def make_project(root: Path, scripts: dict[str, str]) -> Project:
+    """A clean git repository at `root`, initialised for bathos, with `scripts` committed."""
+    proj = Project(make_repo(root))
+    for relpath, text in scripts.items():
+        proj.write(relpath, text)
+    init_project(proj.root)
+    proj.commit("initial")
+    return proj
+
+
+def remount(path: Path, mode: str) -> None:
+    """Make the tmpfs at `path` read-only (`ro`) or writable again (`rw`)."""
+    subprocess.run(["mount", "-o", f"remount,{mode}", str(path)], capture_output=True,
+                   check=True)
+
+
+@contextlib.contextmanager
+def tmpfs(path: Path, size: str = "2m") -> Iterator[Path]:
+    """A tmpfs of `size` mounted at `path` for the block."""
+    if shutil.which("mount") is None:
+        pytest.skip("no mount command; the same code path is covered with a BTH_HOME that is "
+                    "a file")
+    path.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+                          capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip() or 'not permitted'}); "
+                    "the same code path is covered with a BTH_HOME that is a file")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], capture_output=True, check=False)
+
+
+def fill(directory: Path) -> Path:
+    """Fill the filesystem of `directory` to its last byte with one file; the file's path."""
+    filler = directory / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    try:
+        for size in (65536, 4096, 1):
+            with contextlib.suppress(OSError):
+                while os.write(fd, b"\0" * size):
+                    pass
+    finally:
+        os.close(fd)
+    return filler
+
+
+def stderr_lines(text: str, word: str) -> list[str]:
+    return [line for line in text.splitlines() if word in line]

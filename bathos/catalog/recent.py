@@ -49,7 +49,7 @@ def write_recent(con: duckdb.DuckDBPyConnection, directory: Path, live: list[str
     The file is JSON lines: a header naming the segments, then one row per line, newest first,
     so a listing parses only as many rows as it shows."""
     paths = [directory / n for n in live]
-    if not all(segments.looks_complete(p) for p in paths):
+    if segments.damage(paths):
         return
     rows: list[Row] = []
     if paths:

@@ -78,7 +78,7 @@ def read_recent(directory: Path, live: list[str]) -> tuple[Iterator[Row], bool] 
         if head["segments"] != sorted(live):
             return None
         return (json.loads(line) for line in lines), bool(head["complete"])
-    except (OSError, ValueError, TypeError, KeyError):
+    except (OSError, ValueError, TypeError, KeyError, RecursionError):
         return None
 
 
@@ -160,7 +160,7 @@ class _Listing:
         rows, complete = cool
         try:
             cool_found = self._scan(rows, complete, {row["id"] for _, row in keyed}, hot_found)
-        except (ValueError, KeyError, TypeError):  # a damaged line: let DuckDB answer
+        except (ValueError, KeyError, TypeError, RecursionError):  # a damaged line: ask DuckDB
             return None
         return None if cool_found is None else hot_found + cool_found
 

@@ -90,6 +90,22 @@ def test_json_nested_thousands_deep_is_one_unreadable_fragment(cat: Catalog) -> 
     cat.quarantine_clears(deep)
 
 
+def test_a_manifest_and_kept_rows_nested_thousands_deep_are_read_around(cat: Catalog) -> None:
+    manifest, kept = cat.demo / "segments.manifest", cat.demo / "segments.recent"
+    deep = b"[" * 5000 + b"]" * 5000
+    manifest.write_bytes(b'{"segments": ' + deep + b"}")
+    header, *rows = kept.read_bytes().splitlines()
+    kept.write_bytes(b"\n".join([header, deep, *rows]) + b"\n")
+
+    listed = ok(cat.work.bth("ls", "--json"))  # every segment is read, as with no manifest
+    assert {r["id"] for r in json.loads(listed.stdout)} == {r.id for r in cat.good}
+    assert cat.count() == (len(cat.good), "")
+    cat.verify_finds(manifest, "not a segment list")
+    ok(cat.work.bth("verify", "--quarantine"))
+    assert "0 unreadable" in ok(cat.work.bth("verify")).stderr
+    assert cat.every_command_reads() == ""
+
+
 def _set(field: str, value: object) -> Callable[[dict[str, object]], object]:
     def change(record: dict[str, object]) -> object:
         record[field] = value

@@ -124,7 +124,8 @@ def _naive_utc(value: dt.datetime) -> dt.datetime:
 
 @attrs.frozen
 class VerifyReport:
-    """Unreadable files found by `verify`, and where they went if quarantined."""
+    """What `verify` found (files readers skip or mend, manifest entries they ignore), and the
+    copies kept in the quarantine if it fixed them."""
 
     problems: tuple[store.UnreadableFile, ...]
     quarantined: tuple[Path, ...] = ()

@@ -205,3 +205,34 @@ def test_results_too_deep_or_too_large_are_left_out_and_the_run_is_still_recorde
     run = done.run()
     assert (run.status, run.exit_code, run.results) == (status, code, kept)
     assert "0 unreadable" in ok(project.bth("verify")).stderr
+
+
+def test_verify_lists_every_bad_file_at_once_and_quarantine_leaves_a_catalog_all_commands_read(
+    cat: Catalog,
+) -> None:
+    """Each attack on the catalog's files, together: verify names each, quarantine fixes all."""
+    mended = make_run()
+    old = {**unstructure(mended), "argv": ["caf\udce9"]}
+    surrogates = cat.plant(json.dumps(old).encode())  # as an older bathos wrote it
+    cat.good.append(mended)  # read, with the byte escaped
+    raw = cat.plant(json.dumps(unstructure(make_run())).encode().replace(b'"demo"', b'"d\xe9"'))
+    deep = cat.plant(b'{"id": "x", "params": ' + b"{" * 3000 + b"}" * 3000 + b"}")
+    wrong = cat.plant({**unstructure(make_run()), "status": 7})
+    foreign = cat.demo / "export.parquet"
+    duckdb.sql(f"COPY (SELECT 1 AS x) TO '{foreign}' (FORMAT parquet)")
+    manifest = cat.demo / "segments.manifest"
+    (seg,) = json.loads(manifest.read_text())["segments"]
+    manifest.write_text(json.dumps({"segments": [seg, seg, "export.parquet", "/etc/passwd"]}))
+
+    found = cat.work.bth("verify")
+
+    assert found.returncode == 1
+    named = sorted({line.split(": ", 1)[0] for line in found.stdout.splitlines()})
+    assert named == sorted(str(p) for p in (surrogates, raw, deep, wrong, foreign, manifest))
+    assert len(found.stdout.splitlines()) == 7  # the manifest twice: the repeat and the path
+
+    ok(cat.work.bth("verify", "--quarantine"))
+
+    assert "0 unreadable" in ok(cat.work.bth("verify")).stderr
+    assert cat.every_command_reads() == ""
+    assert cat.lib.get(mended.id).argv == ("caf\\xe9",)

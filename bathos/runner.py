@@ -464,20 +464,29 @@ class ChildEvents:
     error: str | None = None
 
 
+# A run keeps at most this much of results as JSON; more belongs in files under $BTH_OUTPUT_DIR.
+RESULTS_MAX_BYTES = 1_000_000
+
+
 def read_results(path: Path) -> ChildEvents:
-    """Results written by the child: JSON lines (bth.log, the decorator) or one JSON object."""
+    """Results written by the child: JSON lines (bth.log, the decorator) or one JSON object.
+
+    What would make the run's record unreadable is left out with one warning, never the run:
+    results nested deeper than `schema.MAX_NESTING` levels, or more than RESULTS_MAX_BYTES of them.
+    """
+    from bathos.catalog.schema import MAX_NESTING
+
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
+        items = _result_items(path.read_bytes())
+    except OSError:
         return ChildEvents()
-    try:
-        items = [json.loads(line) for line in text.splitlines() if line.strip()]
-    except ValueError:
-        try:
-            items = [json.loads(text)]
-        except ValueError:
-            log.warning("ignored unreadable results file %s (write one JSON object)", path)
-            return ChildEvents()
+    except RecursionError:  # too deep for json to parse at all
+        _left_out([f"nested deeper than {MAX_NESTING} levels"])
+        return ChildEvents()
+    if items is None:
+        log.warning("ignored unreadable results file %s (write JSON lines or one JSON object)",
+                    path)
+        return ChildEvents()
     results: dict[str, Any] = {}
     params: dict[str, str] = {}
     tags: list[str] = []
@@ -489,14 +498,51 @@ def read_results(path: Path) -> ChildEvents:
         if event is None:
             results.update(item)
         elif event == "meta":
-            params.update({k: str(v) for k, v in (item.get("params") or {}).items()})
-            tags.extend(item.get("tags") or ())
-            name = item.get("name") or name
+            meta_params, meta_tags = item.get("params"), item.get("tags")
+            if isinstance(meta_params, dict):
+                params.update({k: str(v) for k, v in meta_params.items()})
+            tags.extend(str(t) for t in (meta_tags if isinstance(meta_tags, list) else ()))
+            name = str(item["name"]) if item.get("name") else name
         elif event == "error":
-            error = item.get("error")
-        elif event == "log":
-            results.update(item.get("values") or {})
-    return ChildEvents(results, params, tuple(tags), name, error)
+            error = None if item.get("error") is None else str(item["error"])
+        elif event == "log" and isinstance(item.get("values"), dict):
+            results.update(item["values"])
+    return ChildEvents(_bounded(results), params, tuple(tags), name, error)
+
+
+def _bounded(results: dict[str, Any]) -> dict[str, Any]:
+    """`results` without what is nested too deep, or none if they are too large; one warning."""
+    from bathos.catalog.schema import MAX_NESTING, is_nested_within
+
+    deep = [k for k, v in results.items() if not is_nested_within(v, MAX_NESTING - 1)]
+    kept = {k: v for k, v in results.items() if k not in deep}
+    left_out = [f"{', '.join(map(repr, deep[:5]))} nested deeper than {MAX_NESTING} levels"
+                ] if deep else []
+    size = len(json.dumps(kept, default=str))
+    if size > RESULTS_MAX_BYTES:
+        left_out.append(f"{size / 1e6:.1f} MB of JSON, over the {RESULTS_MAX_BYTES / 1e6:g} MB "
+                        "limit (keep large results in files under $BTH_OUTPUT_DIR)")
+        kept = {}
+    if left_out:
+        _left_out(left_out)
+    return kept
+
+
+def _left_out(reasons: list[str]) -> None:
+    log.warning("results the script wrote (bth.log, $BTH_RESULTS_PATH) not recorded: %s",
+                "; ".join(reasons))
+
+
+def _result_items(raw: bytes) -> list[Any] | None:
+    """The JSON items of a results file: JSON lines, or else one JSON object; None if neither."""
+    try:
+        return [json.loads(line) for line in raw.splitlines() if line.strip()]
+    except ValueError:
+        pass
+    try:
+        return [json.loads(raw)]
+    except ValueError:
+        return None
 
 
 def append_event(path: str | os.PathLike[str], event: Mapping[str, Any]) -> None:

@@ -123,7 +123,8 @@ def _naive_utc(value: dt.datetime) -> dt.datetime:
 
 @attrs.frozen
 class VerifyReport:
-    """Unreadable files found by `verify`, and where they went if quarantined."""
+    """What `verify` found (files readers skip or mend, manifest entries they ignore), and the
+    copies kept in the quarantine if it fixed them."""
 
     problems: tuple[store.UnreadableFile, ...]
     quarantined: tuple[Path, ...] = ()
@@ -173,7 +174,7 @@ class Catalog:
         return found.run
 
     # reading -----------------------------------------------------------------------------
-    def _connect(self) -> duckdb.DuckDBPyConnection:
+    def _snapshot(self) -> lens.Snapshot:
         snap = lens.take_snapshot(self.path)
         finished_hot = sum(1 for r in snap.hot if r.get("status") != "running")
         if finished_hot > self.compact_threshold:
@@ -182,22 +183,31 @@ class Catalog:
                 snap = lens.take_snapshot(self.path)
             except CatalogError as exc:
                 log.info("automatic compaction skipped: %s", exc)
-        return lens.connect(snap, self.path)
+        return snap
 
     def _execute(self, work: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
         """Do `work` (queries and fetches) on a fresh lens; retry when a compactor swapped files
-        underneath (DuckDB binds and reads lazily, so all of it is inside the retry)."""
+        underneath (DuckDB binds and reads lazily, so all of it is inside the retry), and without
+        any segment found damaged once a query failed (the check costs nothing until then)."""
         import duckdb
 
-        for attempt in range(3):
+        skipped: set[Path] = set()
+        attempt = 0
+        while True:
+            snap = self._snapshot()
+            snap.segments = [p for p in snap.segments if p not in skipped]
             try:
-                return work(self._connect())
-            except duckdb.IOException as exc:
-                if attempt == 2:
-                    raise CatalogError(f"cannot read catalog {self.path}: {exc}") from exc
+                return work(lens.connect(snap, self.path))
             except duckdb.Error as exc:
-                raise CatalogError(f"query failed: {str(exc).splitlines()[0]}") from exc
-        raise AssertionError("unreachable")
+                damaged = _damaged_now(snap.segments)
+                if damaged:
+                    skipped.update(damaged)  # each pass skips one more segment at least
+                    continue
+                if not isinstance(exc, duckdb.IOException):
+                    raise CatalogError(f"query failed: {str(exc).splitlines()[0]}") from exc
+                attempt += 1
+                if attempt == 3:
+                    raise CatalogError(f"cannot read catalog {self.path}: {exc}") from exc
 
     def _rows(self, query: str, params: Sequence[Any] = ()) -> Rows:
         return self._execute(lambda con: to_rows(con.sql(query, params=list(params) or None)))
@@ -297,22 +307,53 @@ class Catalog:
 
     def verify(self, *, quarantine: bool = False,
                on_progress: Progress | None = None) -> VerifyReport:
-        """Read every fragment and segment in full; list (and optionally quarantine) bad ones."""
+        """Read every fragment, segment and manifest in full; list what readers skip, mend or
+        ignore, and with `quarantine` fix each (originals go to `quarantine/`, nothing is lost)."""
+        directories = store.project_dirs(self.path)
         files = [
-            p for d in store.project_dirs(self.path)
+            p for d in directories
             for p in [*store.iter_fragment_paths(d), *segments.segment_files(d)]
         ]
-        problems = []
+        problems = [problem for d in directories for problem in segments.check_manifest(d)]
         for done, path in enumerate(files, 1):
             problem = _check_file(path)
             if problem:
                 problems.append(problem)
             if on_progress:
                 on_progress(done, len(files))
-        moved = tuple(self._quarantine(p.path) for p in problems) if quarantine else ()
-        return VerifyReport(tuple(problems), moved, len(files))
+        moved = self._fix(problems) if quarantine and problems else ()
+        checked = len(files) + sum(segments.manifest_path(d).exists() for d in directories)
+        return VerifyReport(tuple(problems), moved, checked)
 
-    def _quarantine(self, path: Path) -> Path:
+    def _fix(self, problems: list[store.UnreadableFile]) -> tuple[Path, ...]:
+        """Quarantine what verify found, under the compaction lock (a compactor rewrites
+        manifests too): mend fragments in place, drop ignored manifest entries, move the rest."""
+        from bathos.catalog.compact import compaction_lock
+        from bathos.fsutil import atomic_write_bytes
+
+        moved: list[Path] = []
+        rewritten: set[Path] = set()  # one rewrite drops every ignored entry of a manifest
+        with compaction_lock(self.path, wait=True):
+            for problem in problems:
+                path = problem.path
+                if isinstance(problem, segments.IgnoredEntry):
+                    if path not in rewritten and path.exists():
+                        rewritten.add(path)
+                        moved.append(self._quarantine(path, keep=True))
+                        names = segments.read_manifest(path.parent) or []
+                        segments.write_manifest(path.parent, names)
+                elif isinstance(problem, store.MendedFragment):
+                    # unless its writer replaced it since verify read it
+                    if store.is_unchanged(path, problem.stat):
+                        moved.append(self._quarantine(path, keep=True))
+                        atomic_write_bytes(path, store.encode_record(problem.record))
+                elif path.exists():
+                    moved.append(self._quarantine(path))
+        return tuple(moved)
+
+    def _quarantine(self, path: Path, *, keep: bool = False) -> Path:
+        """Move `path` (or with `keep`, copy it) to the quarantine; a moved segment leaves the
+        manifest."""
         import shutil
 
         target = self.path / "quarantine" / path.relative_to(store.runs_root(self.path))
@@ -321,6 +362,9 @@ class Catalog:
             if not target.exists():
                 break
             target = target.with_name(f"{path.stem}.{n}{path.suffix}")
+        if keep:
+            shutil.copy2(path, target)
+            return target
         shutil.move(path, target)
         names = segments.read_manifest(path.parent)
         if names is not None and path.name in names:
@@ -361,14 +405,17 @@ def _read_only(con: duckdb.DuckDBPyConnection, sql: str) -> duckdb.DuckDBPyConne
 
 
 def _check_file(path: Path) -> store.UnreadableFile | None:
+    """What readers make of one fragment or segment: None if they read it as it is."""
     if path.suffix == store.FRAGMENT_SUFFIX:
         try:
-            store.read_fragment(path)
-        except store.UnreadableFile as exc:
-            return exc
-        return None
+            return store.check_fragment(path)
+        except FileNotFoundError:
+            return None  # compacted away while verify ran
     import duckdb
 
+    damaged = segments.damage([path])
+    if damaged:
+        return store.UnreadableFile(path, damaged[path])
     try:
         duckdb.connect(":memory:").execute(
             "SELECT count(*), max(length(record::VARCHAR)) "
@@ -378,3 +425,14 @@ def _check_file(path: Path) -> store.UnreadableFile | None:
         first_line = str(exc).splitlines()[0]
         return store.UnreadableFile(path, f"unreadable Parquet segment ({first_line})")
     return None
+
+
+def _damaged_now(paths: list[Path]) -> list[Path]:
+    """The segments among `paths` that are damaged (not merely removed by a compactor since the
+    query began), each warned about."""
+    found = [(p, why) for p, why in segments.damage(paths).items() if p.exists()]
+    for path, why in found:
+        log.warning("skipping unreadable %s (run: bth verify --quarantine)",
+                    store.UnreadableFile(path, why))
+    return [p for p, _ in found]
+

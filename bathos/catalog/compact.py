@@ -111,18 +111,14 @@ def _foldable(directory: Path, now: float) -> tuple[list[Folded], int]:
 
 def _remove_if_unchanged(path: Path, seen: os.stat_result) -> None:
     """Remove a folded fragment unless a writer replaced it since it was read."""
-    try:
-        now = path.stat()
-    except FileNotFoundError:
-        return
-    if (now.st_ino, now.st_mtime_ns, now.st_size) == (seen.st_ino, seen.st_mtime_ns, seen.st_size):
+    if store.is_unchanged(path, seen):
         path.unlink(missing_ok=True)
 
 
 def _collect_garbage(directory: Path, live: list[str]) -> None:
     """Remove unlisted segments and temporary files left by a crashed compactor or writer."""
     for path in segments.segment_files(directory):
-        if path.name not in live:
+        if path.name not in live and segments.is_own(path):
             path.unlink(missing_ok=True)
     for fold in directory.glob(".fold-*"):  # only exists while a compactor holds the lock
         fold.unlink(missing_ok=True)
@@ -151,7 +147,8 @@ def compact_project(directory: Path, *, on_progress: Progress | None = None) -> 
     picked, unreadable = _foldable(directory, time.time())
     if on_progress:
         on_progress(len(picked), len(picked))
-    live_paths = [directory / n for n in live if segments.looks_complete(directory / n)]
+    damaged = segments.damage([directory / n for n in live])
+    live_paths = [directory / n for n in live if directory / n not in damaged]
     small = [p for p in live_paths if p.stat().st_size < SMALL_SEGMENT_BYTES]
     con = duckdb.connect(":memory:")
     con.execute("SET TimeZone = 'UTC'")
@@ -190,7 +187,8 @@ def compact_project(directory: Path, *, on_progress: Progress | None = None) -> 
     for path, stat, _ in picked:
         _remove_if_unchanged(path, stat)
     for path in merge:
-        path.unlink(missing_ok=True)
+        if segments.is_own(path):
+            path.unlink(missing_ok=True)
     return CompactionReport(
         folded=len(picked), segments_written=1, segments_merged=len(merge),
         skipped_unreadable=unreadable, seconds=time.perf_counter() - started,

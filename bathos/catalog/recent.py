@@ -49,7 +49,7 @@ def write_recent(con: duckdb.DuckDBPyConnection, directory: Path, live: list[str
     The file is JSON lines: a header naming the segments, then one row per line, newest first,
     so a listing parses only as many rows as it shows."""
     paths = [directory / n for n in live]
-    if not all(segments.looks_complete(p) for p in paths):
+    if segments.damage(paths):
         return
     rows: list[Row] = []
     if paths:
@@ -78,7 +78,7 @@ def read_recent(directory: Path, live: list[str]) -> tuple[Iterator[Row], bool] 
         if head["segments"] != sorted(live):
             return None
         return (json.loads(line) for line in lines), bool(head["complete"])
-    except (OSError, ValueError, TypeError, KeyError):
+    except (OSError, ValueError, TypeError, KeyError, RecursionError):
         return None
 
 
@@ -160,7 +160,7 @@ class _Listing:
         rows, complete = cool
         try:
             cool_found = self._scan(rows, complete, {row["id"] for _, row in keyed}, hot_found)
-        except (ValueError, KeyError, TypeError):  # a damaged line: let DuckDB answer
+        except (ValueError, KeyError, TypeError, RecursionError):  # a damaged line: ask DuckDB
             return None
         return None if cool_found is None else hot_found + cool_found
 

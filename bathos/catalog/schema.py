@@ -1,17 +1,28 @@
-"""The shape of records on disk: upgrades of older records, and the flat columns of the `runs` view.
+"""The shape of records on disk: upgrades of older records, the check every record read must pass,
+and the flat columns of the `runs` view.
 
 `flatten` is the one place that derives view columns from a record: compaction stores its output in
 Parquet segments and the reader applies it to hot fragments, so both tiers answer the same query.
+`problem` is the one check of a record's shape: readers skip what it rejects, compaction never folds
+it, and `verify` reports it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
+import types
+import typing
 from collections.abc import Callable
 from typing import Any
 
+import attrs
+
+from bathos import models
+from bathos.config import SLUG_RE
 from bathos.errors import CatalogError
+from bathos.ids import RUN_ID_LENGTH, is_run_id_prefix
 from bathos.models import SCHEMA_VERSION
 
 Record = dict[str, Any]
@@ -119,6 +130,182 @@ DERIVED_SQL: dict[str, str] = {
     "error": "record->>'error'",
     "cwd": "record->>'cwd'",
 }
+
+
+# Free-form parts of a record (params, results, fields this bathos does not know) nest at most this
+# deep: deeper JSON costs every reader and writer recursion, and is never a result anyone reads.
+MAX_NESTING = 32
+_INT_BITS = {"INTEGER": 32, "BIGINT": 64}
+# Checks beyond a field's type, by field name.
+_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "id": (lambda v: len(v) == RUN_ID_LENGTH and is_run_id_prefix(v), "a run id"),
+    "project": (lambda v: SLUG_RE.match(v) is not None, "a project slug"),
+}
+
+
+@attrs.frozen
+class _Kind:
+    """What a JSON value must be: an instance of `types`, then (unless None) pass `test`.
+    `fields` (an object's), `item` (a list's) and `values` (an object's values) let `_explain`
+    say where inside it is wrong."""
+
+    types: tuple[type, ...]
+    description: str
+    test: Callable[[Any], bool] | None = None
+    fields: tuple[tuple[str, _Kind, bool], ...] = ()  # (name, kind, required)
+    item: _Kind | None = None
+    values: _Kind | None = None
+
+    def fits(self, value: Any) -> bool:
+        return isinstance(value, self.types) and (
+            value is None or self.test is None or self.test(value))
+
+
+def problem(record: Record) -> str | None:
+    """What makes a (current-schema) record unfit to read, or None: each field must have the type
+    `models.Run` gives it (times parseable, lists and objects of the right kind, integers within
+    their view column's range) and free-form parts may nest at most MAX_NESTING levels."""
+    kind = _record_kind()
+    return None if kind.fits(record) else _explain(record, kind, "record")
+
+
+def is_nested_within(value: Any, levels: int) -> bool:
+    """Whether JSON data nests at most `levels` lists and objects deep (found without recursion)."""
+    stack = [(value, 1)] if isinstance(value, dict | list) else []
+    while stack:
+        item, depth = stack.pop()
+        if depth > levels:
+            return False
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
+    return True
+
+
+@functools.cache
+def _record_kind() -> _Kind:
+    return _object_kind(models.Run, top_level=True)
+
+
+def _object_kind(cls: type, *, top_level: bool = False) -> _Kind:
+    """The kind of a JSON object holding the fields of attrs class `cls`."""
+    hints = typing.get_type_hints(cls, vars(models))
+    fields = []
+    for field in attrs.fields(cls):
+        bits = _INT_BITS.get(COLUMNS.get(field.name, "")) if top_level else None
+        kind = _kind_of(hints[field.name], bits or 64)
+        rule = _RULES.get(field.name) if top_level else None
+        if rule:
+            kind = attrs.evolve(kind, description=rule[1], test=_both(kind.test, rule[0]))
+        fields.append((field.name, kind, field.default is attrs.NOTHING))
+    table = tuple(fields)
+    known = frozenset(name for name, _, _ in table)
+    flat = tuple((name, kind.types, kind.test, required) for name, kind, required in table)
+
+    def fits(value: dict[str, Any]) -> bool:
+        for name, kinds, test, required in flat:  # Kind.fits, inlined: this runs on every read
+            if name in value:
+                item = value[name]
+                if not isinstance(item, kinds) or (
+                        item is not None and test is not None and not test(item)):
+                    return False
+            elif required:
+                return False
+        return all(_is_free_form(value[k]) for k in value.keys() - known)
+
+    return _Kind((dict,), "an object", fits, fields=table)
+
+
+def _both(first: Callable[[Any], bool] | None,
+          second: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    return second if first is None else (lambda v: first(v) and second(v))
+
+
+_NONE = type(None)
+
+
+def _kind_of(hint: Any, int_bits: int) -> _Kind:
+    """The kind of a value of type `hint` (as `models` annotates it), as JSON holds it."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        options = [_kind_of(a, int_bits) for a in args if a is not _NONE]
+        if len(options) == 1:
+            kind = options[0]
+        else:
+            kind = _Kind(tuple(t for o in options for t in o.types),
+                         " or ".join(o.description for o in options),
+                         lambda v: any(o.fits(v) for o in options))
+        return attrs.evolve(kind, types=(*kind.types, _NONE)) if _NONE in args else kind
+    if origin is typing.Literal:
+        allowed = frozenset(str(a) for a in args)
+        return _Kind((str,), "one of " + ", ".join(map(str, args)), allowed.__contains__)
+    if origin is tuple:
+        item = _kind_of(args[0], int_bits)
+        return _Kind((list,), "a list", lambda v: all(item.fits(x) for x in v), item=item)
+    if origin is dict and args[1] is not Any:  # params, variables: plain values
+        values = _Kind((str, int, float, bool, _NONE), "a string")
+        return _Kind((dict,), "an object", lambda v: all(values.fits(x) for x in v.values()),
+                     values=values)
+    if origin is dict:
+        return _Kind((dict,), "an object", _is_free_form)
+    if isinstance(hint, type) and attrs.has(hint):
+        return _object_kind(hint)
+    bound = 2 ** (int_bits - 1)
+    simple = {
+        str: _Kind((str,), "a string"),
+        bool: _Kind((bool,), "true or false"),
+        int: _Kind((int,), f"an integer of {int_bits} bits",
+                   lambda v: v.__class__ is not bool and -bound <= v < bound),
+        float: _Kind((int, float), "a number", lambda v: v.__class__ is not bool),
+        dt.datetime: _Kind((str,), "a time", _is_time),
+    }
+    # a type this check does not know: any JSON value
+    return simple.get(hint) or _Kind((object,), "JSON", _is_free_form)
+
+
+def _is_time(value: str) -> bool:
+    """Whether `_timestamp` reads `value` as a time (without converting it)."""
+    try:
+        dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return True
+
+
+def _is_free_form(value: Any) -> bool:
+    return not isinstance(value, dict | list) or is_nested_within(value, MAX_NESTING)
+
+
+def _explain(value: Any, kind: _Kind, where: str) -> str:
+    """What is wrong with `value`, which does not fit `kind`, and where."""
+    if isinstance(value, kind.types) and isinstance(value, dict) and kind.fields:
+        for name, field, required in kind.fields:
+            inner = name if where == "record" else f"{where}.{name}"
+            if name not in value:
+                if required:
+                    return f"{where} has no {name}"
+            elif not field.fits(value[name]):
+                return _explain(value[name], field, inner)
+        for name in value.keys() - {name for name, _, _ in kind.fields}:
+            if not _is_free_form(value[name]):
+                return f"{name} is nested deeper than {MAX_NESTING} levels"
+    if isinstance(value, list) and kind.item:
+        for i, element in enumerate(value):
+            if not kind.item.fits(element):
+                return _explain(element, kind.item, f"{where}[{i}]")
+    if isinstance(value, dict) and kind.values:
+        for key, element in value.items():
+            if not kind.values.fits(element):
+                return _explain(element, kind.values, f"{where}.{key}")
+    if isinstance(value, kind.types) and not _is_free_form(value):
+        return f"{where} is nested deeper than {MAX_NESTING} levels"
+    return f"{where} is {_shown(value)}, not {kind.description}"
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, dict | list):
+        return "an object" if isinstance(value, dict) else "a list"
+    text = json.dumps(value, default=str)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _timestamp(value: Any) -> str | None:

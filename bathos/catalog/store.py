@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bathos.catalog.schema import Record, upgrade
+from bathos.catalog.schema import Record, problem, upgrade
 from bathos.config import SCRATCH_LOCK, check_slug, scratch_dir
 from bathos.errors import CatalogError, ConfigError
 from bathos.fsutil import atomic_write_bytes
@@ -56,8 +56,20 @@ def write_record(catalog: Path, record: Record, *, durable: bool = True) -> Path
     """Write (or atomically replace) the fragment of one run record."""
     check_identity(record)
     path = fragment_path(catalog, record["project"], record["id"])
-    atomic_write_bytes(path, json.dumps(record, separators=(",", ":")).encode(), durable=durable)
+    atomic_write_bytes(path, encode_record(record), durable=durable)
     return path
+
+
+def encode_record(record: Record) -> bytes:
+    """A record as UTF-8 JSON; undecodable bytes in its strings (lone surrogates, which no JSON
+    reader takes) are written as `\\xNN` escapes (`bathos.text`), looked for only when present."""
+    try:
+        return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    except UnicodeEncodeError:
+        from bathos.text import escape_strings
+
+        return json.dumps(escape_strings(record), ensure_ascii=False,
+                          separators=(",", ":")).encode("utf-8")
 
 
 def write_run(catalog: Path, run: Run) -> Path:
@@ -84,12 +96,9 @@ def iter_fragment_paths(directory: Path) -> Iterator[Path]:
                 yield Path(entry.path)
 
 
-_OBJECT_PARTS = ("host", "git", "slurm", "environment", "logs", "sidecar", "params", "results")
-_LIST_PARTS = ("argv", "tags", "dependencies", "outputs")
-
-
 class UnreadableFile(CatalogError):
-    """A fragment or segment that cannot be parsed."""
+    """A catalog file readers skip, and why; `bth verify` lists them and quarantine moves them
+    aside. Subclasses name files that are handled otherwise."""
 
     def __init__(self, path: Path, reason: str) -> None:
         self.path = path
@@ -97,15 +106,49 @@ class UnreadableFile(CatalogError):
         super().__init__(f"{path}: {reason}")
 
 
+class MendedFragment(UnreadableFile):
+    """A fragment holding undecodable text as lone surrogates (written by an older bathos):
+    readers escape it in memory; quarantine keeps the original and rewrites it escaped."""
+
+    def __init__(self, path: Path, record: Record, stat: os.stat_result) -> None:
+        self.record = record
+        self.stat = stat
+        super().__init__(path, "holds undecodable text (read with \\xNN escapes; quarantine "
+                               "rewrites it so)")
+
+
 def read_fragment(path: Path) -> tuple[Record, os.stat_result]:
     """A fragment's record upgraded to the current schema, and the stat of the file read (its
-    mtime is the heartbeat)."""
+    mtime is the heartbeat); UnreadableFile if it is not a well-formed run record."""
+    record, stat, _ = _load(path)
+    return record, stat
+
+
+def check_fragment(path: Path) -> UnreadableFile | None:
+    """What readers make of a fragment: None if read as written, else why it is skipped or
+    mended. (FileNotFoundError if it is gone.)"""
+    try:
+        record, stat, mended = _load(path)
+    except UnreadableFile as exc:
+        return exc
+    return MendedFragment(path, record, stat) if mended else None
+
+
+def _load(path: Path) -> tuple[Record, os.stat_result, bool]:
     try:
         with open(path, "rb") as fh:
             stat = os.fstat(fh.fileno())
-            data: Any = json.loads(fh.read())
+            raw = fh.read()
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise UnreadableFile(path, f"cannot be read ({exc.strerror})") from exc
+    try:
+        data: Any = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise UnreadableFile(path, f"not valid JSON ({exc})") from exc
+    except RecursionError:
+        raise UnreadableFile(path, "not a run record (JSON nested too deep)") from None
     if not isinstance(data, dict) or not ("id" in data or "run_id" in data):
         raise UnreadableFile(path, "not a run record")
     try:
@@ -114,11 +157,26 @@ def read_fragment(path: Path) -> tuple[Record, os.stat_result]:
         raise UnreadableFile(path, str(exc)) from exc
     except (KeyError, TypeError, ValueError) as exc:
         raise UnreadableFile(path, f"cannot upgrade record ({exc!r})") from exc
-    for parts, kind, name in ((_OBJECT_PARTS, dict, "an object"), (_LIST_PARTS, list, "a list")):
-        for part in parts:
-            if record.get(part) is not None and not isinstance(record[part], kind):
-                raise UnreadableFile(path, f"{part} is not {name}")
-    return record, stat
+    wrong = problem(record)
+    if wrong:
+        raise UnreadableFile(path, f"not a well-formed run record: {wrong}")
+    mended = b"\\ud" in raw or b"\\uD" in raw  # a \uXXXX escape of a surrogate: look closer
+    if mended:
+        from bathos.text import escape_strings
+
+        escaped = escape_strings(record)
+        mended, record = escaped != record, escaped
+    return record, stat, mended
+
+
+def is_unchanged(path: Path, seen: os.stat_result) -> bool:
+    """Whether `path` is still the file that was read (no writer replaced it since)."""
+    try:
+        now = path.stat()
+    except FileNotFoundError:
+        return False
+    return (now.st_ino, now.st_mtime_ns, now.st_size) == (seen.st_ino, seen.st_mtime_ns,
+                                                           seen.st_size)
 
 
 def _pid_alive(pid: Any) -> bool:

@@ -59,7 +59,7 @@ def test_verify_lists_both_damaged_files(damaged, catalog) -> None:
 
     assert sorted(p.path for p in report.problems) == sorted([damaged.garbage, damaged.truncated])
     assert report.quarantined == ()
-    assert report.files_checked == 4  # 2 fragments, 2 segments
+    assert report.files_checked == 6  # 2 fragments, 2 segments, 2 manifests
     assert all(path.read_bytes() == data for path, data in damaged.contents.items())
 
 

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
-from reader_helpers import Project, make_project, ok
+from attack_helpers import Project, make_project, ok
 
 from bathos.ids import new_run_id
 from bathos.text import original_bytes

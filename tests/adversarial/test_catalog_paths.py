@@ -10,7 +10,7 @@ from pathlib import Path
 
 import attrs
 import pytest
-from reader_helpers import Project, ok
+from attack_helpers import Project, ok
 from records import make_run
 
 import bathos

@@ -12,7 +12,7 @@ from pathlib import Path
 import attrs
 import duckdb
 import pytest
-from reader_helpers import Project, make_project, ok
+from attack_helpers import Project, make_project, ok
 from records import make_run
 
 import bathos

@@ -8,7 +8,7 @@ import os
 import signal
 from pathlib import Path
 
-from fault_helpers import make_project
+from attack_helpers import make_project
 from run_helpers import Done
 
 from bathos import Catalog

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from fault_helpers import Project, make_project, stderr_lines
+from attack_helpers import Project, make_project, stderr_lines
 from gitrepo import git
 
 from bathos import Catalog

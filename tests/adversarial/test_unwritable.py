@@ -12,7 +12,7 @@ from pathlib import Path
 
 import attrs
 import pytest
-from fault_helpers import Project, fill, make_project, remount, stderr_lines, tmpfs
+from attack_helpers import Project, fill, make_project, remount, stderr_lines, tmpfs
 
 from bathos import Catalog
 

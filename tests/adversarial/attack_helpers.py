@@ -1,5 +1,6 @@
-"""Helpers for the fault tests: a committed project whose `bth` runs as a real process, and a
-small tmpfs mounted where a full or read-only disk is needed (root only; skipped elsewhere)."""
+"""Helpers for the attack tests: a committed project whose `bth` runs as a real process, the check
+every command's outcome must pass, and a small tmpfs mounted where a full or read-only disk is
+needed (root only; skipped elsewhere)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "run"))
 from gitrepo import make_repo
-from run_helpers import Project
+from run_helpers import Done, Project
 
 from bathos.projects import init_project
 
@@ -28,6 +29,13 @@ def make_project(root: Path, scripts: dict[str, str]) -> Project:
     init_project(proj.root)
     proj.commit("initial")
     return proj
+
+
+def ok(done: Done) -> Done:
+    """`done`, which must have exited 0 without a traceback."""
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    return done
 
 
 def remount(path: Path, mode: str) -> None:

@@ -155,16 +155,17 @@ class Catalog:
         return store.write_run(self.path, run)
 
     # reading -----------------------------------------------------------------------------
-    def _connect(self) -> duckdb.DuckDBPyConnection:
-        snap = lens.take_snapshot(self.path)
-        finished_hot = sum(1 for r in snap.hot if r.get("status") != "running")
-        if finished_hot > self.compact_threshold:
+    def _connect(self) -> lens.Lens:
+        """A fresh lens; first an automatic compaction, once more than `compact_threshold`
+        finished runs are hot (found before the rest is read)."""
+        try:
+            return lens.connect(self.path, compact_above=self.compact_threshold)
+        except lens.CompactionDue:
             try:
                 self.compact(wait=False)
-                snap = lens.take_snapshot(self.path)
             except (CompactionBusy, OSError) as exc:
                 log.info("automatic compaction skipped: %s", exc)
-        return lens.connect(snap, self.path)
+        return lens.connect(self.path)
 
     def _execute(self, work: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
         """Do `work` (queries and fetches) on a fresh lens; retry when a compactor swapped files
@@ -173,7 +174,8 @@ class Catalog:
 
         for attempt in range(3):
             try:
-                return work(self._connect())
+                with self._connect() as con:
+                    return work(con)
             except duckdb.IOException as exc:
                 if attempt == 2:
                     raise CatalogError(f"cannot read catalog {self.path}: {exc}") from exc

@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("bathos.catalog")
 
 DEFAULT_COMPACT_THRESHOLD = 500
+# What a query given by a caller (a notebook, an agent) may run by default before it is stopped.
+DEFAULT_QUERY_TIMEOUT_S = 300.0
 Progress = Callable[[int, int], None]
 T = TypeVar("T")
 
@@ -167,15 +169,17 @@ class Catalog:
                 log.info("automatic compaction skipped: %s", exc)
         return lens.connect(self.path)
 
-    def _execute(self, work: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
-        """Do `work` (queries and fetches) on a fresh lens; retry when a compactor swapped files
-        underneath (DuckDB binds and reads lazily, so all of it is inside the retry)."""
+    def _execute(self, work: Callable[[duckdb.DuckDBPyConnection], T],
+                 timeout: float | None = None) -> T:
+        """Do `work` (queries and fetches) on a fresh lens, stoppable by Ctrl-C and `timeout`;
+        retry when a compactor swapped files underneath (DuckDB binds and reads lazily, so all of
+        it is inside the retry)."""
         import duckdb
 
         for attempt in range(3):
             try:
                 with self._connect() as con:
-                    return work(con)
+                    return lens.run(con, work, timeout)
             except duckdb.IOException as exc:
                 if attempt == 2:
                     raise CatalogError(f"cannot read catalog {self.path}: {exc}") from exc
@@ -250,14 +254,19 @@ class Catalog:
         ref = getattr(run.logs, stream, None) if run.logs else None
         return read_blob(self.path, ref) if ref else b""
 
-    def query(self, sql: str, params: Sequence[Any] = ()) -> Rows:
-        """A read-only SQL query over the views (`?` placeholders take `params`), as plain rows."""
+    def query(self, sql: str, params: Sequence[Any] = (), *,
+              timeout: float | None = DEFAULT_QUERY_TIMEOUT_S) -> Rows:
+        """A read-only SQL query over the views (`?` placeholders take `params`), as plain rows;
+        QueryTimeout once it has run `timeout` seconds (None: no limit)."""
         return self._execute(
-            lambda con: to_rows(_read_only(con, sql).sql(sql, params=list(params) or None)))
+            lambda con: to_rows(_read_only(con, sql).sql(sql, params=list(params) or None)),
+            _check_timeout(timeout))
 
-    def sql(self, sql: str) -> pl.DataFrame:
-        """A read-only SQL query over the views (`runs`, `outputs`, `dependencies`) as polars."""
-        return self._execute(lambda con: _to_frame(_read_only(con, sql).sql(sql)))
+    def sql(self, sql: str, *, timeout: float | None = DEFAULT_QUERY_TIMEOUT_S) -> pl.DataFrame:
+        """A read-only SQL query over the views (`runs`, `outputs`, `dependencies`) as polars;
+        QueryTimeout once it has run `timeout` seconds (None: no limit)."""
+        return self._execute(lambda con: _to_frame(_read_only(con, sql).sql(sql)),
+                             _check_timeout(timeout))
 
     def schema(self) -> dict[str, list[tuple[str, str]]]:
         """The views and their columns with types."""
@@ -318,6 +327,13 @@ def _to_frame(rel: duckdb.DuckDBPyRelation) -> pl.DataFrame:
 def _select_runs(con: duckdb.DuckDBPyConnection, query: RunQuery) -> duckdb.DuckDBPyRelation:
     sql, args = query.to_sql(LISTING_COLUMNS)
     return con.sql(sql, params=args or None)
+
+
+def _check_timeout(timeout: float | None) -> float | None:
+    if timeout is not None and not timeout > 0:
+        raise ConfigError(f"timeout {timeout!r} is not a positive number of seconds (or None "
+                          "for no limit)")
+    return timeout
 
 
 def _read_only(con: duckdb.DuckDBPyConnection, sql: str) -> duckdb.DuckDBPyConnection:

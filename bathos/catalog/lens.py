@@ -20,17 +20,22 @@ import math
 import os
 import re
 import shutil
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import attrs
 
 from bathos.catalog import schema, segments, store
+from bathos.errors import QueryTimeout
 
 if TYPE_CHECKING:
     import duckdb
 
 log = logging.getLogger("bathos.catalog")
+T = TypeVar("T")
 
 READ_ONLY_STATEMENTS = ("SELECT", "EXPLAIN")
 VIEWS = ("runs", "outputs", "dependencies")
@@ -247,6 +252,46 @@ def _create_views(con: duckdb.DuckDBPyConnection, segment_paths: list[Path], nee
            SELECT id AS run_id, project, started_at, d.path, d.role, d.sha256, d.git_blob, d.size
            FROM (SELECT id, project, started_at, unnest(dependencies) AS d FROM runs)"""
     )
+
+
+def run(con: duckdb.DuckDBPyConnection, work: Callable[[duckdb.DuckDBPyConnection], T],
+        timeout: float | None = None) -> T:
+    """`work(con)` in a thread of its own, so that Ctrl-C and a time limit can stop DuckDB, which
+    checks for neither while it runs a query: on KeyboardInterrupt (raised in the waiting thread)
+    the query is interrupted and KeyboardInterrupt re-raised; after `timeout` seconds, QueryTimeout.
+    """
+    outcome: list[tuple[bool, Any]] = []
+    # An Event, not Thread.join: a KeyboardInterrupt inside join marks a running thread ended.
+    done = threading.Event()
+
+    def target() -> None:
+        try:
+            outcome.append((True, work(con)))
+        except BaseException as exc:  # handed to the waiting thread
+            outcome.append((False, exc))
+        finally:
+            done.set()
+
+    limit = math.inf if timeout is None else timeout
+    deadline = time.monotonic() + limit
+    threading.Thread(target=target, name="bathos-query", daemon=True).start()
+    try:
+        # Short waits: a signal may be delivered to one of DuckDB's threads, and Python handles
+        # it only when this thread runs again.
+        while not done.wait(0.05):
+            if time.monotonic() > deadline:
+                con.interrupt()
+                done.wait()
+                if not outcome[0][0]:
+                    raise QueryTimeout(limit) from None
+    except KeyboardInterrupt:
+        con.interrupt()
+        done.wait()
+        raise
+    ok, value = outcome[0]
+    if ok:
+        return cast(T, value)
+    raise value
 
 
 def statement_types(con: duckdb.DuckDBPyConnection, query: str) -> list[str]:

@@ -28,3 +28,4 @@ def bench(session: nox.Session) -> None:
     session.install("-e", ".")
     session.run("python", "benchmarks/bench_catalog.py", *session.posargs)
     session.run("python", "benchmarks/bench_run.py")
+    session.run("python", "benchmarks/bench_memory.py")

@@ -34,6 +34,7 @@ __all__ = [
     "Provenance",
     "ProvenanceError",
     "QueryRefused",
+    "QueryTimeout",
     "Rows",
     "Run",
     "RunNotFound",
@@ -56,7 +57,7 @@ _HOMES = {
     "bathos.catalog": ("Catalog", "CompactionReport", "Rows", "RunQuery", "VerifyReport"),
     "bathos.checker": ("CheckReport", "Provenance", "check", "trace_file"),
     "bathos.errors": ("AmbiguousRunId", "BathosError", "CatalogError", "ConfigError",
-                      "ProvenanceError", "QueryRefused", "RunNotFound"),
+                      "ProvenanceError", "QueryRefused", "QueryTimeout", "RunNotFound"),
     "bathos.experiment": ("current_run_id", "experiment", "log_result", "output_dir"),
     "bathos.freshness": ("Verdict",),
     "bathos.lineage": ("trace_lineage",),
@@ -75,6 +76,7 @@ if TYPE_CHECKING:
         ConfigError,
         ProvenanceError,
         QueryRefused,
+        QueryTimeout,
         RunNotFound,
     )
     from bathos.experiment import current_run_id, experiment, log_result, output_dir

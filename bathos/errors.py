@@ -7,7 +7,8 @@
     │   ├── RunNotFound
     │   ├── AmbiguousRunId
     │   ├── CompactionBusy
-    │   └── QueryRefused       a `sql` statement that would write, attach or copy files
+    │   ├── QueryRefused       a `sql` statement that would write, attach or copy files
+    │   └── QueryTimeout       a query that ran past its time limit
     └── ProvenanceError        git, host or environment capture failed
 
 The CLI maps every BathosError to `Error: <message>` on stderr and exit code 1.
@@ -62,6 +63,15 @@ class CompactionBusy(CatalogError):
 
 class QueryRefused(CatalogError):
     """A query that would change files; the catalog's SQL lens is read-only."""
+
+
+class QueryTimeout(CatalogError):
+    """A query that ran longer than its time limit and was stopped."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        super().__init__(f"query stopped after {seconds:g} s, its time limit (narrow the query, "
+                         "or allow it more time)")
 
 
 class ProvenanceError(BathosError):

@@ -94,25 +94,46 @@ def show(run_id: str, json_: bool) -> None:
         render.echo_record(record)
 
 
+EXIT_TIMEOUT = 124  # as timeout(1) exits
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C
+
+
 @click.command("sql")
 @click.argument("query", required=False)
 @click.option("--schema", "schema_", is_flag=True, help="Print the views and their columns.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+              help="Stop the query after this many seconds (exit 124). Default: no limit.")
 @options.output_format()
-def sql(query: str | None, schema_: bool, json_: bool, csv_: bool) -> None:
-    """Run a read-only DuckDB query over the views `runs` and `outputs`.
+def sql(query: str | None, schema_: bool, timeout: float | None, json_: bool,
+        csv_: bool) -> None:
+    """Run a read-only DuckDB query over the views `runs`, `outputs` and `dependencies`.
+    Ctrl-C stops it (exit 130).
 
     Example: bth sql "SELECT project, status, count(*) FROM runs GROUP BY ALL"
     """
+    from bathos import QueryTimeout
+
+    if not (query or schema_):
+        raise click.UsageError("give a query, or --schema to see the views")
+    try:
+        _sql(query if not schema_ else None, timeout, json_=json_, csv_=csv_)
+    except QueryTimeout as exc:
+        click.echo(f"Error: {exc}", err=True)
+        raise SystemExit(EXIT_TIMEOUT) from None
+    except KeyboardInterrupt:
+        click.echo("Interrupted: the query was stopped.", err=True)
+        raise SystemExit(EXIT_INTERRUPTED) from None
+
+
+def _sql(query: str | None, timeout: float | None, *, json_: bool, csv_: bool) -> None:
     catalog = _catalog()
-    if schema_:
+    if query is None:
         for view, columns in catalog.schema().items():
             click.echo(f"{view}:")
             for name, kind in columns:
                 click.echo(f"  {name}  {kind}")
         return
-    if not query:
-        raise click.UsageError("give a query, or --schema to see the views")
-    rows = catalog.query(query)
+    rows = catalog.query(query, timeout=timeout)
     data = rows.to_data()
 
     def table(data: list[dict[str, Any]]) -> None:

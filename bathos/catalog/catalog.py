@@ -6,7 +6,7 @@ import datetime as dt
 import json
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("bathos.catalog")
 
 DEFAULT_COMPACT_THRESHOLD = 500
+# What a query given by a caller (a notebook, an agent) may run by default before it is stopped.
+DEFAULT_QUERY_TIMEOUT_S = 300.0
 Progress = Callable[[int, int], None]
 T = TypeVar("T")
 
@@ -174,32 +176,35 @@ class Catalog:
         return found.run
 
     # reading -----------------------------------------------------------------------------
-    def _snapshot(self) -> lens.Snapshot:
-        snap = lens.take_snapshot(self.path)
-        finished_hot = sum(1 for r in snap.hot if r.get("status") != "running")
-        if finished_hot > self.compact_threshold:
+    def _connect(self, skip: Collection[Path] = ()) -> lens.Lens:
+        """A fresh lens without the segments `skip`; first an automatic compaction, once more
+        than `compact_threshold` finished runs are hot (found before the rest is read)."""
+        try:
+            return lens.connect(self.path, compact_above=self.compact_threshold, skip=skip)
+        except lens.CompactionDue:
             try:
                 self.compact(wait=False)
-                snap = lens.take_snapshot(self.path)
             except CatalogError as exc:
                 log.info("automatic compaction skipped: %s", exc)
-        return snap
+        return lens.connect(self.path, skip=skip)
 
-    def _execute(self, work: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
-        """Do `work` (queries and fetches) on a fresh lens; retry when a compactor swapped files
-        underneath (DuckDB binds and reads lazily, so all of it is inside the retry), and without
-        any segment found damaged once a query failed (the check costs nothing until then)."""
+    def _execute(self, work: Callable[[duckdb.DuckDBPyConnection], T],
+                 timeout: float | None = None) -> T:
+        """Do `work` (queries and fetches) on a fresh lens, stoppable by Ctrl-C and `timeout`;
+        retry when a compactor swapped files underneath (DuckDB binds and reads lazily, so all of
+        it is inside the retry), and without any segment found damaged once a query failed (the
+        check costs nothing until then)."""
         import duckdb
 
         skipped: set[Path] = set()
         attempt = 0
         while True:
-            snap = self._snapshot()
-            snap.segments = [p for p in snap.segments if p not in skipped]
+            opened = self._connect(skipped)
             try:
-                return work(lens.connect(snap, self.path))
+                with opened as con:
+                    return lens.run(con, work, timeout)
             except duckdb.Error as exc:
-                damaged = _damaged_now(snap.segments)
+                damaged = _damaged_now(opened.segments)
                 if damaged:
                     skipped.update(damaged)  # each pass skips one more segment at least
                     continue
@@ -276,14 +281,19 @@ class Catalog:
         ref = getattr(run.logs, stream, None) if run.logs else None
         return read_blob(self.path, ref) if ref else b""
 
-    def query(self, sql: str, params: Sequence[Any] = ()) -> Rows:
-        """A read-only SQL query over the views (`?` placeholders take `params`), as plain rows."""
+    def query(self, sql: str, params: Sequence[Any] = (), *,
+              timeout: float | None = DEFAULT_QUERY_TIMEOUT_S) -> Rows:
+        """A read-only SQL query over the views (`?` placeholders take `params`), as plain rows;
+        QueryTimeout once it has run `timeout` seconds (None: no limit)."""
         return self._execute(
-            lambda con: to_rows(_read_only(con, sql).sql(sql, params=list(params) or None)))
+            lambda con: to_rows(_read_only(con, sql).sql(sql, params=list(params) or None)),
+            _check_timeout(timeout))
 
-    def sql(self, sql: str) -> pl.DataFrame:
-        """A read-only SQL query over the views (`runs`, `outputs`, `dependencies`) as polars."""
-        return self._execute(lambda con: _to_frame(_read_only(con, sql).sql(sql)))
+    def sql(self, sql: str, *, timeout: float | None = DEFAULT_QUERY_TIMEOUT_S) -> pl.DataFrame:
+        """A read-only SQL query over the views (`runs`, `outputs`, `dependencies`) as polars;
+        QueryTimeout once it has run `timeout` seconds (None: no limit)."""
+        return self._execute(lambda con: _to_frame(_read_only(con, sql).sql(sql)),
+                             _check_timeout(timeout))
 
     def schema(self) -> dict[str, list[tuple[str, str]]]:
         """The views and their columns with types."""
@@ -383,6 +393,13 @@ def _to_frame(rel: duckdb.DuckDBPyRelation) -> pl.DataFrame:
 def _select_runs(con: duckdb.DuckDBPyConnection, query: RunQuery) -> duckdb.DuckDBPyRelation:
     sql, args = query.to_sql(LISTING_COLUMNS)
     return con.sql(sql, params=args or None)
+
+
+def _check_timeout(timeout: float | None) -> float | None:
+    if timeout is not None and not timeout > 0:
+        raise ConfigError(f"timeout {timeout!r} is not a positive number of seconds (or None "
+                          "for no limit)")
+    return timeout
 
 
 def _read_only(con: duckdb.DuckDBPyConnection, sql: str) -> duckdb.DuckDBPyConnection:

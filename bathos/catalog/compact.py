@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import logging
 import os
-import tempfile
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from bathos.catalog import recent, schema, segments, store
+from bathos.catalog import lens, recent, schema, segments, store
 from bathos.errors import CompactionBusy
 from bathos.fsutil import commit_file, temp_name
 
@@ -38,6 +37,11 @@ SMALL_SEGMENT_BYTES = 64 * 1024 * 1024
 MERGE_AT = 8
 # Small row groups let a query for the newest runs decompress little beyond them.
 ROW_GROUP_SIZE = 16_384
+# Records sorted at a time into a new segment, and DuckDB's memory while compacting.
+CHUNK_BYTES = 64 * 1024 * 1024
+MEMORY_LIMIT = "512MB"
+# The newest row of each id; at equal updated_at the hot one (tier 0).
+_NEWEST = "QUALIFY row_number() OVER (PARTITION BY id ORDER BY updated_at DESC, tier) = 1"
 
 Progress = Callable[[int, int], None]
 
@@ -72,41 +76,65 @@ def compaction_lock(catalog: Path, *, wait: bool) -> Iterator[None]:
         os.close(fd)
 
 
-def _write_segment(con: duckdb.DuckDBPyConnection, select_sql: str, params: list[object],
-                   directory: Path,
-                   first_started: str | None) -> Path:
-    final = directory / segments.segment_name(first_started)
-    tmp = temp_name(final)
-    target = str(tmp).replace("'", "''")
+def _copy(con: duckdb.DuckDBPyConnection, select_sql: str, params: list[object],
+          target: Path) -> None:
     con.execute(
-        f"COPY ({select_sql}) TO '{target}' "
+        f"COPY ({select_sql}) TO {lens.sql_string(target)} "
         f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP_SIZE})",
         params,
     )
+
+
+def _write_segment(con: duckdb.DuckDBPyConnection, sources: str, directory: Path,
+                   scratch: Path) -> Path:
+    """Write the newest row of each id in `sources` (tier 0 wins a tie) as one new segment
+    sorted by start time, sorting at most CHUNK_BYTES of records at a time: DuckDB cannot spill a
+    sort of long strings to disk, so one sort of them all could need the whole fold in memory."""
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE pick AS SELECT id, started_at, "
+        "(sum(size) OVER (ORDER BY started_at, id ROWS UNBOUNDED PRECEDING) "
+        f"// {CHUNK_BYTES})::BIGINT AS chunk FROM (SELECT id, started_at, "
+        f"strlen(record::VARCHAR) AS size FROM ({sources}) {_NEWEST})"
+    )
+    chunks = con.execute(
+        "SELECT chunk, min(started_at), max(started_at), bool_or(started_at IS NULL), "
+        "min(started_at)::VARCHAR FROM pick GROUP BY chunk ORDER BY chunk").fetchall()
+    chunks = chunks or [(0, None, None, False, None)]  # merged segments without rows
+    final = directory / segments.segment_name(chunks[0][4])
+    tmp = temp_name(final)
+    sorted_parts = [tmp]
+    if len(chunks) > 1:
+        scratch.mkdir(parents=True, exist_ok=True)
+        sorted_parts = [scratch / f"sorted-{n:05d}.parquet" for n in range(len(chunks))]
+    for (chunk, low, high, nulls, _), part in zip(chunks, sorted_parts, strict=True):
+        # The started_at bounds let Parquet skip row groups of sorted segments being merged.
+        _copy(con, f"SELECT {', '.join(schema.COLUMNS)} FROM ({sources}) "
+              "WHERE id IN (SELECT id FROM pick WHERE chunk = ?) "
+              "AND (started_at BETWEEN ? AND ? OR (? AND started_at IS NULL)) "
+              f"{_NEWEST} ORDER BY started_at, id", [chunk, low, high, nulls], part)
+    if len(chunks) > 1:  # read back in order: one streaming pass, no sort
+        _copy(con, f"SELECT * FROM read_parquet({schema.sql_paths(sorted_parts)})", [], tmp)
     with open(tmp, "rb") as fh:
         os.fsync(fh.fileno())
     commit_file(tmp, final)
     return final
 
 
-Folded = tuple[Path, os.stat_result, schema.Record]
-
-
-def _foldable(directory: Path, now: float) -> tuple[list[Folded], int]:
-    """Hot fragments of finished (or lost) runs, with the stat seen when read."""
-    picked, unreadable = [], 0
+def _foldable(directory: Path, now: float,
+              unreadable: list[Path]) -> Iterator[tuple[Path, os.stat_result, schema.Record]]:
+    """Hot fragments of finished (or lost) runs, with the stat seen when read, one at a time;
+    unreadable ones are appended to `unreadable`."""
     for path in store.iter_fragment_paths(directory):
         try:
             record, stat = store.read_fragment(path)
         except FileNotFoundError:
             continue
         except store.UnreadableFile:
-            unreadable += 1
+            unreadable.append(path)
             continue
         record = store.settle_status(record, stat.st_mtime, now)
         if record.get("status") != "running":
-            picked.append((path, stat, record))
-    return picked, unreadable
+            yield path, stat, record
 
 
 def _remove_if_unchanged(path: Path, seen: os.stat_result) -> None:
@@ -120,7 +148,7 @@ def _collect_garbage(directory: Path, live: list[str]) -> None:
     for path in segments.segment_files(directory):
         if path.name not in live and segments.is_own(path):
             path.unlink(missing_ok=True)
-    for fold in directory.glob(".fold-*"):  # only exists while a compactor holds the lock
+    for fold in directory.glob(".fold-*"):  # left by a compactor of an older bathos
         fold.unlink(missing_ok=True)
     cutoff = time.time() - 3600
     for tmp in directory.glob(".*.tmp"):
@@ -136,62 +164,60 @@ def _scalar(con: duckdb.DuckDBPyConnection, query: str) -> Any:
 
 def compact_project(directory: Path, *, on_progress: Progress | None = None) -> CompactionReport:
     """Compact one project directory; the caller holds the compaction lock."""
-    import duckdb
-
     started = time.perf_counter()
     live = segments.read_manifest(directory)
     rebuild = live is None and bool(segments.segment_files(directory))
     if live is None:
         live = [p.name for p in segments.segment_files(directory)] if rebuild else []
     _collect_garbage(directory, live)
-    picked, unreadable = _foldable(directory, time.time())
+    catalog = directory.parent.parent  # runs/<project>
+    scratch = lens.scratch_dir(catalog)
+    con = lens.open_duckdb(scratch, MEMORY_LIMIT)
+    try:
+        return _fold(con, scratch, directory, live, rebuild, on_progress, started)
+    finally:
+        con.close()
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _fold(con: duckdb.DuckDBPyConnection, scratch: Path, directory: Path, live: list[str],
+          rebuild: bool, on_progress: Progress | None, started: float) -> CompactionReport:
+    hot = lens.HotRows(con, scratch)
+    picked: list[tuple[Path, os.stat_result]] = []
+    unreadable: list[Path] = []
+    for path, stat, record in _foldable(directory, time.time(), unreadable):
+        hot.add(record)
+        picked.append((path, stat))
+    hot.finish()
     if on_progress:
         on_progress(len(picked), len(picked))
     damaged = segments.damage([directory / n for n in live])
     live_paths = [directory / n for n in live if directory / n not in damaged]
     small = [p for p in live_paths if p.stat().st_size < SMALL_SEGMENT_BYTES]
-    con = duckdb.connect(":memory:")
-    con.execute("SET TimeZone = 'UTC'")
-    with tempfile.NamedTemporaryFile("w", suffix=".json", dir=directory, prefix=".fold-") as fh:
-        # json.dumps, not json.dump: dump streams through the pure-Python encoder, ~20x slower
-        fh.write(json.dumps([schema.flatten(r) for _, _, r in picked], separators=(",", ":")))
-        fh.flush()
-        structure = schema.json_structure().replace("'", "''")
-        con.execute(
-            "CREATE TEMP TABLE new AS SELECT unnest(from_json(j, "
-            f"'{structure}'), recursive := true) FROM read_text(?) AS t(filename, j, size, mtime)",
-            [fh.name],
-        )
     overlap = bool(picked) and bool(live_paths) and _scalar(
         con, f"SELECT count(*) FROM read_parquet({schema.sql_paths(live_paths)}) "
-        "WHERE id IN (SELECT id FROM new)") > 0
+        "WHERE id IN (SELECT id FROM hot)") > 0
     merge = list(live_paths) if (rebuild or overlap) else (small if len(small) >= MERGE_AT else [])
     if not picked and not merge:
         if recent.read_recent(directory, live) is None:
             recent.write_recent(con, directory, live)
-        return CompactionReport(skipped_unreadable=unreadable)
-    sources = "SELECT * FROM new"
+        return CompactionReport(skipped_unreadable=len(unreadable))
+    sources = "SELECT *, 0 AS tier FROM hot"
     if merge:
-        sources += (f" UNION ALL SELECT {', '.join(schema.COLUMNS)} "
+        sources += (f" UNION ALL SELECT {', '.join(schema.COLUMNS)}, 1 "
                     f"FROM read_parquet({schema.sql_paths(merge)})")
-    select = (
-        f"SELECT * FROM ({sources}) "
-        "QUALIFY row_number() OVER (PARTITION BY id ORDER BY updated_at DESC) = 1 "
-        "ORDER BY started_at"
-    )
-    first = _scalar(con, f"SELECT min(started_at)::VARCHAR FROM ({sources})")
-    new_segment = _write_segment(con, select, [], directory, first)
+    new_segment = _write_segment(con, sources, directory, scratch)
     kept = [n for n in live if directory / n not in merge]
     segments.write_manifest(directory, [*kept, new_segment.name])
     recent.write_recent(con, directory, [*kept, new_segment.name])
-    for path, stat, _ in picked:
+    for path, stat in picked:
         _remove_if_unchanged(path, stat)
     for path in merge:
         if segments.is_own(path):
             path.unlink(missing_ok=True)
     return CompactionReport(
         folded=len(picked), segments_written=1, segments_merged=len(merge),
-        skipped_unreadable=unreadable, seconds=time.perf_counter() - started,
+        skipped_unreadable=len(unreadable), seconds=time.perf_counter() - started,
     )
 
 
@@ -201,6 +227,7 @@ def compact(catalog: Path, *, wait: bool = True,
     started = time.perf_counter()
     total = CompactionReport()
     with compaction_lock(catalog, wait=wait):
+        lens.remove_stale_scratch(catalog, time.time())
         for directory in store.project_dirs(catalog):
             r = compact_project(directory, on_progress=on_progress)
             total = CompactionReport(

@@ -6,94 +6,240 @@ Views:
     dependencies  one row per file a run depended on (script, modules, sidecar, inputs)
 
 No database file exists, so a read never waits on a lock, and a fragment is visible the moment it
-lands. Unreadable files are skipped and reported through `problems`.
+lands. Unreadable files are skipped and reported through `problems`. Hot rows are loaded in
+batches, and beyond SPILL_ROWS of them written to Parquet in a scratch directory inside the
+catalog, so a reader's memory stays bounded however many runs are hot.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import math
+import os
 import re
+import shutil
+import threading
+import time
+from collections.abc import Callable, Collection
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import attrs
 
 from bathos.catalog import schema, segments, store
+from bathos.errors import QueryTimeout
 
 if TYPE_CHECKING:
     import duckdb
 
 log = logging.getLogger("bathos.catalog")
+T = TypeVar("T")
 
 READ_ONLY_STATEMENTS = ("SELECT", "EXPLAIN")
 VIEWS = ("runs", "outputs", "dependencies")
 EXPLAIN_ANALYZE = re.compile(r"\bexplain\s+analy[sz]e\b", re.IGNORECASE)
+SCRATCH = ".scratch"
+# Fragments parsed before their rows go to DuckDB in one statement.
+BATCH_ROWS = 2_000
+# Hot rows a connection keeps in memory; beyond that they are written to Parquet in its scratch
+# directory (a hot row costs ~7 KB in DuckDB's memory, ~1 KB as Parquet).
+SPILL_ROWS = 10_000
+
+
+def scratch_dir(catalog: Path) -> Path:
+    """A directory of its own under `catalog/.scratch` for one connection's spill files; made
+    only when something spills, removed when the connection closes."""
+    return catalog / SCRATCH / f"{os.uname().nodename}-{os.getpid()}-{os.urandom(4).hex()}"
+
+
+def remove_stale_scratch(catalog: Path, now: float) -> None:
+    """Remove what a killed reader or compactor left in `catalog/.scratch`: directories of dead
+    processes on this host, and any older than a day (from other hosts sharing the catalog)."""
+    root = catalog / SCRATCH
+    if not root.is_dir():
+        return
+    host = os.uname().nodename
+    for path in root.iterdir():
+        owner = path.name.rsplit("-", 2)  # host, pid, random
+        with contextlib.suppress(FileNotFoundError):
+            dead = (len(owner) == 3 and owner[0] == host and owner[1].isdigit()
+                    and not store._pid_alive(int(owner[1])))
+            if dead or now - path.stat().st_mtime > 86_400:
+                shutil.rmtree(path, ignore_errors=True)
+
+
+def sql_string(path: Path) -> str:
+    """A file path as a quoted SQL string."""
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def open_duckdb(scratch: Path, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB in UTC whose temporary files go to `scratch`, inside the catalog (its
+    default, `.tmp` in the working directory, would also be readable by every query)."""
+    import duckdb
+
+    con = duckdb.connect(":memory:")
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET enable_progress_bar = false")  # it would print into bth sql's output
+    con.execute(f"SET temp_directory = {sql_string(scratch)}")
+    if memory_limit:
+        con.execute(f"SET memory_limit = '{memory_limit}'")
+    return con
+
+
+class HotRows:
+    """Hot records loaded into DuckDB a batch at a time, as the view `hot`.
+
+    Up to SPILL_ROWS rows stay in memory; past that they go to Parquet files in `scratch`, so
+    memory stays bounded however many fragments there are. Where `scratch` cannot be written
+    (a read-only catalog), every row stays in memory.
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, scratch: Path) -> None:
+        self.con, self.scratch = con, scratch
+        self.count = 0
+        self._pending: list[str] = []
+        self._held = 0
+        self._parts: list[Path] = []
+        self._spill_rows: float = SPILL_ROWS
+        self._create()
+
+    def _create(self) -> None:
+        typed = ", ".join(f'"{name}" {kind}' for name, kind in schema.COLUMNS.items())
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE hot_rows ({typed})")
+
+    def add(self, record: schema.Record) -> None:
+        self._pending.append(json.dumps(schema.flatten(record), separators=(",", ":")))
+        self.count += 1
+        if len(self._pending) >= BATCH_ROWS:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._pending:
+            # One small JSON document per row: from_json over one array of them all would hold
+            # the whole parsed array (~0.5 MB a row) at once.
+            structure = schema.json_structure().replace("'", "''")
+            self.con.execute(
+                f"INSERT INTO hot_rows SELECT unnest(from_json(j, '{structure}')) "
+                "FROM unnest(?::VARCHAR[]) AS t(j)", [self._pending])
+            self._held += len(self._pending)
+            self._pending = []
+        if self._held >= self._spill_rows:
+            self._spill()
+
+    def _spill(self) -> None:
+        part = self.scratch / f"hot-{len(self._parts):05d}.parquet"
+        try:
+            self.scratch.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            log.info("keeping every hot row in memory: cannot write %s (%s)", self.scratch, exc)
+            self._spill_rows = math.inf
+            return
+        self.con.execute(f"COPY hot_rows TO {sql_string(part)} (FORMAT parquet)")
+        self._parts.append(part)
+        self._held = 0
+        self._create()
+
+    def finish(self) -> None:
+        """Load what is pending and define the view `hot` over every row added."""
+        self._flush()
+        cool = (f" UNION ALL SELECT {_columns_sql()} FROM read_parquet("
+                f"{schema.sql_paths(self._parts)})") if self._parts else ""
+        self.con.execute(f"CREATE OR REPLACE TEMP VIEW hot AS SELECT * FROM hot_rows{cool}")
+
+
+class CompactionDue(Exception):
+    """More finished runs are hot than a connection was asked to accept."""
 
 
 @attrs.define
-class Snapshot:
-    """What one read saw: live segments, hot rows, and the files it had to skip."""
+class Lens:
+    """An open read of the catalog: `with lens.connect(catalog) as con: ...` closes it and
+    removes its scratch directory."""
 
-    segments: list[Path] = attrs.field(factory=list)
-    hot: list[schema.Record] = attrs.field(factory=list)
-    needs_dedup: bool = False
+    con: duckdb.DuckDBPyConnection
+    scratch: Path
+    finished_hot: int = 0
+    segments: list[Path] = attrs.field(factory=list)  # the live segments the views read
     problems: list[store.UnreadableFile] = attrs.field(factory=list)
 
+    def __enter__(self) -> duckdb.DuckDBPyConnection:
+        return self.con
 
-def take_snapshot(catalog: Path) -> Snapshot:
-    """List what a read will use; warn (once per file) about anything unreadable."""
-    snap = Snapshot()
-    for directory in store.project_dirs(catalog):
-        # Hot before cool: a compaction in between then shows a run twice (the hot row wins),
-        # never zero times.
-        records, bad = store.load_hot(directory)
-        live, unique = segments.live_segments(directory)
-        snap.needs_dedup |= not unique
-        for seg in live:
-            if segments.looks_complete(seg):
-                snap.segments.append(seg)
-            else:
-                snap.problems.append(store.UnreadableFile(seg, "truncated Parquet segment"))
-        snap.hot.extend(records)
-        snap.problems.extend(bad)
-    for problem in snap.problems:
-        log.warning("skipping unreadable %s (run: bth verify --quarantine)", problem)
-    return snap
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.con.close()
+        shutil.rmtree(self.scratch, ignore_errors=True)
 
 
 def _columns_sql(prefix: str = "") -> str:
     return ", ".join(f"{prefix}{name}" for name in schema.COLUMNS)
 
 
-def hot_relation_sql() -> str:
-    """SQL turning a JSON-array parameter of flattened rows into typed columns."""
-    structure = schema.json_structure().replace("'", "''")
-    return f"SELECT unnest(from_json(?::JSON, '{structure}'), recursive := true)"
+def connect(catalog: Path, *, compact_above: int | None = None,
+            skip: Collection[Path] = ()) -> Lens:
+    """An in-memory DuckDB with the views over the catalog's live segments (less `skip`) and hot
+    fragments, locked read-only; unreadable files are skipped with a warning. CompactionDue as
+    soon as more than `compact_above` finished runs are found hot (the rest is not read)."""
+    scratch = scratch_dir(catalog)
+    opened = Lens(open_duckdb(scratch), scratch)
+    try:
+        _load(opened, catalog, compact_above, skip)
+    except BaseException:
+        opened.close()
+        raise
+    for problem in opened.problems:
+        log.warning("skipping unreadable %s (run: bth verify --quarantine)", problem)
+    root = str(store.runs_root(catalog)).replace("'", "''")
+    opened.con.execute(f"SET allowed_directories = ['{root}/']")
+    opened.con.execute("SET enable_external_access = false")
+    opened.con.execute("SET lock_configuration = true")
+    return opened
 
 
-def connect(snap: Snapshot, catalog: Path) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB with the `runs` and `outputs` views over `snap`, locked read-only."""
-    import duckdb
+def _load(opened: Lens, catalog: Path, compact_above: int | None,
+          skip: Collection[Path]) -> None:
+    """Load the hot rows and define the views over them and the live segments."""
+    hot = HotRows(opened.con, opened.scratch)
+    segment_paths = opened.segments
+    needs_dedup = False
+    for directory in store.project_dirs(catalog):
+        # Hot before cool: a compaction in between then shows a run twice (the hot row wins),
+        # never zero times.
+        for record in store.load_hot(directory, opened.problems):
+            hot.add(record)
+            opened.finished_hot += record.get("status") != "running"
+            if compact_above is not None and opened.finished_hot > compact_above:
+                raise CompactionDue
+        live, unique = segments.live_segments(directory)
+        needs_dedup |= not unique
+        for seg in live:
+            if seg in skip:
+                continue
+            if segments.looks_complete(seg):
+                segment_paths.append(seg)
+            else:
+                opened.problems.append(store.UnreadableFile(seg, "truncated Parquet segment"))
+    hot.finish()
+    _create_views(opened.con, segment_paths, needs_dedup, has_hot=hot.count > 0)
 
-    con = duckdb.connect(":memory:")
-    con.execute("SET TimeZone = 'UTC'")
-    if snap.hot:
-        rows = [schema.flatten(r) for r in snap.hot]
-        con.execute(f"CREATE TEMP TABLE hot AS {hot_relation_sql()}", [json.dumps(rows)])
-    else:  # typed and empty, without paying for from_json
-        typed = ", ".join(f'"{name}" {kind}' for name, kind in schema.COLUMNS.items())
-        con.execute(f"CREATE TEMP TABLE hot ({typed})")
-    if snap.segments:
-        cool = f"SELECT {_columns_sql()} FROM read_parquet({schema.sql_paths(snap.segments)})"
+
+def _create_views(con: duckdb.DuckDBPyConnection, segment_paths: list[Path], needs_dedup: bool,
+                  *, has_hot: bool) -> None:
+    if segment_paths:
+        cool = f"SELECT {_columns_sql()} FROM read_parquet({schema.sql_paths(segment_paths)})"
     else:
         cool = "SELECT * FROM hot WHERE false"
     # Hot rows shadow cool ones by id; with no hot rows the anti-join (~80 ms on 1M runs) is moot.
     stored = (
         f"SELECT * FROM ({cool}) WHERE id NOT IN (SELECT id FROM hot) "
         "UNION ALL SELECT * FROM hot"
-    ) if snap.hot else cool
-    if snap.needs_dedup:
+    ) if has_hot else cool
+    if needs_dedup:
         stored = (
             f"SELECT * FROM ({stored}) "
             "QUALIFY row_number() OVER (PARTITION BY id ORDER BY updated_at DESC) = 1"
@@ -111,11 +257,46 @@ def connect(snap: Snapshot, catalog: Path) -> duckdb.DuckDBPyConnection:
            SELECT id AS run_id, project, started_at, d.path, d.role, d.sha256, d.git_blob, d.size
            FROM (SELECT id, project, started_at, unnest(dependencies) AS d FROM runs)"""
     )
-    root = str(store.runs_root(catalog)).replace("'", "''")
-    con.execute(f"SET allowed_directories = ['{root}/']")
-    con.execute("SET enable_external_access = false")
-    con.execute("SET lock_configuration = true")
-    return con
+
+
+def run(con: duckdb.DuckDBPyConnection, work: Callable[[duckdb.DuckDBPyConnection], T],
+        timeout: float | None = None) -> T:
+    """`work(con)` in a thread of its own, so that Ctrl-C and a time limit can stop DuckDB, which
+    checks for neither while it runs a query: on KeyboardInterrupt (raised in the waiting thread)
+    the query is interrupted and KeyboardInterrupt re-raised; after `timeout` seconds, QueryTimeout.
+    """
+    outcome: list[tuple[bool, Any]] = []
+    # An Event, not Thread.join: a KeyboardInterrupt inside join marks a running thread ended.
+    done = threading.Event()
+
+    def target() -> None:
+        try:
+            outcome.append((True, work(con)))
+        except BaseException as exc:  # handed to the waiting thread
+            outcome.append((False, exc))
+        finally:
+            done.set()
+
+    limit = math.inf if timeout is None else timeout
+    deadline = time.monotonic() + limit
+    threading.Thread(target=target, name="bathos-query", daemon=True).start()
+    try:
+        # Short waits: a signal may be delivered to one of DuckDB's threads, and Python handles
+        # it only when this thread runs again.
+        while not done.wait(0.05):
+            if time.monotonic() > deadline:
+                con.interrupt()
+                done.wait()
+                if not outcome[0][0]:
+                    raise QueryTimeout(limit) from None
+    except KeyboardInterrupt:
+        con.interrupt()
+        done.wait()
+        raise
+    ok, value = outcome[0]
+    if ok:
+        return cast(T, value)
+    raise value
 
 
 def statement_types(con: duckdb.DuckDBPyConnection, query: str) -> list[str]:

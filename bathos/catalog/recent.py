@@ -16,6 +16,7 @@ it returns None and the caller asks DuckDB (which also prints the warnings).
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 import json
 import math
 from collections.abc import Iterator, Sequence
@@ -109,25 +110,18 @@ def newest(catalog: Path, query: RunQuery, compact_threshold: int) -> list[Row] 
     """The runs matching a listing query, newest first, or None when kept rows cannot tell."""
     if any(getattr(query, name) for name in _NEEDS_DUCKDB) or (query.limit or 0) < 0:
         return None
-    listing = _Listing(query)
+    listing = _Listing(query, compact_threshold)
     if not listing.statuses <= set(STATUSES):
         return None  # DuckDB's path names the unknown status
     projects = _names(query.project)
     matched: list[tuple[Key, Row]] = []
-    finished_hot = 0
     for directory in store.project_dirs(catalog):
         if projects and directory.name not in projects:
             continue  # a project's runs live in its own directory (store.project_dir)
-        hot, unreadable = store.load_hot(directory)
-        if unreadable:
-            return None
-        finished_hot += sum(1 for r in hot if r.get("status") != "running")
-        found = listing.project(directory, hot)
+        found = listing.project(directory)
         if found is None:
             return None
         matched += found
-    if finished_hot > compact_threshold:
-        return None
     matched.sort(key=lambda kr: kr[0], reverse=True)
     return [row for _, row in (matched if query.limit is None else matched[: query.limit])]
 
@@ -135,8 +129,9 @@ def newest(catalog: Path, query: RunQuery, compact_threshold: int) -> list[Row] 
 class _Listing:
     """The criteria of one listing, applied project by project."""
 
-    def __init__(self, query: RunQuery) -> None:
+    def __init__(self, query: RunQuery, compact_threshold: int) -> None:
         self.statuses, self.tags = _names(query.status), set(query.tags)
+        self.compact_threshold, self.finished_hot = compact_threshold, 0
         self.since = parse_time(query.since) if query.since else None
         self.until = parse_time(query.until) if query.until else None
         self.need = math.inf if query.limit is None else query.limit
@@ -147,19 +142,36 @@ class _Listing:
                 and (self.until is None or key[0] < self.until)
                 and self.tags <= set(row["tags"] or ()))
 
-    def project(self, directory: Path, hot: list[schema.Record]) -> list[tuple[Key, Row]] | None:
-        """Every run of the project that may be among the answer, or None if unknowable."""
-        keyed = [(_key(row), row) for row in map(listing_row, hot)]
-        if any(key is None for key, _ in keyed):
-            return None  # a hot run with no start time: DuckDB orders it
-        hot_found = [(key, row) for key, row in keyed if key is not None and self.wanted(row, key)]
+    def project(self, directory: Path) -> list[tuple[Key, Row]] | None:
+        """Every run of the project that may be among the answer, or None if unknowable (also
+        once a fragment is unreadable or an automatic compaction is due). Of the hot runs only
+        the newest `need` that match are kept: older ones cannot be shown."""
+        unreadable: list[store.UnreadableFile] = []
+        shadowed: set[str] = set()
+        newest_hot: list[tuple[Key, int, Row]] = []  # a heap, oldest first
+        for n, record in enumerate(store.load_hot(directory, unreadable)):
+            self.finished_hot += record.get("status") != "running"
+            if unreadable or self.finished_hot > self.compact_threshold:
+                return None
+            row = listing_row(record)
+            key = _key(row)
+            if key is None:
+                return None  # a hot run with no start time: DuckDB orders it
+            shadowed.add(row["id"])
+            if self.wanted(row, key):
+                heapq.heappush(newest_hot, (key, n, row))
+                if len(newest_hot) > self.need:
+                    heapq.heappop(newest_hot)
+        if unreadable:
+            return None
+        hot_found = [(key, row) for key, _, row in newest_hot]
         # Compaction folds only runs that ended (or were lost): no cool row is running.
         cool = (iter(()), True) if self.statuses == {"running"} else _cool_rows(directory)
         if cool is None:
             return None
         rows, complete = cool
         try:
-            cool_found = self._scan(rows, complete, {row["id"] for _, row in keyed}, hot_found)
+            cool_found = self._scan(rows, complete, shadowed, hot_found)
         except (ValueError, KeyError, TypeError, RecursionError):  # a damaged line: ask DuckDB
             return None
         return None if cool_found is None else hot_found + cool_found

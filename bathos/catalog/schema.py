@@ -369,8 +369,8 @@ def _items(value: Any, fields: tuple[str, ...]) -> list[dict[str, Any]]:
 
 
 def json_structure() -> str:
-    """The `from_json` structure that turns a JSON array of flattened rows into typed columns."""
-    return json.dumps([COLUMNS])
+    """The `from_json` structure that turns one flattened row (a JSON object) into typed columns."""
+    return json.dumps(COLUMNS)
 
 
 def sql_paths(paths: list[Any]) -> str:

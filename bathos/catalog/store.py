@@ -232,11 +232,11 @@ def remove_dead_scratch(run_id: str) -> None:
     shutil.rmtree(scratch, ignore_errors=True)
 
 
-def load_hot(directory: Path,
-             now: float | None = None) -> tuple[list[Record], list[UnreadableFile]]:
-    """Every readable fragment of a project directory, settled; unreadable ones reported apart."""
+def load_hot(directory: Path, bad: list[UnreadableFile],
+             now: float | None = None) -> Iterator[Record]:
+    """Every readable fragment of a project directory, settled, one at a time (so a reader holds
+    only what it keeps); unreadable ones are appended to `bad`."""
     now = utcnow().timestamp() if now is None else now
-    records, bad = [], []
     for path in iter_fragment_paths(directory):
         try:
             record, stat = read_fragment(path)
@@ -245,5 +245,4 @@ def load_hot(directory: Path,
         except UnreadableFile as exc:
             bad.append(exc)
             continue
-        records.append(settle_status(record, stat.st_mtime, now))
-    return records, bad
+        yield settle_status(record, stat.st_mtime, now)

@@ -199,12 +199,14 @@ class Catalog:
         skipped: set[Path] = set()
         attempt = 0
         while True:
-            opened = self._connect(skipped)
+            opened: lens.Lens | None = None
             try:
+                opened = self._connect(skipped)
                 with opened as con:
                     return lens.run(con, work, timeout)
             except duckdb.Error as exc:
-                damaged = _damaged_now(opened.segments)
+                read = opened.segments if opened else lens.live_segments(self.path, skipped)[0]
+                damaged = _damaged_now(read)
                 if damaged:
                     skipped.update(damaged)  # each pass skips one more segment at least
                     continue

@@ -205,27 +205,36 @@ def _load(opened: Lens, catalog: Path, compact_above: int | None,
           skip: Collection[Path]) -> None:
     """Load the hot rows and define the views over them and the live segments."""
     hot = HotRows(opened.con, opened.scratch)
-    segment_paths = opened.segments
-    needs_dedup = False
+    # Hot before cool: a compaction in between then shows a run twice (the hot row wins), never
+    # zero times.
     for directory in store.project_dirs(catalog):
-        # Hot before cool: a compaction in between then shows a run twice (the hot row wins),
-        # never zero times.
         for record in store.load_hot(directory, opened.problems):
             hot.add(record)
             opened.finished_hot += record.get("status") != "running"
             if compact_above is not None and opened.finished_hot > compact_above:
                 raise CompactionDue
+    hot.finish()
+    opened.segments, needs_dedup = live_segments(catalog, skip, opened.problems)
+    _create_views(opened.con, opened.segments, needs_dedup, has_hot=hot.count > 0)
+
+
+def live_segments(catalog: Path, skip: Collection[Path] = (),
+                  problems: list[store.UnreadableFile] | None = None) -> tuple[list[Path], bool]:
+    """The live segments of every project (less `skip`), and whether some project may hold an
+    id twice (it has no manifest); truncated ones are left out and added to `problems`."""
+    found: list[Path] = []
+    needs_dedup = False
+    for directory in store.project_dirs(catalog):
         live, unique = segments.live_segments(directory)
         needs_dedup |= not unique
         for seg in live:
             if seg in skip:
                 continue
             if segments.looks_complete(seg):
-                segment_paths.append(seg)
-            else:
-                opened.problems.append(store.UnreadableFile(seg, "truncated Parquet segment"))
-    hot.finish()
-    _create_views(opened.con, segment_paths, needs_dedup, has_hot=hot.count > 0)
+                found.append(seg)
+            elif problems is not None:
+                problems.append(store.UnreadableFile(seg, "truncated Parquet segment"))
+    return found, needs_dedup
 
 
 def _create_views(con: duckdb.DuckDBPyConnection, segment_paths: list[Path], needs_dedup: bool,

@@ -282,7 +282,7 @@ class ActiveRun:
         self._stop.set()
         events = read_results(self.scratch / "results.jsonl")
         inputs, outputs = self._files()
-        merged = {**events.results, **(results or {})}
+        merged = _bounded({**events.results, **(results or {})})
         error = error or events.error
         ended, ended_monotonic = self.ended or (utcnow(), time.monotonic())
         run = attrs.evolve(
@@ -471,8 +471,7 @@ RESULTS_MAX_BYTES = 1_000_000
 def read_results(path: Path) -> ChildEvents:
     """Results written by the child: JSON lines (bth.log, the decorator) or one JSON object.
 
-    What would make the run's record unreadable is left out with one warning, never the run:
-    results nested deeper than `schema.MAX_NESTING` levels, or more than RESULTS_MAX_BYTES of them.
+    A file nested too deep for JSON to parse at all is left out with one warning.
     """
     from bathos.catalog.schema import MAX_NESTING
 
@@ -507,11 +506,13 @@ def read_results(path: Path) -> ChildEvents:
             error = None if item.get("error") is None else str(item["error"])
         elif event == "log" and isinstance(item.get("values"), dict):
             results.update(item["values"])
-    return ChildEvents(_bounded(results), params, tuple(tags), name, error)
+    return ChildEvents(results, params, tuple(tags), name, error)
 
 
 def _bounded(results: dict[str, Any]) -> dict[str, Any]:
-    """`results` without what is nested too deep, or none if they are too large; one warning."""
+    """`results` without what would make the run's record unreadable, with one warning, never
+    losing the run: what is nested deeper than `schema.MAX_NESTING` levels, or all of them when
+    they are more than RESULTS_MAX_BYTES of JSON."""
     from bathos.catalog.schema import MAX_NESTING, is_nested_within
 
     deep = [k for k, v in results.items() if not is_nested_within(v, MAX_NESTING - 1)]

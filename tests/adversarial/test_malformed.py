@@ -236,3 +236,32 @@ def test_verify_lists_every_bad_file_at_once_and_quarantine_leaves_a_catalog_all
     assert "0 unreadable" in ok(cat.work.bth("verify")).stderr
     assert cat.every_command_reads() == ""
     assert cat.lib.get(mended.id).argv == ("caf\\xe9",)
+
+
+DEEP_RETURN = """\
+import bth
+
+@bth.experiment(name="deep")
+def main() -> dict:
+    value = 1
+    for _ in range(40):
+        value = {"a": value}
+    return {"loss": 0.5, "deep": value}
+
+main()
+"""
+
+
+def test_results_a_decorated_function_returns_are_bounded_when_it_runs_directly(
+    tmp_path: Path,
+) -> None:
+    project = make_project(tmp_path / "proj", {"direct.py": DEEP_RETURN})
+
+    done = project.python("direct.py")
+
+    assert done.returncode == 0, done.stderr
+    warnings = [line for line in done.stderr.splitlines() if "not recorded" in line]
+    assert len(warnings) == 1 and "'deep' nested deeper than 32 levels" in warnings[0]
+    (run,) = bathos.Catalog().find(status="completed")["id"].to_list()
+    assert bathos.Catalog().get(run).results == {"loss": 0.5}
+    assert "0 unreadable" in ok(project.bth("verify")).stderr

@@ -451,7 +451,6 @@ def _damaged_now(paths: list[Path]) -> list[Path]:
     query began), each warned about."""
     found = [(p, why) for p, why in segments.damage(paths).items() if p.exists()]
     for path, why in found:
-        log.warning("skipping unreadable %s (run: bth verify --quarantine)",
-                    store.UnreadableFile(path, why))
+        store.warn_skipped(store.UnreadableFile(path, why))
     return [p for p, _ in found]
 

@@ -65,7 +65,7 @@ def remove_stale_scratch(catalog: Path, now: float) -> None:
         owner = path.name.rsplit("-", 2)  # host, pid, random
         with contextlib.suppress(FileNotFoundError):
             dead = (len(owner) == 3 and owner[0] == host and owner[1].isdigit()
-                    and not store._pid_alive(int(owner[1])))
+                    and not store.is_pid_alive(int(owner[1])))
             if dead or now - path.stat().st_mtime > 86_400:
                 shutil.rmtree(path, ignore_errors=True)
 
@@ -193,7 +193,7 @@ def connect(catalog: Path, *, compact_above: int | None = None,
         opened.close()
         raise
     for problem in opened.problems:
-        log.warning("skipping unreadable %s (run: bth verify --quarantine)", problem)
+        store.warn_skipped(problem)
     root = str(store.runs_root(catalog)).replace("'", "''")
     opened.con.execute(f"SET allowed_directories = ['{root}/']")
     opened.con.execute("SET enable_external_access = false")

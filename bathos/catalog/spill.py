@@ -132,9 +132,8 @@ def read_spill(path: Path) -> Spill:
         record, _ = store.read_fragment(record_path)
         store.check_identity(record)
         run = structure_run(record)
-    except (BathosError, RecursionError) as exc:
-        detail = exc if isinstance(exc, BathosError) else "nested too deeply"
-        raise ConfigError(f"spill {directory} holds no valid run record: {detail}") from None
+    except BathosError as exc:
+        raise ConfigError(f"spill {directory} holds no valid run record: {exc}") from None
     if not run.is_finished:
         raise ConfigError(f"spill {directory} holds a run that is still {run.status}, not the "
                           "final record of a run")

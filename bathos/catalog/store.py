@@ -106,6 +106,11 @@ class UnreadableFile(CatalogError):
         super().__init__(f"{path}: {reason}")
 
 
+def warn_skipped(problem: UnreadableFile) -> None:
+    """The one warning a read gives for a file it skips."""
+    log.warning("skipping unreadable %s (run: bth verify --quarantine)", problem)
+
+
 class MendedFragment(UnreadableFile):
     """A fragment holding undecodable text as lone surrogates (written by an older bathos):
     readers escape it in memory; quarantine keeps the original and rewrites it escaped."""
@@ -179,7 +184,7 @@ def is_unchanged(path: Path, seen: os.stat_result) -> bool:
                                                            seen.st_size)
 
 
-def _pid_alive(pid: Any) -> bool:
+def is_pid_alive(pid: Any) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -202,7 +207,7 @@ def settle_status(record: Record, heartbeat: float, now: float) -> Record:
     host = record.get("host") or {}
     pid = host.get("pid")
     same_host = host.get("hostname") == os.uname().nodename and isinstance(pid, int) and pid > 0
-    if same_host and not _pid_alive(pid):
+    if same_host and not is_pid_alive(pid):
         record["status"] = "lost"
         remove_dead_scratch(str(record.get("id")))
     elif now - heartbeat > STALE_AFTER_S:

@@ -237,16 +237,26 @@ def _capture(repo: pygit2.Repository, root: str, cap: int, secret_files: Sequenc
     branch = None if detached else str(head_ref.target).removeprefix("refs/heads/")
     head = None if repo.head_is_unborn else repo.head.peel(pygit2.Commit)
 
-    pinned_ref = None
-    if head is not None:
-        pinned_ref = COMMITS_REF_PREFIX + str(head.id)
-        _ensure_ref(repo, pinned_ref, head.id)
-
     status = {p: f for p, f in repo.status().items() if not f & FileStatus.IGNORED}
     untracked = sorted(p for p, f in status.items() if f & FileStatus.WT_NEW)
     dirty = bool(status)
-    snapshot, excluded = (_snapshot(repo, head, status, untracked, cap, secret_files) if dirty
-                          else (None, ()))
+    pinned_ref: str | None = None
+    snapshot: str | None = None
+    excluded: tuple[str, ...] = ()
+    try:
+        if head is not None:
+            pinned_ref = COMMITS_REF_PREFIX + str(head.id)
+            _ensure_ref(repo, pinned_ref, head.id)
+        if dirty:
+            snapshot, excluded = _snapshot(repo, head, status, untracked, cap, secret_files)
+    except (pygit2.GitError, OSError) as exc:
+        if not _is_unwritable(exc):
+            raise
+        # The user's work comes first: the run goes on, recording what could be read.
+        log.warning("cannot write to the git repository %s (%s): the run records its commit "
+                    "without pinning it%s", root, exc,
+                    ", and that the tree was dirty without a snapshot of it" if dirty else "")
+        pinned_ref = snapshot = None
     return Git(
         repo_root=root,
         commit=None if head is None else str(head.id),
@@ -416,7 +426,9 @@ def _ensure_ref(repo: pygit2.Repository, name: str, target: pygit2.Oid) -> pygit
             return target
         except pygit2.AlreadyExistsError:
             continue
-        except (pygit2.GitError, OSError):  # libgit2 reports a held lock file as an OSError
+        except (pygit2.GitError, OSError) as exc:  # a held lock file is an OSError too
+            if _is_unwritable(exc):
+                raise
             time.sleep(0.002 * (attempt + 1))
     raise ProvenanceError(
         f"could not create git ref {name} in {_workdir(repo)}: its lock file stayed taken "
@@ -426,6 +438,17 @@ def _ensure_ref(repo: pygit2.Repository, name: str, target: pygit2.Oid) -> pygit
 
 
 # -- helpers ---------------------------------------------------------------------------------------
+
+
+# How libgit2 words a write the file system refuses (it gives no errno).
+_UNWRITABLE = ("No space left on device", "Read-only file system", "Disk quota exceeded",
+               "Permission denied")
+
+
+def _is_unwritable(exc: Exception) -> bool:
+    """Whether a pygit2 error says the repository's file system refused a write (full, read-only,
+    over quota), rather than, say, a lock file another writer holds."""
+    return any(reason in str(exc) for reason in _UNWRITABLE)
 
 
 def _discover(path: Path, *, warn_bare: bool = False) -> pygit2.Repository | None:

@@ -239,3 +239,30 @@ def test_no_spill_found_is_said_plainly(project: Project) -> None:
     done = project.bth("import-spill")
     assert (done.returncode, done.stderr) == (0, "No spilled runs found.\n")
 
+
+
+def test_a_full_disk_under_the_repository_too_runs_the_script_and_records_its_commit(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    disk, spills = tmp_path / "home", tmp_path / "tmp"
+    spills.mkdir()
+    env: dict[str, str | None] = {"TMPDIR": str(spills), "NO_OUTPUT": "1"}
+    with tmpfs(disk, size="4m"):
+        monkeypatch.setenv("BTH_HOME", str(disk / "bth-home"))
+        project = make_project(disk / "proj", {TRAIN: SCRIPT})
+        head = project.git("rev-parse", "HEAD")
+        project.write("notes.txt", "an uncommitted edit\n")
+        filler = fill(disk)
+
+        done = project.bth("run", TRAIN, env=env)
+
+        assert done.returncode == 0
+        assert done.stdout == "training done\n"
+        [warning] = stderr_lines(done.stderr, "cannot write to the git repository")
+        assert "No space left on device" in warning
+        spill = spilled(done.stderr)
+        assert spill.parent.parent == spills
+        filler.unlink()
+        assert_imported(project, done.run_id, spill, outputs=False, env=env)
+        git = Catalog().get(done.run_id).git
+        assert git is not None
+        assert (git.commit, git.dirty, git.pinned_ref, git.snapshot) == (head, True, None, None)

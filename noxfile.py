@@ -14,13 +14,14 @@ def tests(session: nox.Session) -> None:
 @nox.session
 def lint(session: nox.Session) -> None:
     session.install("ruff")
-    session.run("ruff", "check", "bathos", "bathos_cli", "bth.py", "tests", "benchmarks")
+    session.run("ruff", "check", "bathos", "bathos_cli", "bth.py", "tests", "benchmarks",
+                "noxfile.py", "docs")
 
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
     session.install("-e", ".", "mypy")
-    session.run("mypy", "--strict", "bathos")
+    session.run("mypy", "--strict", "bathos", "bathos_cli")
 
 
 @nox.session

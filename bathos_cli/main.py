@@ -6,7 +6,6 @@ Commands import the library inside their bodies, so `bth --help` stays fast.
 from __future__ import annotations
 
 import importlib
-import sys
 from typing import Any
 
 import click
@@ -105,4 +104,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

@@ -76,7 +76,8 @@ def cli(verbose: int) -> None:
     """bathos: local-first experiment tracking. Every run recorded, every result checkable.
 
     The catalog lives in $BTH_HOME/catalog (default ~/.bth/catalog).
-    Exit codes: 0 ok, 1 error (or problems found, for verify), 2 bad usage or input,
+
+    Exit codes: 0 ok, 1 error (or problems found, by verify or check), 2 bad usage or input,
     124 a query past its --timeout, 130 Ctrl-C; bth run exits with its command's code.
     """
     _log_to_stderr(verbose)

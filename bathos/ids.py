@@ -29,3 +29,8 @@ def new_run_id(now_ms: int | None = None) -> str:
 
 def is_run_id_prefix(text: str) -> bool:
     return bool(text) and all(c in _ALPHABET for c in text.lower())
+
+
+def is_run_id(text: str) -> bool:
+    """A whole run id (safe as a file name: it names fragments and scratch directories)."""
+    return len(text) == RUN_ID_LENGTH and is_run_id_prefix(text)

@@ -27,10 +27,6 @@ def escape_undecodable(text: str) -> str:
     return _SURROGATE.sub(_escape, text)
 
 
-def has_undecodable(text: str) -> bool:
-    return _SURROGATE.search(text) is not None
-
-
 def escape_strings(value: Any) -> Any:
     """`value` (JSON data) with `escape_undecodable` applied to every string and key in it."""
     if isinstance(value, str):

@@ -22,7 +22,7 @@ import attrs
 from bathos import models
 from bathos.config import SLUG_RE
 from bathos.errors import CatalogError
-from bathos.ids import RUN_ID_LENGTH, is_run_id_prefix
+from bathos.ids import is_run_id
 from bathos.models import SCHEMA_VERSION
 
 Record = dict[str, Any]
@@ -138,7 +138,7 @@ MAX_NESTING = 32
 _INT_BITS = {"INTEGER": 32, "BIGINT": 64}
 # Checks beyond a field's type, by field name.
 _RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "id": (lambda v: len(v) == RUN_ID_LENGTH and is_run_id_prefix(v), "a run id"),
+    "id": (is_run_id, "a run id"),
     "project": (lambda v: SLUG_RE.match(v) is not None, "a project slug"),
 }
 

@@ -20,7 +20,7 @@ from bathos.catalog.schema import Record, problem, upgrade
 from bathos.config import SCRATCH_LOCK, check_slug, scratch_dir
 from bathos.errors import CatalogError, ConfigError
 from bathos.fsutil import atomic_write_bytes
-from bathos.ids import RUN_ID_LENGTH, is_run_id_prefix
+from bathos.ids import is_run_id
 from bathos.models import Run, unstructure, utcnow
 
 log = logging.getLogger("bathos.catalog")
@@ -47,7 +47,7 @@ def fragment_path(catalog: Path, project: str, run_id: str) -> Path:
 def check_identity(record: Record) -> None:
     """A record names a valid project slug and run id (so its fragment path stays in place)."""
     check_slug(str(record.get("project")))
-    if not (len(str(record.get("id"))) == RUN_ID_LENGTH and is_run_id_prefix(str(record["id"]))):
+    if not is_run_id(str(record.get("id"))):
         raise ConfigError(f"{record.get('id')!r} is not a run id (make one with "
                           "bathos.ids.new_run_id())")
 
@@ -218,7 +218,7 @@ def settle_status(record: Record, heartbeat: float, now: float) -> Record:
 def remove_dead_scratch(run_id: str) -> None:
     """Remove the scratch directory (`$BTH_HOME/tmp/<id>`) of a run whose `bth` is known dead,
     unless a process of the run still holds its lock (a command can outlive a killed `bth run`)."""
-    if not (len(run_id) == RUN_ID_LENGTH and is_run_id_prefix(run_id)):
+    if not is_run_id(run_id):
         return  # a record is untrusted: its id must not name a path
     scratch = scratch_dir(run_id)
     try:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import bathos
+from bathos import RunQuery
+from bathos.catalog.rows import LISTING_COLUMNS
 from bathos.ids import new_run_id
 from bathos.models import Run, utcnow
 
@@ -16,3 +19,9 @@ def make_run(**fields: Any) -> Run:
     fields.setdefault("status", "completed")
     fields.setdefault("updated_at", started)
     return Run(started_at=started, **fields)
+
+
+def by_duckdb(catalog: bathos.Catalog, query: RunQuery) -> list[dict[str, Any]]:
+    """What the `runs` view answers to a listing query, asked of DuckDB (the oracle of the
+    listings `Catalog.runs` answers from the rows compaction keeps)."""
+    return catalog.sql(*query.resolved().to_sql(LISTING_COLUMNS)).to_dicts()

@@ -62,7 +62,7 @@ def test_plain_function_run_directly(scripts: Project) -> None:
     done = scripts.python("scripts/experiments/plain_exp.py", "--n-steps", "5")
 
     assert done.returncode == 0, done.stderr
-    [run_id] = Catalog().runs()["id"].to_list()
+    [run_id] = Catalog().runs().to_polars()["id"].to_list()
     run = Catalog().get(run_id)
     assert printed_id(done.stdout) == run.id
     assert (run.status, run.exit_code, run.name) == ("completed", 0, "plain_exp")
@@ -80,7 +80,7 @@ def test_exception_fails_the_run_and_is_reraised(scripts: Project) -> None:
 
     assert done.returncode != 0
     assert "RuntimeError: diverged" in done.stderr
-    [run_id] = Catalog().runs()["id"].to_list()
+    [run_id] = Catalog().runs().to_polars()["id"].to_list()
     run = Catalog().get(run_id)
     assert run.status == "failed"
     assert run.error == "RuntimeError: diverged"
@@ -90,7 +90,7 @@ def test_typer_app_run_directly(scripts: Project) -> None:
     done = scripts.python("scripts/experiments/typer_exp.py", "--n-steps", "5")
 
     assert done.returncode == 0, done.stderr
-    [run_id] = Catalog().runs()["id"].to_list()
+    [run_id] = Catalog().runs().to_polars()["id"].to_list()
     run = Catalog().get(run_id)
     assert printed_id(done.stdout) == run.id
     assert (run.status, run.name, run.tags) == ("completed", "typer_exp", ("typer",))
@@ -105,7 +105,7 @@ def test_typer_help_shows_the_real_parameters_and_records_nothing(scripts: Proje
     assert done.returncode == 0, done.stderr
     assert "--n-steps" in done.stdout and "How many steps to take." in done.stdout
     assert "--label" in done.stdout
-    assert Catalog().runs().height == 0
+    assert len(Catalog().runs()) == 0
 
 
 @pytest.mark.parametrize(("script", "args", "expected"), [
@@ -120,7 +120,7 @@ def test_under_bth_run_enriches_the_one_run(scripts: Project, script: str,
     done = scripts.bth("run", "--tag", "cli", f"scripts/experiments/{script}", "--", *args)
 
     assert done.returncode == 0, done.stderr
-    assert Catalog().runs().height == 1
+    assert len(Catalog().runs()) == 1
     run = done.run()
     assert printed_id(done.stdout) == run.id
     assert (run.name, run.tags, run.results) == expected
@@ -132,6 +132,6 @@ def test_exception_under_bth_run_records_the_error(scripts: Project) -> None:
     done = scripts.bth("run", "scripts/experiments/plain_exp.py", "--", "--fail")
 
     assert done.returncode == 1
-    assert Catalog().runs().height == 1
+    assert len(Catalog().runs()) == 1
     run = done.run()
     assert (run.status, run.exit_code, run.error) == ("failed", 1, "RuntimeError: diverged")

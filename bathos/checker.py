@@ -56,6 +56,7 @@ class CheckReport:
         return all(v.is_ok for v in self.verdicts)
 
     def counts(self) -> dict[str, int]:
+        """How many runs got each verdict (every verdict named, 0 for none)."""
         counts = dict.fromkeys(freshness.VERDICTS, 0)
         for v in self.verdicts:
             counts[v.verdict] += 1

@@ -61,7 +61,7 @@ class Catalog:
     >>> cat.get("1jd3k").outputs                     # a Run, by a unique id prefix
     >>> cat.check(check_outputs=True).to_polars()    # is each result still valid?
     >>> cat.producer_of("outputs/summary.json")      # which run wrote this file
-    >>> cat.lineage("1jd3k").parents("1jd3k...")     # where a run came from
+    >>> cat.lineage("1jd3k")                         # the runs it came from
     """
 
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:

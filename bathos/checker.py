@@ -456,10 +456,13 @@ def producer_of(catalog: Catalog, path: Path, *, against: str | None) -> FileOri
                           hint="give a file inside a project, or run bth init there")
     relpath = target.relative_to(root.resolve()).as_posix()
     digest = hash_file(target)
+    # The run that last wrote these bytes here; else the last that wrote here (the file changed
+    # since); else the last that wrote these bytes anywhere (the file moved).
     rows = catalog._fetch(
-        "SELECT run_id, path, (path = ? OR path = ?) AS by_path FROM outputs "
-        "WHERE path = ? OR path = ? OR sha256 = ? ORDER BY by_path DESC, started_at DESC LIMIT 1",
-        [relpath, str(target), relpath, str(target), digest.sha256],
+        "SELECT run_id, path, path IN (?, ?) AS by_path FROM outputs "
+        "WHERE path IN (?, ?) OR sha256 = ? "
+        "ORDER BY by_path DESC, sha256 IS NOT DISTINCT FROM ? DESC, started_at DESC LIMIT 1",
+        [relpath, str(target), relpath, str(target), digest.sha256, digest.sha256],
     ).tuples()
     if not rows:
         return FileOrigin(path=str(path), run_id=None)

@@ -95,6 +95,7 @@ class ProjectConfig:
     secret_names: tuple[str, ...] = ()  # [secrets] names: regexes of secret option/variable names
     secret_values: tuple[str, ...] = ()  # [secrets] values: regexes of secret values
     secret_files: tuple[str, ...] = ()  # [secrets] files: globs kept out of git snapshots
+    capture_exclude: tuple[str, ...] = ()  # [capture] exclude: globs no run records as its files
 
     @property
     def path(self) -> Path:
@@ -205,4 +206,5 @@ def _project_from_dict(path: Path, data: dict[str, Any]) -> ProjectConfig:
         secret_names=_patterns(path, secrets, "names"),
         secret_values=_patterns(path, secrets, "values"),
         secret_files=_strings(path, secrets, "secrets", "files"),
+        capture_exclude=_strings(path, _table(path, data, "capture"), "capture", "exclude"),
     )

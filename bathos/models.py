@@ -98,6 +98,24 @@ class Output:
 
 
 @attrs.frozen
+class Capture:
+    """How the run's files were found, and what it named but did not write.
+
+    The tree scan walked `scanned` entries in `scan_s` seconds; `scan_capped` says it stopped at
+    its cap, so files the run wrote beyond it may be missing from `outputs`. `not_written` names
+    the outputs named in the arguments (or as the run's outputs) that the run did not write:
+    they are not among `outputs`. `modified_tracked` names the files tracked by git that the run
+    changed (relative to the repository root): the next run's tree is dirty because of them.
+    """
+
+    scanned: int = 0
+    scan_s: float = 0.0
+    scan_capped: bool = False
+    not_written: tuple[str, ...] = ()
+    modified_tracked: tuple[str, ...] = ()
+
+
+@attrs.frozen
 class Environment:
     """The interpreter and the selected environment variables (secret-looking values redacted)."""
 
@@ -164,6 +182,7 @@ class Run:
     campaign_id: str | None = None
     agent_mode: AgentMode | None = None
     sidecar: Sidecar | None = None
+    capture: Capture | None = None  # None in running records and those of older bathos
 
     @property
     def is_finished(self) -> bool:

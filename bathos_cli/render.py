@@ -182,6 +182,22 @@ def _lines(record: dict[str, Any]) -> Iterator[tuple[str, str] | str]:
         yield f"{title} ({len(items)})"
         for item in items:
             yield "", "  ".join(cell(item.get(f)) for f in fields)
+    yield from _capture(record.get("capture"))
+
+
+def _capture(capture: dict[str, Any] | None) -> Iterator[tuple[str, str] | str]:
+    """How the run's files were found, under the outputs: what a reader of them must know."""
+    if not capture:
+        return
+    yield "Files found"
+    scanned = f"{capture['scanned']:,} entries in {capture['scan_s']:.2f}s"
+    yield "scan", (f"stopped at its cap after {scanned}: outputs beyond it may be missing"
+                   if capture["scan_capped"] else scanned)
+    if capture["not_written"]:
+        yield "not written by this run", ", ".join(capture["not_written"])
+    if capture["modified_tracked"]:
+        yield "tracked files changed", (", ".join(capture["modified_tracked"]) +
+                                        " (the next run's tree is dirty because of them)")
 
 
 def _untracked(git: dict[str, Any]) -> str:

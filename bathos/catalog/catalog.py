@@ -234,9 +234,10 @@ class Catalog:
 
     def producer_of(self, path: str | os.PathLike[str], *,
                     against: str | None = None) -> FileOrigin:
-        """The newest run that produced the file `path` (by its recorded path, else by its
-        content), and that run's verdict. A path outside every git repository and registered
-        project is a ConfigError."""
+        """The run that last wrote the file `path` as it is (its bytes at its recorded path;
+        else the newest that wrote that path, else the newest that wrote its bytes anywhere),
+        and that run's verdict. A path outside every git repository and registered project is
+        a ConfigError."""
         from bathos.checker import producer_of
 
         return producer_of(self, Path(path), against=against)

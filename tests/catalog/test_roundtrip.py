@@ -16,6 +16,7 @@ from bathos.ids import new_run_id
 from bathos.models import (
     FINISHED_STATUSES,
     STATUSES,
+    Capture,
     Dependency,
     Environment,
     Git,
@@ -77,6 +78,10 @@ sidecars = st.builds(Sidecar, path=maybe_text, sha256=maybe_text,
 logs = st.builds(Logs, stdout=maybe_text, stderr=maybe_text, stdout_bytes=st.integers(0, 2**40),
                  stderr_bytes=st.integers(0, 2**40), truncated=st.booleans())
 
+captures = st.builds(Capture, scanned=st.integers(0, 2**31), scan_s=st.floats(0, 1e4),
+                     scan_capped=st.booleans(), not_written=string_tuples,
+                     modified_tracked=string_tuples)
+
 
 def runs(statuses: tuple[str, ...] = STATUSES) -> st.SearchStrategy[Run]:
     """Runs with every field group filled or left empty."""
@@ -93,7 +98,7 @@ def runs(statuses: tuple[str, ...] = STATUSES) -> st.SearchStrategy[Run]:
         results=st.dictionaries(text, json_values, max_size=4), logs=st.none() | logs,
         tags=string_tuples, parent_run_id=st.none() | run_ids, campaign_id=maybe_text,
         agent_mode=st.none() | st.sampled_from(["collaborative", "autonomous"]),
-        sidecar=st.none() | sidecars,
+        sidecar=st.none() | sidecars, capture=st.none() | captures,
     )
 
 

@@ -27,12 +27,13 @@ from bathos.freshness import (
     RecordedRun,
     Verdict,
 )
-from bathos.query import RunQuery
+from bathos.query import RunQuery, naive_utc
 
 if TYPE_CHECKING:
     import polars as pl
 
     from bathos.catalog.catalog import Catalog
+    from bathos.models import Run
     from bathos.provenance.git import History
 
 log = logging.getLogger("bathos.check")
@@ -472,3 +473,31 @@ def producer_of(catalog: Catalog, path: Path, *, against: str | None) -> FileOri
     return FileOrigin(path=str(path), run_id=run_id, matched_by="path" if by_path else "content",
                       recorded_path=recorded_path, verdict=report.verdicts[0])
 
+
+
+def tracked_changes(catalog: Catalog, run: Run) -> dict[str, str | None]:
+    """What `Catalog.tracked_changes` returns."""
+    from bathos.hashing import hash_bytes
+    from bathos.provenance import git
+
+    info = run.git
+    if info is None or not info.dirty or info.snapshot is None or info.commit is None:
+        return {}
+    root = Path(info.repo_root)
+    try:
+        committed = git.tree_blob_ids(root, info.commit)
+        seen = git.tree_blob_ids(root, info.snapshot)
+        changed = {path: git.read_blob_at(root, info.snapshot, path)
+                   for path, blob in committed.items() if seen.get(path) != blob}
+    except ProvenanceError:
+        return {}  # the repository is gone or moved: nothing to tell
+    wanted = {(path, hash_bytes(data)[0]) for path, data in changed.items() if data is not None}
+    writers: dict[str, str | None] = dict.fromkeys(sorted(changed))
+    rows = catalog._fetch(
+        "SELECT path, sha256, run_id FROM outputs WHERE started_at < ? AND path IN "
+        "(SELECT unnest(?::VARCHAR[])) ORDER BY started_at DESC",
+        [naive_utc(run.started_at), sorted(changed)]).tuples()
+    for path, sha256, run_id in rows:
+        if writers[path] is None and (path, sha256) in wanted:
+            writers[path] = run_id
+    return writers

@@ -65,11 +65,13 @@ def show(run_id: str, json_: bool) -> None:
     """Everything recorded about one run (a unique id prefix of 4+ characters is enough)."""
     from bathos.models import unstructure
 
-    record = unstructure(_catalog().get(run_id))
+    cat = _catalog()
+    run = cat.get(run_id)
+    record = unstructure(run)
     if json_:
         render.echo_json(record, indent=2)
     else:
-        render.echo_record(record)
+        render.echo_record(record, tracked_changes=cat.tracked_changes(run))
 
 
 @click.command("sql")

@@ -158,7 +158,8 @@ _LISTS = [("Dependencies", "dependencies", ("role", "path", "sha256")),
           ("Outputs", "outputs", ("path", "size", "sha256"))]
 
 
-def _lines(record: dict[str, Any]) -> Iterator[tuple[str, str] | str]:
+def _lines(record: dict[str, Any], tracked_changes: dict[str, str | None]
+           ) -> Iterator[tuple[str, str] | str]:
     """Section titles (str) and key/value pairs, in reading order."""
     for title, keys in _SECTIONS:
         yield title
@@ -173,6 +174,8 @@ def _lines(record: dict[str, Any]) -> Iterator[tuple[str, str] | str]:
         for name, item in value.items():
             if key == "git" and name == "untracked" and item:
                 yield name, _untracked(value)
+            elif key == "git" and name == "dirty" and item and tracked_changes:
+                yield name, f"True ({_changed(tracked_changes)})"
             elif item not in (None, [], {}) and (key, name) != ("git", "untracked_count"):
                 yield name, cell(item)
         if key == "logs" and value:
@@ -200,6 +203,14 @@ def _capture(capture: dict[str, Any] | None) -> Iterator[tuple[str, str] | str]:
                                         " (the next run's tree is dirty because of them)")
 
 
+def _changed(changes: dict[str, str | None]) -> str:
+    """The tracked files a dirty tree had changed, each with the run that wrote it if one did."""
+    named = [f"{path} written by run {writer[:SHORT_ID]}" if writer else path
+             for path, writer in changes.items()]
+    return "changed: " + ", ".join(named[:5]) + (f" and {len(named) - 5} more"
+                                                 if len(named) > 5 else "")
+
+
 def _untracked(git: dict[str, Any]) -> str:
     """The untracked files in one line: how many, and the first few (all listed: --json)."""
     names = git["untracked"]
@@ -208,9 +219,10 @@ def _untracked(git: dict[str, Any]) -> str:
         ", …" if count > 5 else "")
 
 
-def echo_record(record: dict[str, Any]) -> None:
-    """A run record in readable sections."""
-    lines = list(_lines(record))
+def echo_record(record: dict[str, Any], *,
+                tracked_changes: dict[str, str | None] | None = None) -> None:
+    """A run record in readable sections; `tracked_changes` says why its tree was dirty."""
+    lines = list(_lines(record, tracked_changes or {}))
     if is_terminal():
         from rich.console import Console
         from rich.markup import escape

@@ -242,6 +242,14 @@ class Catalog:
 
         return producer_of(self, Path(path), against=against)
 
+    def tracked_changes(self, run: Run) -> dict[str, str | None]:
+        """Why a run's tree was dirty: each file git tracks that its snapshot holds changed (or
+        deleted), with the id of the earlier run that wrote those bytes there, or None when no
+        recorded run did (an edit by hand)."""
+        from bathos.checker import tracked_changes
+
+        return tracked_changes(self, run)
+
     def sql(self, sql: str, params: Sequence[Any] = (), *,
             timeout: float | None = DEFAULT_QUERY_TIMEOUT_S) -> Rows:
         """A read-only SQL query over the views `runs`, `outputs` and `dependencies` (`?`

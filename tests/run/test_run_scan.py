@@ -99,7 +99,8 @@ def test_check_names_the_run_that_last_wrote_those_bytes_there(project: Project)
 
 def test_a_run_overwriting_a_tracked_file_lists_it(project: Project) -> None:
     project.write("nbody.png", "committed plot")
-    project.commit("plot")
+    project.write("notes.txt", "committed notes")
+    project.commit("plot and notes")
 
     same = project.bth_run("--", "sh", "-c", "printf 'committed plot' > nbody.png")
     changed = project.bth("run", "--", "sh", "-c", "printf 'new plot' > nbody.png")
@@ -113,8 +114,12 @@ def test_a_run_overwriting_a_tracked_file_lists_it(project: Project) -> None:
     assert "warning: the run changed files tracked by git: nbody.png" in changed.stderr
     shown = project.bth("show", run.id)
     assert "tracked files changed: nbody.png" in shown.stdout, shown.stdout
+    project.write("notes.txt", "edited by hand")
     after = project.bth_run("scripts/experiments/hello.py")
     assert after.git is not None and after.git.dirty
+    shown = project.bth("show", after.id)
+    assert f"dirty: True (changed: nbody.png written by run {run.id[:12]}, notes.txt)" \
+        in shown.stdout, shown.stdout
 
 
 def test_a_scan_stopped_at_its_cap_is_recorded_and_shown(project: Project) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from run_helpers import Project
+from project import Project
 
 from bathos import Catalog
 

@@ -24,16 +24,6 @@ from bathos.models import Git, Host, Output, Run, Slurm, unstructure
 NOW = dt.datetime.now(dt.UTC)
 
 
-@pytest.fixture(autouse=True)
-def _outside_any_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-
-
-@pytest.fixture
-def catalog(bth_home: Path) -> bathos.Catalog:
-    return bathos.Catalog()
-
-
 def build(path: Path, runs: list[Run], compact_after: int) -> None:
     """A catalog at `path`: the first `compact_after` runs compacted, the rest hot."""
     catalog = bathos.Catalog(path)

@@ -150,10 +150,17 @@ class TestFilters:
             catalog.find(since="last tuesday")
 
     def test_rows_of_any_sql_type_are_json_ready(self, runs, catalog) -> None:
-        rows = catalog.query("SELECT started_at::DATE AS day, started_at - started_at AS span, "
-                             "1.5 AS x FROM runs")
+        """Dates as ISO text, intervals in seconds, decimals as floats."""
+        rows = catalog.query("SELECT id, started_at::DATE AS day, "
+                             "started_at - min(started_at) OVER () AS since_first, 1.5 AS x "
+                             "FROM runs ORDER BY started_at")
 
-        json.dumps(rows.to_data())
+        oldest = runs["d"].started_at
+        assert json.loads(json.dumps(rows.to_data())) == [
+            {"id": runs[k].id, "day": runs[k].started_at.date().isoformat(),
+             "since_first": (runs[k].started_at - oldest).total_seconds(), "x": 1.5}
+            for k in "dabc"
+        ]
 
     def test_rows_to_data_is_json_ready(self, runs, catalog) -> None:
         (row,) = catalog.find_rows(project="alpha", status="failed").to_data()

@@ -9,7 +9,6 @@
         return {"energy": -41.2}
 """
 
-from bathos.experiment import current_run_id, experiment, output_dir
-from bathos.experiment import log_result as log
+from bathos.scripting import current_run_id, experiment, log, output_dir
 
 __all__ = ["current_run_id", "experiment", "log", "output_dir"]

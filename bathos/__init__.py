@@ -1,98 +1,46 @@
 """bathos: local-first, zero-server experiment tracking.
 
     >>> import bathos
-    >>> cat = bathos.Catalog()
-    >>> cat.runs(since="7d")          # a polars DataFrame
-    >>> cat.get("1m8cj3xf")           # a Run
-    >>> bathos.check(project="particles").to_polars()
+    >>> cat = bathos.Catalog()                 # this project's catalog (or ~/.bth/catalog)
+    >>> cat.runs(since="7d").to_polars()       # every query returns Rows
+    >>> cat.get("1m8cj3xf")                    # a Run, by a unique id prefix
+    >>> cat.check().to_polars()                # is each result still valid?
 
-Importing bathos is cheap: names load on first use, and DuckDB, polars and pyarrow only when a
-query needs them.
+`Catalog` holds every operation on runs; `RunQuery` the criteria that pick them; `Rows` is what
+every query returns. Scripts use `import bth` (`bth.experiment`, `bth.log`, `bth.output_dir`).
+Every error is a `BathosError`; `help(bathos.Catalog)` and docs/api.md describe the rest.
 """
 
-from __future__ import annotations
-
 import importlib
+import importlib.util
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "AmbiguousRunId",
-    "BathosError",
-    "Catalog",
-    "CatalogError",
-    "CheckReport",
-    "CompactionReport",
-    "ConfigError",
-    "Dependency",
-    "Environment",
-    "Git",
-    "Host",
-    "Logs",
-    "Output",
-    "Provenance",
-    "ProvenanceError",
-    "QueryRefused",
-    "QueryTimeout",
-    "Rows",
-    "Run",
-    "RunNotFound",
-    "RunQuery",
-    "Sidecar",
-    "Slurm",
-    "Verdict",
-    "VerifyReport",
-    "__version__",
-    "check",
-    "current_run_id",
-    "experiment",
-    "log_result",
-    "output_dir",
-    "trace_file",
-    "trace_lineage",
-]
-
-_HOMES = {
-    "bathos.catalog": ("Catalog", "CompactionReport", "Rows", "RunQuery", "VerifyReport"),
-    "bathos.checker": ("CheckReport", "Provenance", "check", "trace_file"),
-    "bathos.errors": ("AmbiguousRunId", "BathosError", "CatalogError", "ConfigError",
-                      "ProvenanceError", "QueryRefused", "QueryTimeout", "RunNotFound"),
-    "bathos.experiment": ("current_run_id", "experiment", "log_result", "output_dir"),
-    "bathos.freshness": ("Verdict",),
-    "bathos.lineage": ("trace_lineage",),
-    "bathos.models": ("Dependency", "Environment", "Git", "Host", "Logs", "Output", "Run",
-                      "Sidecar", "Slurm"),
-}
-_EXPORTS = {name: module for module, names in _HOMES.items() for name in names}
-
 if TYPE_CHECKING:
-    from bathos.catalog import Catalog, CompactionReport, Rows, RunQuery, VerifyReport
-    from bathos.checker import CheckReport, Provenance, check, trace_file
-    from bathos.errors import (
-        AmbiguousRunId,
-        BathosError,
-        CatalogError,
-        ConfigError,
-        ProvenanceError,
-        QueryRefused,
-        QueryTimeout,
-        RunNotFound,
-    )
-    from bathos.experiment import current_run_id, experiment, log_result, output_dir
-    from bathos.freshness import Verdict
-    from bathos.lineage import trace_lineage
-    from bathos.models import Dependency, Environment, Git, Host, Logs, Output, Run, Sidecar, Slurm
+    from bathos._api import *  # noqa: F403  (the public names: bathos/_api.py)
 
 
 def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
+    if name == "__all__":
+        return _public()
+    # A submodule not imported yet is no attribute: `from bathos import models` then imports it.
+    if (name.startswith("_") or importlib.util.find_spec(f"bathos.{name}") is not None
+            or name not in _public()):
         raise AttributeError(f"module 'bathos' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    value = getattr(_load(), name)
     globals()[name] = value
     return value
 
 
 def __dir__() -> list[str]:
-    return __all__
+    return ["__version__", *_public()]
+
+
+def _load() -> Any:
+    return importlib.import_module("bathos._api")
+
+
+def _public() -> list[str]:
+    names: list[str] = _load().__all__
+    return names

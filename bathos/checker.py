@@ -7,7 +7,6 @@ commit behind each change, and hands the comparison to the pure `bathos.freshnes
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
 import os
@@ -18,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from bathos import freshness
-from bathos.catalog import Catalog, RunQuery
 from bathos.config import find_project_file
 from bathos.errors import ConfigError, ProvenanceError
 from bathos.freshness import (
@@ -29,10 +27,12 @@ from bathos.freshness import (
     RecordedRun,
     Verdict,
 )
+from bathos.query import RunQuery
 
 if TYPE_CHECKING:
     import polars as pl
 
+    from bathos.catalog.catalog import Catalog
     from bathos.provenance.git import History
 
 log = logging.getLogger("bathos.check")
@@ -56,12 +56,13 @@ class CheckReport:
         return all(v.is_ok for v in self.verdicts)
 
     def counts(self) -> dict[str, int]:
+        """How many runs got each verdict (every verdict named, 0 for none)."""
         counts = dict.fromkeys(freshness.VERDICTS, 0)
         for v in self.verdicts:
             counts[v.verdict] += 1
         return counts
 
-    def to_data(self) -> list[dict[str, Any]]:
+    def to_dicts(self) -> list[dict[str, Any]]:
         """JSON-ready: one dict per verdict, its fields in order, `started_at` ISO-8601 UTC."""
         return [
             {"run_id": v.run_id, "project": v.project, "script": v.script,
@@ -97,7 +98,7 @@ class _Workspace:
         self.against = against
         self.files: dict[tuple[str, str | None], CurrentFile] = {}
         self._current: dict[tuple[str, str | None, str | None], CurrentFile] = {}
-        self._today: dict[tuple[int, str | None], tuple[Any, dict[str, CurrentFile]]] = {}
+        self._today: dict[tuple[str | None, ...], dict[str, CurrentFile]] = {}
         self._repos: dict[str, _Known] = {}
 
     def _repo(self, root: str) -> _Known:
@@ -123,13 +124,13 @@ class _Workspace:
             self.files[key] = self._learn(location, repo_root)
         return self.files[key]
 
-    def today(self, deps: tuple[RecordedFile, ...], repo: str | None
-              ) -> dict[str, CurrentFile]:
-        """Each dependency today by location; runs that recorded the same files share one."""
-        key = (id(deps), repo)
+    def today(self, key: tuple[str | None, ...], deps: tuple[RecordedFile, ...],
+              repo: str | None) -> dict[str, CurrentFile]:
+        """Each dependency today by location, learned once per `key` (the recorded JSON text
+        and where it was read from: runs that recorded the same files share one answer)."""
         if key not in self._today:
-            self._today[key] = (deps, {d.location: self.current(d, repo) for d in deps})
-        return self._today[key][1]
+            self._today[key] = {d.location: self.current(d, repo) for d in deps}
+        return self._today[key]
 
     def current(self, dep: RecordedFile, repo: str | None) -> CurrentFile:
         """A dependency today, renamed_to set when it is gone but its content lives elsewhere."""
@@ -227,7 +228,7 @@ class _Records:
 
         self.registry = read_registry()
         self._roots: dict[tuple[str | None, str, bool], str | None] = {}
-        self._deps: dict[tuple[int, str | None], tuple[Any, tuple[RecordedFile, ...]]] = {}
+        self._deps: dict[tuple[str | None, str | None], tuple[RecordedFile, ...]] = {}
 
     def recorded(self, row: dict[str, Any]) -> tuple[RecordedRun, str | None, bool]:
         """The run as freshness sees it, its root today, and whether that root is a git repo."""
@@ -236,7 +237,7 @@ class _Records:
         if key not in self._roots:
             self._roots[key] = _locate_root(*key, self.registry)
         root = self._roots[key]
-        deps = self._dependencies(row["dependencies"] or [], root)
+        deps = self._dependencies(row["dependencies"], root)
         outs = tuple(RecordedOutput(o["path"], _where(o["path"], root), o.get("sha256"),
                                     o.get("size")) for o in row["outputs"] or ())
         unknown = None if deps else (
@@ -247,14 +248,14 @@ class _Records:
                           unknown_reason=unknown)
         return run, root, bool(git)
 
-    def _dependencies(self, recorded: list[dict[str, Any]], root: str | None
-                      ) -> tuple[RecordedFile, ...]:
-        key = (id(recorded), root)  # `_select` shares one parsed list among equal texts
+    def _dependencies(self, text: str | None, root: str | None) -> tuple[RecordedFile, ...]:
+        """The recorded files of a run from their JSON text, each distinct (text, root) once."""
+        key = (text, root)
         if key not in self._deps:
-            self._deps[key] = (recorded, tuple(
+            self._deps[key] = tuple(
                 RecordedFile(d["path"], d["role"], _where(d["path"], root), d.get("sha256"),
-                             d.get("git_blob")) for d in recorded))
-        return self._deps[key][1]
+                             d.get("git_blob")) for d in (json.loads(text) if text else ()))
+        return self._deps[key]
 
 
 def _where(path: str, root: str | None) -> str:
@@ -281,22 +282,22 @@ def _locate_root(recorded: str | None, project: str, in_git: bool,
         # The registry holds the project's root, which may lie below the repository's.
         return str((repo_root_of(moved) if in_git else None) or moved)
     raise ConfigError(
-        f"the repository {recorded} of project {project!r} is gone (if it moved, run bth init in "
-        "its new location so bathos can find it)"
-    )
+        f"the repository {recorded} of project {project!r} is gone",
+        hint="if it moved, run bth init in its new location so bathos can find it")
 
 
 def _select(catalog: Catalog, sql: str, args: Sequence[Any]) -> list[dict[str, Any]]:
     """Rows of `_COLUMNS` as dicts. Runs of one commit, or of one script at one commit, record
-    the same JSON text: each distinct text is parsed once, and the rows share the result."""
+    the same JSON text: each distinct text is parsed once, and the rows share the result. The
+    dependencies stay text: `_Records` turns each distinct one into recorded files once."""
     parsed: dict[str | None, Any] = {None: None}
     rows = []
-    for *values, parts in catalog.query(sql, args).rows:
+    for *values, parts in catalog._fetch(sql, args).tuples():
         row = dict(zip(_COLUMNS[:-1], values, strict=True))
         for name, text in zip(_PARTS, parts, strict=True):
-            if text not in parsed:
+            if name != "dependencies" and text not in parsed:
                 parsed[text] = json.loads(text)
-            row[name] = parsed[text]
+            row[name] = text if name == "dependencies" else parsed[text]
         rows.append(row)
     return rows
 
@@ -376,22 +377,10 @@ class _History:
         return self._histories[root]
 
 
-def check(
-    catalog: Catalog | None = None,
-    *,
-    runs: Sequence[str] = (),
-    project: str | None = None,
-    since: str | dt.datetime | None = None,
-    run_status: Sequence[str] = ("completed",),
-    verdicts: Sequence[str] = (),
-    against: str | None = None,
-    check_outputs: bool = False,
-) -> CheckReport:
-    """Verdicts for the chosen runs (ids or prefixes in `runs`, else the filters), newest first.
-
-    >>> bathos.check(project="particles", check_outputs=True).to_polars()
-    """
-    catalog = catalog or Catalog()
+def judge(catalog: Catalog, runs: Sequence[str], query: RunQuery, *, verdicts: Sequence[str],
+          against: str | None, check_outputs: bool) -> CheckReport:
+    """What `Catalog.check` returns: verdicts for the runs `runs` (ids or prefixes), else for
+    those `query` matches, newest first."""
     unknown_verdicts = set(verdicts) - set(freshness.VERDICTS)
     if unknown_verdicts:
         raise ConfigError(f"unknown verdict {', '.join(sorted(unknown_verdicts))} (choose from "
@@ -399,7 +388,6 @@ def check(
     if runs:
         chosen = _load(catalog, [catalog.resolve(r) for r in runs])
     else:
-        query = RunQuery(project=project, since=since, status=list(run_status) or None)
         chosen = _select(catalog, *query.to_sql(_COLUMNS))
     rows, parents = _with_ancestors(catalog, chosen) if chosen else ([], {})
     records, workspace, history = _Records(), _Workspace(against), _History(against)
@@ -408,7 +396,7 @@ def check(
     for row in rows:
         recorded, root, in_git = records.recorded(row)
         repo = root if in_git else None
-        files = workspace.today(recorded.dependencies, repo)
+        files = workspace.today((row["dependencies"], root, repo), recorded.dependencies, repo)
         want_outputs = check_outputs or row["id"] in parent_ids  # children read them
         outputs = {o.location: workspace.state(o.location, None) for o in recorded.outputs} \
             if want_outputs else None
@@ -425,8 +413,9 @@ def check(
 
 
 @attrs.frozen
-class Provenance:
-    """Which run produced a file, how it was matched, and that run's verdict."""
+class FileOrigin:
+    """Which run produced a file (`run_id`, None when no recorded run did), how it was matched
+    (`matched_by`: "path" or "content"), and that run's verdict."""
 
     path: str
     run_id: str | None
@@ -451,36 +440,32 @@ class Provenance:
             and self.state != "modified"
 
 
-def trace_file(path: Path, catalog: Catalog | None = None, *,
-               against: str | None = None) -> Provenance:
-    """The newest run that produced `path` (by recorded path, else by content hash) and its verdict.
-
-    A path outside every git repository and registered project is a ConfigError.
-    """
+def producer_of(catalog: Catalog, path: Path, *, against: str | None) -> FileOrigin:
+    """What `Catalog.producer_of` returns."""
     from bathos.hashing import hash_file
     from bathos.projects import read_registry
     from bathos.provenance.git import repo_root_of
 
-    catalog = catalog or Catalog()
     target = path.resolve()
     if not target.is_file():
         raise ConfigError(f"{path} is not a file (give the path of a result file)")
     root = repo_root_of(target) or next(
         (p for p in read_registry().values() if target.is_relative_to(p.resolve())), None)
     if root is None:
-        raise ConfigError(f"{path} is outside every git repository and bathos project "
-                          "(give a file inside a project, or run bth init there)")
+        raise ConfigError(f"{path} is outside every git repository and bathos project",
+                          hint="give a file inside a project, or run bth init there")
     relpath = target.relative_to(root.resolve()).as_posix()
     digest = hash_file(target)
-    rows = catalog.query(
+    rows = catalog._fetch(
         "SELECT run_id, path, (path = ? OR path = ?) AS by_path FROM outputs "
         "WHERE path = ? OR path = ? OR sha256 = ? ORDER BY by_path DESC, started_at DESC LIMIT 1",
         [relpath, str(target), relpath, str(target), digest.sha256],
-    ).rows
+    ).tuples()
     if not rows:
-        return Provenance(path=str(path), run_id=None)
+        return FileOrigin(path=str(path), run_id=None)
     run_id, recorded_path, by_path = rows[0]
-    report = check(catalog, runs=[run_id], run_status=(), against=against, check_outputs=True)
-    return Provenance(path=str(path), run_id=run_id, matched_by="path" if by_path else "content",
+    report = judge(catalog, [run_id], RunQuery(), verdicts=(), against=against,
+                   check_outputs=True)
+    return FileOrigin(path=str(path), run_id=run_id, matched_by="path" if by_path else "content",
                       recorded_path=recorded_path, verdict=report.verdicts[0])
 

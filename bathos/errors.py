@@ -1,24 +1,36 @@
 """The errors bathos raises: one base class, families below it, specific classes below those.
 
     BathosError
-    ├── ConfigError            bad .bth.toml, bad paths, bad user input to the library
-    │   └── InvalidTimeSpec
+    ├── ConfigError            bad .bth.toml, bad paths, bad input given to the library
+    │   └── InvalidTimeSpec    a time that is neither a duration nor a date
     ├── CatalogError           the catalog cannot be read or written
     │   ├── RunNotFound
     │   ├── AmbiguousRunId
     │   ├── CompactionBusy
     │   ├── QueryRefused       a `sql` statement that would write, attach or copy files
-    │   └── QueryTimeout       a query that ran past its time limit
+    │   ├── QueryTimeout       a query that ran past its time limit
+    │   └── UnreadableFile     a catalog file readers skip (what `Catalog.verify` lists)
     └── ProvenanceError        git, host or environment capture failed
 
-The CLI maps every BathosError to `Error: <message>` on stderr and exit code 1.
+Each message says what is wrong in the library's terms, and what to do where that needs no command
+line. `hint`, when set, says what to do at the command line (`bth` prints it after the message);
+it is None for most errors. `bth` turns each family into its documented exit code.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 class BathosError(Exception):
-    """Base of every error bathos raises on purpose; its message says what to do next."""
+    """Base of every error bathos raises on purpose; `hint` (or None) is the command-line advice."""
+
+    hint: str | None = None
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        if hint is not None:
+            self.hint = hint
 
 
 class ConfigError(BathosError):
@@ -26,7 +38,7 @@ class ConfigError(BathosError):
 
 
 class InvalidTimeSpec(ConfigError):
-    """A `--since`/`--until` value that is neither a duration nor an ISO date."""
+    """A `since`/`until` value that is neither a duration (`7d`) nor an ISO date."""
 
 
 class CatalogError(BathosError):
@@ -36,12 +48,12 @@ class CatalogError(BathosError):
 class RunNotFound(CatalogError):
     """No run has this id or id prefix."""
 
+    hint = "bth ls --all-projects lists the runs of every project"
+
     def __init__(self, run_id: str, catalog: str) -> None:
         self.run_id = run_id
         self.catalog = catalog
-        super().__init__(
-            f"run {run_id} not found in catalog {catalog} (try: bth ls --all-projects)"
-        )
+        super().__init__(f"run {run_id} not found in catalog {catalog}")
 
 
 class AmbiguousRunId(CatalogError):
@@ -53,7 +65,7 @@ class AmbiguousRunId(CatalogError):
         shown = ", ".join(candidates[:10]) + (" …" if len(candidates) > 10 else "")
         super().__init__(
             f"run id prefix {prefix!r} matches {len(candidates)} runs: {shown} "
-            "(type more characters of the id)"
+            "(give more characters of the id)"
         )
 
 
@@ -72,6 +84,18 @@ class QueryTimeout(CatalogError):
         self.seconds = seconds
         super().__init__(f"query stopped after {seconds:g} s, its time limit (narrow the query, "
                          "or allow it more time)")
+
+
+class UnreadableFile(CatalogError):
+    """A catalog file readers skip, and why (`path`, `reason`); `Catalog.verify` lists them and
+    its quarantine sets them aside. Subclasses name files that are handled otherwise."""
+
+    hint = "bth verify --quarantine sets it aside"
+
+    def __init__(self, path: Path, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"{path}: {reason}")
 
 
 class ProvenanceError(BathosError):

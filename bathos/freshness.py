@@ -79,6 +79,7 @@ class Reason:
     commit: str | None = None
 
     def describe(self) -> str:
+        """The reason in one line: `src/model.py modified in commit 3f2a9c1d0e`."""
         text = f"{self.path} {self.how}"
         if self.detail:
             text += f" ({self.detail})"
@@ -89,13 +90,17 @@ class Reason:
 
 @attrs.frozen
 class OutputCheck:
+    """An output of the run as it is today: `state` is ok, missing, modified, or unverified (no
+    hash allows a comparison, as for a file above the hashing cap)."""
+
     path: str
     state: str
 
 
 @attrs.frozen
 class Verdict:
-    """The judgement of one run."""
+    """The judgement of one run: `verdict` is fresh, stale, stale-upstream or unknown; `reasons`
+    say why it is not fresh, `outputs` what became of its outputs (when they were checked)."""
 
     run_id: str
     project: str
@@ -107,10 +112,12 @@ class Verdict:
 
     @property
     def outputs_changed(self) -> bool:
+        """An output is missing, or no longer what the run wrote."""
         return any(o.state in ("missing", "modified") for o in self.outputs)
 
     @property
     def is_ok(self) -> bool:
+        """Nothing shows the result is wrong: fresh (or unknown) and no output changed."""
         return self.verdict in ("fresh", "unknown") and not self.outputs_changed
 
 

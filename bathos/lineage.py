@@ -12,11 +12,13 @@ from typing import TYPE_CHECKING
 import attrs
 
 if TYPE_CHECKING:
-    from bathos.catalog import Catalog
+    from bathos.catalog.catalog import Catalog
 
 
 @attrs.frozen
 class LineageNode:
+    """A run in a lineage graph."""
+
     id: str
     script: str | None
     status: str
@@ -25,6 +27,8 @@ class LineageNode:
 
 @attrs.frozen
 class LineageEdge:
+    """`child` came from `parent`: named by the child (`inferred` False) or found by content."""
+
     parent: str
     child: str
     inferred: bool
@@ -39,9 +43,11 @@ class Lineage:
     edges: tuple[LineageEdge, ...]
 
     def parents(self, run_id: str) -> list[LineageEdge]:
+        """The edges into `run_id`."""
         return [e for e in self.edges if e.child == run_id]
 
     def children(self, run_id: str) -> list[LineageEdge]:
+        """The edges out of `run_id`."""
         return [e for e in self.edges if e.parent == run_id]
 
 
@@ -68,8 +74,8 @@ WHERE o.run_id IN (SELECT unnest(?::VARCHAR[]))
 
 
 def _edges(catalog: Catalog, sql: str, ids: set[str]) -> list[tuple[str, str, bool]]:
-    listed = sorted(ids)  # one list parameter: thousands of `?` cost DuckDB ~0.5 s to bind
-    rows = catalog.query(sql, [listed, listed]).rows
+    listed = sorted(ids)  # one list parameter: DuckDB binds thousands of `?` slowly
+    rows = catalog._fetch(sql, [listed, listed]).tuples()
     return [(str(p), str(c), bool(inferred)) for p, c, inferred in rows]
 
 
@@ -78,9 +84,8 @@ def parent_edges(catalog: Catalog, ids: set[str]) -> list[tuple[str, str, bool]]
     return _edges(catalog, _PARENTS_SQL, ids) if ids else []
 
 
-def trace_lineage(catalog: Catalog, run_id: str, *, descendants: bool = False,
-                  max_depth: int = 50) -> Lineage:
-    """Ancestors of a run (and its descendants if asked), following explicit and inferred edges."""
+def trace(catalog: Catalog, run_id: str, *, descendants: bool, max_depth: int) -> Lineage:
+    """What `Catalog.lineage` returns."""
     root = catalog.resolve(run_id)
     edges: dict[tuple[str, str], bool] = {}
     for sql in [_PARENTS_SQL, *([_CHILDREN_SQL] if descendants else [])]:
@@ -98,10 +103,10 @@ def trace_lineage(catalog: Catalog, run_id: str, *, descendants: bool = False,
                     seen.add(new)
                     frontier.add(new)
     ids = {root, *(p for p, _ in edges), *(c for _, c in edges)}
-    rows = catalog.query(
+    rows = catalog._fetch(
         "SELECT id, script, status, started_at FROM runs WHERE id IN (SELECT unnest(?::VARCHAR[]))",
         [sorted(ids)],
-    ).rows
+    ).tuples()
     nodes = {r[0]: LineageNode(r[0], r[1], r[2], r[3]) for r in rows}
     return Lineage(
         root=root, nodes=nodes,

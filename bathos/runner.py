@@ -58,7 +58,8 @@ def hash_cap_bytes() -> int:
 
 @attrs.frozen
 class RunSpec:
-    """What to run and how to label it; `target` is a script, or an executable when not a script."""
+    """What to run and how to label it; `target` is a script, or an executable when not a script.
+    `parent_run_id` may be a unique prefix of the parent's id, resolved when the run starts."""
 
     target: str
     args: tuple[str, ...] = ()
@@ -74,6 +75,19 @@ class RunSpec:
     python: str | None = None
     outs: tuple[str, ...] = ()
     params: Mapping[str, str] | None = None
+
+    @classmethod
+    def from_command(cls, target: str, args: Sequence[str], **labels: Any) -> RunSpec:
+        """The spec of `bth run TARGET ARGS…`: a `.py` TARGET is a script run with the project's
+        interpreter, `python x.py ARGS` runs x.py as a script with that interpreter, anything
+        else is a command. A leading `--` in ARGS is dropped."""
+        args = tuple(args)
+        if args[:1] == ("--",):
+            args = args[1:]
+        if os.path.basename(target).startswith("python") and args and args[0].endswith(".py"):
+            return cls(target=args[0], args=args[1:], is_script=True,
+                       **{**labels, "python": labels.get("python") or target})
+        return cls(target=target, args=args, is_script=target.endswith(".py"), **labels)
 
 
 @attrs.frozen
@@ -402,6 +416,15 @@ def _code_dependencies(script: Path | None, command: str, base: Path,
                                   cache_dir=cache)
 
 
+def _resolve_parent(catalog: Path, id_or_prefix: str | None) -> str | None:
+    """The full id of the run this one derives from (RunNotFound, AmbiguousRunId)."""
+    if id_or_prefix is None:
+        return None
+    from bathos.catalog.catalog import Catalog
+
+    return Catalog(catalog).resolve(id_or_prefix)
+
+
 def start_run(spec: RunSpec, *, environ: Mapping[str, str] | None = None) -> ActiveRun:
     """Validate the spec, capture provenance, and return the run ready to `begin`."""
     from bathos.provenance import environment, git, host, params, secrets, slurm
@@ -415,6 +438,7 @@ def start_run(spec: RunSpec, *, environ: Mapping[str, str] | None = None) -> Act
     slug = config.check_slug(spec.project or environ.get("BTH_PROJECT_SLUG") or (
         project.slug if project else None) or config.slug_from_name(spec.cwd.resolve().name))
     catalog = config.catalog_dir(project)
+    parent = _resolve_parent(catalog, spec.parent_run_id)
     redactor = (secrets.Redactor(project.secret_names, project.secret_values) if project
                 else secrets.Redactor())
     git_info = git.capture_git(script or spec.cwd,
@@ -439,7 +463,7 @@ def start_run(spec: RunSpec, *, environ: Mapping[str, str] | None = None) -> Act
         environment=environment.capture_environment(
             python, project.root if project else base, environ=environ,
             extra_vars=project.env if project else (), cache_dir=cache, redactor=redactor),
-        tags=tuple(dict.fromkeys(spec.tags)), parent_run_id=spec.parent_run_id,
+        tags=tuple(dict.fromkeys(spec.tags)), parent_run_id=parent,
         campaign_id=spec.campaign_id, agent_mode=spec.agent_mode,  # type: ignore[arg-type]
         sidecar=sidecar,
     )

@@ -96,23 +96,17 @@ def check(targets: tuple[str, ...], project: str | None, all_projects: bool, sin
     Exit codes: 0 all shown fresh (or unknown) with outputs ok; 1 something stale or an output
     changed (or no run produced PATH, or PATH changed since); 2 bad usage or input.
     """
-    import bathos
-    from bathos.config import find_project
+    from bathos import Catalog
 
     if len(targets) == 1 and (os.sep in targets[0] or Path(targets[0]).exists()):
-        found = bathos.trace_file(Path(targets[0]), against=against)
+        found = Catalog().producer_of(targets[0], against=against)
         _echo_file(found, verbose, json_)
         sys.exit(0 if found.is_ok else EXIT_STALE)
-    if not project and not all_projects and not targets:
-        current = find_project()
-        project = current.slug if current else None
-    try:
-        report = bathos.check(runs=targets, project=project, since=since, run_status=run_status,
-                              verdicts=verdicts, against=against, check_outputs=check_outputs)
-    except (bathos.RunNotFound, bathos.AmbiguousRunId) as exc:  # a RUN argument: bad input
-        raise bathos.ConfigError(str(exc)) from None
+    report = Catalog().check(targets, project=project, all_projects=all_projects, since=since,
+                             status=run_status, verdicts=verdicts, against=against,
+                             check_outputs=check_outputs)
     if json_:
-        render.echo_json(report.to_data())
+        render.echo_json(report.to_dicts())
     else:
         _echo_report(report, verbose)
     sys.exit(0 if report.ok else EXIT_STALE)

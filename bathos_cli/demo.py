@@ -34,8 +34,8 @@ class _Tour:
     def newest_id(self) -> str:
         from bathos import Catalog
 
-        newest = Catalog(Path(self.env["BTH_HOME"]) / "catalog").find_rows(limit=1)
-        return str(newest.rows[0][0])[: render.SHORT_ID]
+        newest = Catalog(Path(self.env["BTH_HOME"]) / "catalog").runs(all_projects=True, limit=1)
+        return str(newest[0]["id"])[: render.SHORT_ID]
 
 
 @click.command("demo")

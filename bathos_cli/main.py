@@ -12,14 +12,27 @@ import click
 
 from bathos import __version__
 
-EXIT_ERROR = 1
-EXIT_USAGE = 2
+EXIT_USAGE = 2  # bad usage or input, as click exits on a bad flag
+EXIT_TIMEOUT = 124  # as timeout(1) exits
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C
 
 
-class InputError(click.ClickException):
-    """Bad input from the user (a ConfigError): `Error: …`, exit 2."""
+def exit_code(exc: Exception) -> int:
+    """The documented exit code of a library error: bad input (a ConfigError, or a run id that
+    matches no run or several) 2, a query past its time limit 124, any other error 1."""
+    from bathos.errors import AmbiguousRunId, ConfigError, QueryTimeout, RunNotFound
 
-    exit_code = EXIT_USAGE
+    if isinstance(exc, ConfigError | RunNotFound | AmbiguousRunId):
+        return EXIT_USAGE
+    if isinstance(exc, QueryTimeout):
+        return EXIT_TIMEOUT
+    return 1
+
+
+def error_line(exc: Exception) -> str:
+    """`Error: <message> (<hint>)`, the one line a library error gets on stderr."""
+    hint = getattr(exc, "hint", None)
+    return f"Error: {exc}" + (f" ({hint})" if hint else "")
 
 
 # Command name -> module; a command's module is imported only when that command runs (or --help
@@ -42,10 +55,8 @@ COMMANDS = {
 
 
 class BathosGroup(click.Group):
-    """Loads commands on demand, and turns a BathosError into `Error: …` on stderr, never a
-    traceback. Bad input (ConfigError: a bad flag value, a malformed .bth.toml) exits 2; any other
-    error 1.
-    """
+    """Loads commands on demand, and turns a BathosError into its one line on stderr (never a
+    traceback) and its exit code (`exit_code`); Ctrl-C into `Interrupted.` and 130."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(COMMANDS)
@@ -59,14 +70,16 @@ class BathosGroup(click.Group):
         return command
 
     def invoke(self, ctx: click.Context) -> Any:
-        from bathos.errors import BathosError, ConfigError
+        from bathos.errors import BathosError
 
         try:
             return super().invoke(ctx)
-        except ConfigError as exc:
-            raise InputError(str(exc)) from None
         except BathosError as exc:
-            raise click.ClickException(str(exc)) from None
+            click.echo(error_line(exc), err=True)
+            raise SystemExit(exit_code(exc)) from None
+        except KeyboardInterrupt:
+            click.echo("Interrupted.", err=True)
+            raise SystemExit(EXIT_INTERRUPTED) from None
 
 
 @click.group(cls=BathosGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -77,8 +90,9 @@ def cli(verbose: int) -> None:
 
     The catalog lives in $BTH_HOME/catalog (default ~/.bth/catalog).
 
-    Exit codes: 0 ok, 1 error (or problems found, by verify or check), 2 bad usage or input,
-    124 a query past its --timeout, 130 Ctrl-C; bth run exits with its command's code.
+    Exit codes: 0 ok, 1 error (or problems found, by verify or check), 2 bad usage or input
+    (also a run id that matches no run), 124 a query past its --timeout, 130 Ctrl-C; bth run
+    exits with its command's code.
     """
     _log_to_stderr(verbose)
 
@@ -90,7 +104,9 @@ def _log_to_stderr(verbose: int) -> None:
 
     class StderrHandler(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:
-            click.echo(f"{record.levelname.lower()}: {record.getMessage()}", err=True)
+            hint = getattr(record, "hint", None)  # a warning's command-line advice
+            click.echo(f"{record.levelname.lower()}: {record.getMessage()}"
+                       + (f" ({hint})" if hint else ""), err=True)
 
     logger = logging.getLogger("bathos")
     if not logger.handlers:

@@ -9,31 +9,13 @@ import click
 from bathos_cli import options, render
 
 if TYPE_CHECKING:
-    from bathos import Catalog, RunQuery
+    from bathos import Catalog, Rows
 
 
 def _catalog() -> Catalog:
     from bathos import Catalog
 
     return Catalog()
-
-
-def _current_project() -> str | None:
-    from bathos.config import find_project
-
-    project = find_project()
-    return project.slug if project else None
-
-
-def _query(project: str | None, all_projects: bool, **criteria: Any) -> RunQuery:
-    from bathos import RunQuery
-
-    if all_projects:
-        project = None
-    elif project is None:
-        project = _current_project()
-    criteria["status"] = list(criteria.get("status") or ()) or None
-    return RunQuery(project=project, **criteria)
 
 
 def _runs_table(data: list[dict[str, Any]]) -> None:
@@ -55,29 +37,25 @@ def _runs_table(data: list[dict[str, Any]]) -> None:
                        "commit"], rows, styles={"status": render.style_status})
 
 
-def _list(query: RunQuery, *, json_: bool, csv_: bool) -> None:
-    from bathos.catalog.rows import LISTING_COLUMNS
-
-    data = _catalog().listing(query)
-    render.listing(data, LISTING_COLUMNS, json_=json_, csv_=csv_, table=_runs_table)
+def _list(rows: Rows, *, json_: bool, csv_: bool) -> None:
+    render.listing(rows.to_dicts(), rows.columns, json_=json_, csv_=csv_, table=_runs_table)
 
 
 @click.command("ls")
 @options.run_filters()
 @options.output_format()
-def ls(project: str | None, all_projects: bool, json_: bool, csv_: bool, **criteria: Any) -> None:
+def ls(json_: bool, csv_: bool, **criteria: Any) -> None:
     """List runs, newest first (the current project's, inside a project)."""
-    _list(_query(project, all_projects, **criteria), json_=json_, csv_=csv_)
+    _list(_catalog().runs(**criteria), json_=json_, csv_=csv_)
 
 
 @click.command("find")
 @options.run_filters(find=True)
 @options.output_format()
-def find(project: str | None, all_projects: bool, params: tuple[str, ...], json_: bool,
-         csv_: bool, **criteria: Any) -> None:
+def find(params: tuple[str, ...], json_: bool, csv_: bool, **criteria: Any) -> None:
     """Search runs by script, argument, host, commit, SLURM job, output file or campaign."""
-    _list(_query(project, all_projects, params=options.parse_params(params), **criteria),
-          json_=json_, csv_=csv_)
+    _list(_catalog().runs(params=options.parse_params(params), **criteria), json_=json_,
+          csv_=csv_)
 
 
 @click.command("show")
@@ -94,10 +72,6 @@ def show(run_id: str, json_: bool) -> None:
         render.echo_record(record)
 
 
-EXIT_TIMEOUT = 124  # as timeout(1) exits
-EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C
-
-
 @click.command("sql")
 @click.argument("query", required=False)
 @click.option("--schema", "schema_", is_flag=True, help="Print the views and their columns.")
@@ -111,30 +85,16 @@ def sql(query: str | None, schema_: bool, timeout: float | None, json_: bool,
 
     Example: bth sql "SELECT project, status, count(*) FROM runs GROUP BY ALL"
     """
-    from bathos import QueryTimeout
-
-    if not (query or schema_):
-        raise click.UsageError("give a query, or --schema to see the views")
-    try:
-        _sql(query if not schema_ else None, timeout, json_=json_, csv_=csv_)
-    except QueryTimeout as exc:
-        click.echo(f"Error: {exc}", err=True)
-        raise SystemExit(EXIT_TIMEOUT) from None
-    except KeyboardInterrupt:
-        click.echo("Interrupted: the query was stopped.", err=True)
-        raise SystemExit(EXIT_INTERRUPTED) from None
-
-
-def _sql(query: str | None, timeout: float | None, *, json_: bool, csv_: bool) -> None:
-    catalog = _catalog()
-    if query is None:
-        for view, columns in catalog.schema().items():
+    if schema_:
+        for view, columns in _catalog().schema().items():
             click.echo(f"{view}:")
             for name, kind in columns:
                 click.echo(f"  {name}  {kind}")
         return
-    rows = catalog.query(query, timeout=timeout)
-    data = rows.to_data()
+    if not query:
+        raise click.UsageError("give a query, or --schema to see the views")
+    rows = _catalog().sql(query, timeout=timeout)
+    data = rows.to_dicts()
 
     def table(data: list[dict[str, Any]]) -> None:
         render.echo_table(rows.columns, [[render.cell(v) for v in r.values()] for r in data])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -31,17 +30,6 @@ def init(slug: str | None, remotes: tuple[str, ...], slurm_partition: str | None
     click.echo(f"Project {report.project.slug!r} {state} in {report.project.root}", err=True)
 
 
-def _split_target(target: str, args: tuple[str, ...]) -> tuple[str, tuple[str, ...], bool,
-                                                              str | None]:
-    """(target, args, is_script, python): `python x.py ARGS` runs x.py as a tracked script."""
-    if args[:1] == ("--",):
-        args = args[1:]
-    name = os.path.basename(target)
-    if name.startswith("python") and args and args[0].endswith(".py"):
-        return args[0], args[1:], True, target
-    return target, args, target.endswith(".py"), None
-
-
 @click.command("run", context_settings={"ignore_unknown_options": True,
                                         "allow_interspersed_args": False})
 @click.option("--project", help="Record under this project slug.")
@@ -57,7 +45,7 @@ def _split_target(target: str, args: tuple[str, ...]) -> tuple[str, tuple[str, .
 @click.argument("target", metavar="SCRIPT|COMMAND")
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def run(target: str, args: tuple[str, ...], derived_from: str | None, campaign: str | None,
-        tags: tuple[str, ...], outs: tuple[str, ...], **flags: Any) -> None:
+        **flags: Any) -> None:
     """Run a script (or, after --, any command) and record it with full provenance.
 
     \b
@@ -68,19 +56,8 @@ def run(target: str, args: tuple[str, ...], derived_from: str | None, campaign: 
     """
     from bathos.runner import RunSpec, execute, start_run
 
-    target, args, is_script, python = _split_target(target, args)
-    parent = None
-    if derived_from:
-        from bathos import Catalog
-        from bathos.errors import AmbiguousRunId, ConfigError, RunNotFound
-
-        try:
-            parent = Catalog().resolve(derived_from)
-        except (RunNotFound, AmbiguousRunId) as exc:
-            raise ConfigError(f"--derived-from: {exc}") from None
-    spec = RunSpec(target=target, args=args, is_script=is_script, parent_run_id=parent,
-                   campaign_id=campaign, tags=tags, outs=outs,
-                   python=flags.pop("python") or python, **flags)
+    spec = RunSpec.from_command(target, args, parent_run_id=derived_from, campaign_id=campaign,
+                                **flags)
     active = start_run(spec)
     short = active.run.id[: render.SHORT_ID]
     outcome = execute(active, on_started=lambda run: click.echo(
@@ -100,21 +77,20 @@ def import_spill(paths: tuple[Path, ...]) -> None:
     Without PATH, imports every spill in ./outputs/*/bth-spill of the current project and in
     $TMPDIR/bth-spill-<uid>/. Each spill is removed once its run is in the catalog.
     """
-    from bathos import Catalog
-    from bathos.catalog.spill import find_spills
-    from bathos.errors import BathosError, ConfigError
+    from bathos import BathosError, Catalog
+    from bathos_cli.main import error_line, exit_code
 
-    chosen = list(paths) or find_spills()
+    cat, code = Catalog(), 0
+    chosen = list(paths) or cat.spills()
     if not chosen:
         click.echo("No spilled runs found.", err=True)
         return
-    cat, code = Catalog(), 0
     for path in chosen:
         try:
             run = cat.import_spill(path)
         except BathosError as exc:
-            click.echo(f"Error: {exc}", err=True)
-            code = max(code, 2 if isinstance(exc, ConfigError) else 1)
+            click.echo(error_line(exc), err=True)
+            code = max(code, exit_code(exc))
             continue
         click.echo(f"bth: imported run {run.id[: render.SHORT_ID]} ({run.status}) from {path}",
                    err=True)
@@ -130,9 +106,9 @@ def lineage(run_id: str, descendants: bool, format_: str) -> None:
     """The runs a run came from (explicit --derived-from links and inferred from files)."""
     import attrs
 
-    from bathos import Catalog, trace_lineage
+    from bathos import Catalog
 
-    graph = trace_lineage(Catalog(), run_id, descendants=descendants)
+    graph = Catalog().lineage(run_id, descendants=descendants)
     if format_ == "json":
         render.echo_json(attrs.asdict(graph))
     elif format_ == "dot":
@@ -149,7 +125,5 @@ def logs(run_id: str, stream: str) -> None:
     """Print the stdout (or --stderr) a run produced, as kept in the catalog."""
     from bathos import Catalog
 
-    cat = Catalog()
-    data = cat.read_log(run_id, stream)
-    sys.stdout.buffer.write(data)
+    sys.stdout.buffer.write(Catalog().read_log(run_id, stream))
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import bathos
+from bathos import RunQuery
+from bathos.catalog.rows import LISTING_COLUMNS
 from bathos.ids import new_run_id
 from bathos.models import Git, Host, Output, Run, Slurm, utcnow
 
@@ -49,3 +52,9 @@ def sample_runs(now: dt.datetime) -> dict[str, Run]:
             script="train.py", host=Host("laptop", "ana", 1),
         ),
     }
+
+
+def by_duckdb(catalog: bathos.Catalog, query: RunQuery) -> list[dict[str, Any]]:
+    """What the `runs` view answers to a listing query, asked of DuckDB (the oracle of the
+    listings `Catalog.runs` answers from the rows compaction keeps)."""
+    return catalog.sql(*query.resolved().to_sql(LISTING_COLUMNS)).to_dicts()

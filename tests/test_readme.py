@@ -6,7 +6,7 @@ it is written into the demo project and run twice, as `python script.py` and und
 the runs it recorded are read back with `bth ls --json`. Every other block is a notebook: each one
 runs in a fresh namespace, its statements one after another (as cells would), with the cwd in the
 demo project; the value of each call it shows is checked against the demo's runs, and a comment
-that names what a call returns ("polars DataFrame", "plain dicts", "a bathos.Run") must be true.
+that names what a call returns ("as polars", "Rows", "a bathos.Run") must be true.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import bathos
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.MULTILINE | re.DOTALL)
-CLAIMS = {"polars DataFrame": pl.DataFrame, "plain dicts": list, "a bathos.Run": bathos.Run}
+CLAIMS = {"as polars": pl.DataFrame, "Rows": bathos.Rows, "a bathos.Run": bathos.Run}
 Runs = list[dict[str, Any]]
 
 
@@ -81,7 +81,8 @@ def demo(tmp_path: Path, bth_home: Path, monkeypatch: pytest.MonkeyPatch) -> Dem
 
 def show(block: Block) -> list[tuple[str, Any, str]]:
     """Run a notebook block statement by statement in a fresh namespace; for each call it shows
-    (alone or assigned to a name): the name called (`cat.runs`), its value, the line's comment."""
+    (alone or assigned to a name): the call (`cat.runs(since='7d')`), its value, the line's
+    comment."""
     tree = ast.parse(block.source)
     ast.increment_lineno(tree, block.line - 1)  # a traceback names README's own line
     lines = README.read_text().splitlines()
@@ -95,8 +96,7 @@ def show(block: Block) -> list[tuple[str, Any, str]]:
             if not isinstance(stmt, ast.Assign):
                 continue
             value = namespace[ast.unparse(stmt.targets[0])]
-        callee = ast.unparse(stmt.value).split("(")[0]
-        shown.append((callee, value, lines[stmt.lineno - 1].partition("# ")[2]))
+        shown.append((ast.unparse(stmt.value), value, lines[stmt.lineno - 1].partition("# ")[2]))
     return shown
 
 
@@ -123,8 +123,8 @@ def check_find(value: Any, demo: Demo) -> None:
     assert ids(value) == [demo.simulation(seed="1")]
 
 
-def check_listing(value: Any, demo: Demo) -> None:
-    assert value == demo.ls("--status", "failed")
+def check_failed(value: Any, demo: Demo) -> None:
+    assert records(value) == demo.ls("--status", "failed")
     assert [r["script"] for r in value] == ["scripts/experiments/fit_unstable_model.py"]
 
 
@@ -142,6 +142,12 @@ def check_sql(value: Any, demo: Demo) -> None:
     assert all(seconds > 0 for seconds in averages.values())
 
 
+def check_producer(found: Any, demo: Demo) -> None:
+    summary = demo.one(script="scripts/analysis/summarize_positions.py")
+    assert (found.run_id, found.matched_by) == (summary["id"], "path")
+    assert found.verdict.verdict == "stale-upstream"
+
+
 def check_freshness(value: Any, demo: Demo) -> None:
     verdicts = {r["run_id"]: r["verdict"] for r in records(value)}
     assert verdicts == {
@@ -152,13 +158,14 @@ def check_freshness(value: Any, demo: Demo) -> None:
 
 
 NOTEBOOK_CHECKS: dict[str, Callable[[Any, Demo], None]] = {
-    "bathos.Catalog": check_catalog,
-    "cat.runs": check_runs,
-    "cat.find": check_find,
-    "cat.listing": check_listing,
-    "cat.get": check_get,
-    "cat.sql": check_sql,
-    "bathos.check": check_freshness,
+    "bathos.Catalog()": check_catalog,
+    "cat.runs(since='7d').to_polars()": check_runs,
+    "cat.runs(params={'seed': '1'}, status='completed')": check_find,
+    "cat.runs(status='failed', limit=20)": check_failed,
+    "cat.get(failed[0]['id'])": check_get,
+    "cat.sql('SELECT script, avg(duration_s) FROM runs GROUP BY 1').to_polars()": check_sql,
+    "cat.check().to_polars()": check_freshness,
+    "cat.producer_of('outputs/summary.json')": check_producer,
 }
 
 

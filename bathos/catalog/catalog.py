@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
 import os
@@ -14,22 +13,24 @@ import attrs
 
 from bathos import config, ids
 from bathos.catalog import lens, recent, schema, segments, store
-from bathos.catalog.rows import LISTING_COLUMNS, Rows, to_rows
+from bathos.catalog.rows import LISTING_COLUMNS, Rows
 from bathos.errors import (
     AmbiguousRunId,
     CatalogError,
     ConfigError,
     QueryRefused,
     RunNotFound,
+    UnreadableFile,
 )
-from bathos.models import STATUSES, Run, structure_run
-from bathos.timespec import parse_time
+from bathos.models import Run, structure_run
+from bathos.query import RunQuery, naive_utc
 
 if TYPE_CHECKING:
     import duckdb
-    import polars as pl
 
     from bathos.catalog.compact import CompactionReport
+    from bathos.checker import CheckReport, FileOrigin
+    from bathos.lineage import Lineage
 
 log = logging.getLogger("bathos.catalog")
 
@@ -41,105 +42,26 @@ T = TypeVar("T")
 
 
 @attrs.frozen
-class RunQuery:
-    """Criteria shared by `runs`, `find` and `bth ls/find`; every one is optional."""
-
-    project: str | Sequence[str] | None = None
-    since: str | dt.datetime | None = None
-    until: str | dt.datetime | None = None
-    status: str | Sequence[str] | None = None
-    tags: Sequence[str] = ()
-    script: str | None = None
-    params: dict[str, str] = attrs.field(factory=dict)
-    host: str | None = None
-    commit: str | None = None
-    slurm_job: str | None = None
-    output: str | None = None
-    campaign: str | None = None
-    limit: int | None = None
-
-    def to_sql(self, columns: Sequence[str]) -> tuple[str, list[Any]]:
-        where, args = self._where()
-        sql = f"SELECT {', '.join(columns)} FROM runs"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY started_at DESC, id DESC"
-        if self.limit is not None:
-            sql += f" LIMIT {int(self.limit)}"
-        return sql, args
-
-    def _where(self) -> tuple[list[str], list[Any]]:
-        where: list[str] = []
-        args: list[Any] = []
-
-        def add(clause: str, *values: Any) -> None:
-            where.append(clause)
-            args.extend(values)
-
-        if self.project:
-            projects = [self.project] if isinstance(self.project, str) else list(self.project)
-            add(f"project IN ({', '.join('?' * len(projects))})", *projects)
-        if self.since:
-            add("started_at >= ?", _naive_utc(parse_time(self.since)))
-        if self.until:
-            add("started_at < ?", _naive_utc(parse_time(self.until)))
-        if self.status:
-            statuses = [self.status] if isinstance(self.status, str) else list(self.status)
-            unknown = sorted(set(statuses) - set(STATUSES))
-            if unknown:
-                raise ConfigError(
-                    f"unknown status {', '.join(unknown)} (choose from {', '.join(STATUSES)})"
-                )
-            add(f"status IN ({', '.join('?' * len(statuses))})", *statuses)
-        if self.tags:
-            add("list_has_all(tags, ?)", list(self.tags))
-        if self.script:
-            add("(script GLOB ? OR regexp_extract(script, '[^/]*$') GLOB ?)", self.script,
-                self.script)
-        for key, value in self.params.items():
-            add("(params->>?) = ?", key, value)
-        if self.host:
-            add("hostname GLOB ?", self.host)
-        if self.commit:
-            add("(starts_with(commit, ?) OR starts_with(git->>'snapshot', ?))", self.commit,
-                self.commit)
-        if self.slurm_job:
-            job, _, task = self.slurm_job.partition("_")
-            clause = "(slurm_job_id = ? OR slurm_array_job_id = ?)"
-            values: list[Any] = [job, job]
-            if task:
-                clause = "(slurm_array_job_id = ? AND slurm_array_task_id = ?)"
-                values = [job, task]
-            add(clause, *values)
-        if self.output:
-            add("id IN (SELECT run_id FROM outputs WHERE path GLOB ? "
-                "OR regexp_extract(path, '[^/]*$') GLOB ?)", self.output, self.output)
-        if self.campaign:
-            add("campaign_id = ?", self.campaign)
-        return where, args
-
-
-def _naive_utc(value: dt.datetime) -> dt.datetime:
-    return value.astimezone(dt.UTC).replace(tzinfo=None)
-
-
-@attrs.frozen
 class VerifyReport:
     """What `verify` found (files readers skip or mend, manifest entries they ignore), and the
     copies kept in the quarantine if it fixed them."""
 
-    problems: tuple[store.UnreadableFile, ...]
+    problems: tuple[UnreadableFile, ...]
     quarantined: tuple[Path, ...] = ()
     files_checked: int = 0
 
 
 class Catalog:
     """The runs catalog under `path` (default: `$BTH_CATALOG_DIR`, the project's catalog, or
-    `~/.bth/catalog`).
+    `~/.bth/catalog`): every operation on runs is a method of it.
 
     >>> cat = Catalog()
-    >>> cat.runs(since="7d", status="failed")      # polars DataFrame, newest first
+    >>> cat.runs(since="7d", status="failed")        # Rows, newest first
+    >>> cat.sql("SELECT count(*) FROM runs")         # Rows
     >>> cat.get("1jd3k").outputs                     # a Run, by a unique id prefix
+    >>> cat.check(check_outputs=True).to_polars()    # is each result still valid?
+    >>> cat.producer_of("outputs/summary.json")      # which run wrote this file
+    >>> cat.lineage("1jd3k")                         # the runs it came from
     """
 
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
@@ -164,9 +86,9 @@ class Catalog:
 
         found = spill.read_spill(Path(path))
         config.make_catalog_dir(self.path)
-        rows = self._rows("SELECT max(updated_at) FROM runs WHERE id = ?", [found.run.id]).rows
+        rows = self._fetch("SELECT max(updated_at) FROM runs WHERE id = ?", [found.run.id]).tuples()
         held = rows[0][0] if rows else None
-        spilled = _naive_utc(found.run.updated_at)
+        spilled = naive_utc(found.run.updated_at)
         if held is not None and held > spilled:
             raise CatalogError(
                 f"catalog {self.path} holds a newer record of run {found.run.id} (updated "
@@ -174,6 +96,14 @@ class Catalog:
                 f"{found.path} is left as it is (remove it if it is not needed)")
         spill.commit_spill(self.path, found, write_record=held != spilled)
         return found.run
+
+    def spills(self, start: str | os.PathLike[str] | None = None) -> list[Path]:
+        """The spilled runs waiting to be imported, in the usual places: `outputs/*/bth-spill` of
+        the project `start` (default: the working directory) lies in, then the user's own place
+        under `$TMPDIR`."""
+        from bathos.catalog import spill
+
+        return spill.find_spills(Path(start) if start is not None else None)
 
     # reading -----------------------------------------------------------------------------
     def _connect(self, skip: Collection[Path] = ()) -> lens.Lens:
@@ -216,39 +146,29 @@ class Catalog:
                 if attempt == 3:
                     raise CatalogError(f"cannot read catalog {self.path}: {exc}") from exc
 
-    def _rows(self, query: str, params: Sequence[Any] = ()) -> Rows:
-        return self._execute(lambda con: to_rows(con.sql(query, params=list(params) or None)))
+    def _fetch(self, sql: str, params: Sequence[Any] = ()) -> Rows:
+        """Rows of the library's own query (not checked as read-only, no time limit)."""
+        return self._execute(lambda con: Rows.from_relation(con.sql(sql, params=list(params)
+                                                                     or None)))
 
-    def find_rows(self, query: RunQuery | None = None, **criteria: Any) -> Rows:
-        """Runs matching the criteria (see RunQuery), newest first, as plain rows."""
-        chosen = query or RunQuery(**criteria)
-        return self._execute(lambda con: to_rows(_select_runs(con, chosen)))
+    def runs(self, query: RunQuery | None = None, /, **criteria: Any) -> Rows:
+        """Runs matching a RunQuery (or its criteria as keywords), newest first.
 
-    def listing(self, query: RunQuery | None = None, **criteria: Any) -> list[dict[str, Any]]:
-        """Runs matching the criteria, newest first, as JSON-ready dicts (what `bth ls --json`
-        prints). A listing by project, time, status and tags is answered from the newest rows
-        compaction keeps beside each manifest, without starting DuckDB, whenever they suffice."""
-        chosen = query or RunQuery(**criteria)
+        >>> cat.runs(since="7d", status="failed")
+        >>> cat.runs(RunQuery(all_projects=True, script="train*.py", limit=20))
+
+        Without `project` or `all_projects`, the runs of the project the working directory lies in
+        (or of every project outside one). A listing by project, time, status and tags is answered
+        from the newest rows compaction keeps beside each manifest, without starting DuckDB,
+        whenever they give the same answer."""
+        if query is not None and criteria:
+            raise ConfigError("give a RunQuery or criteria as keywords, not both")
+        chosen = (query or RunQuery(**criteria)).resolved()
         data = recent.newest(self.path, chosen, self.compact_threshold)
-        return data if data is not None else self.find_rows(chosen).to_data()
-
-    def find(self, query: RunQuery | None = None, **criteria: Any) -> pl.DataFrame:
-        """Runs matching the criteria (see RunQuery), newest first, as a polars DataFrame."""
-        chosen = query or RunQuery(**criteria)
-        return self._execute(lambda con: _to_frame(_select_runs(con, chosen)))
-
-    def runs(
-        self,
-        project: str | None = None,
-        since: str | dt.datetime | None = None,
-        until: str | dt.datetime | None = None,
-        status: str | Sequence[str] | None = None,
-        tags: Sequence[str] = (),
-        limit: int | None = None,
-    ) -> pl.DataFrame:
-        """Runs newest first, as a polars DataFrame."""
-        return self.find(RunQuery(project=project, since=since, until=until, status=status,
-                                  tags=tags, limit=limit))
+        if data is not None:
+            return Rows.from_dicts(LISTING_COLUMNS, [schema.COLUMNS[c] for c in LISTING_COLUMNS],
+                                   data)
+        return self._fetch(*chosen.to_sql(LISTING_COLUMNS))
 
     def resolve(self, id_or_prefix: str) -> str:
         """The full id of the one run whose id starts with `id_or_prefix` (≥ 4 characters)."""
@@ -256,11 +176,10 @@ class Catalog:
         if len(prefix) < 4 or not ids.is_run_id_prefix(prefix):
             raise ConfigError(
                 f"{id_or_prefix!r} is not a run id or a prefix of one (give at least 4 of its "
-                "characters, as bth ls shows them)"
-            )
-        found = [r[0] for r in self._rows(
+                "characters)", hint="bth ls shows run ids")
+        found = [r[0] for r in self._fetch(
             "SELECT id FROM runs WHERE starts_with(id, ?) ORDER BY id LIMIT 21", [prefix]
-        ).rows]
+        ).tuples()]
         if not found:
             raise RunNotFound(id_or_prefix, str(self.path))
         if prefix in found:
@@ -272,7 +191,7 @@ class Catalog:
     def get(self, id_or_prefix: str) -> Run:
         """The run with this id, or the one run whose id starts with this prefix."""
         run_id = self.resolve(id_or_prefix)
-        rows = self._rows("SELECT record FROM runs WHERE id = ?", [run_id]).rows
+        rows = self._fetch("SELECT record FROM runs WHERE id = ?", [run_id]).tuples()
         return structure_run(json.loads(rows[0][0]))
 
     def read_log(self, id_or_prefix: str, stream: str = "stdout") -> bytes:
@@ -283,19 +202,57 @@ class Catalog:
         ref = getattr(run.logs, stream, None) if run.logs else None
         return read_blob(self.path, ref) if ref else b""
 
-    def query(self, sql: str, params: Sequence[Any] = (), *,
-              timeout: float | None = DEFAULT_QUERY_TIMEOUT_S) -> Rows:
-        """A read-only SQL query over the views (`?` placeholders take `params`), as plain rows;
-        QueryTimeout once it has run `timeout` seconds (None: no limit)."""
-        return self._execute(
-            lambda con: to_rows(_read_only(con, sql).sql(sql, params=list(params) or None)),
-            _check_timeout(timeout))
+    def lineage(self, run: str, *, descendants: bool = False, max_depth: int = 50) -> Lineage:
+        """The runs `run` (an id or prefix) came from, and with `descendants` the runs built on
+        it: explicit links (`derived_from`) and links inferred from files one run wrote and
+        another read."""
+        from bathos.lineage import trace
 
-    def sql(self, sql: str, *, timeout: float | None = DEFAULT_QUERY_TIMEOUT_S) -> pl.DataFrame:
-        """A read-only SQL query over the views (`runs`, `outputs`, `dependencies`) as polars;
-        QueryTimeout once it has run `timeout` seconds (None: no limit)."""
-        return self._execute(lambda con: _to_frame(_read_only(con, sql).sql(sql)),
-                             _check_timeout(timeout))
+        return trace(self, run, descendants=descendants, max_depth=max_depth)
+
+    def check(self, runs: Sequence[str] = (), *, query: RunQuery | None = None,
+              verdicts: Sequence[str] = (), against: str | None = None,
+              check_outputs: bool = False, **criteria: Any) -> CheckReport:
+        """Whether each result is still valid: a Verdict per run (fresh, stale, stale-upstream or
+        unknown, with the reasons), newest first.
+
+        >>> cat.check()                                     # completed runs of this project
+        >>> cat.check(["1jd3k"], against="main")            # one run, against a revision
+        >>> cat.check(script="train.py", check_outputs=True, verdicts=["stale"])
+
+        Runs are the ids or prefixes `runs`, else those a RunQuery (or its criteria as keywords)
+        matches, completed runs unless a `status` is given. `against` judges against a git
+        revision instead of the working tree; `check_outputs` also checks each output is present
+        and unchanged; `verdicts` keeps only those verdicts."""
+        from bathos.checker import judge
+
+        if query is not None and criteria:
+            raise ConfigError("give a RunQuery or criteria as keywords, not both")
+        chosen = (query or RunQuery(**{"status": "completed", **criteria})).resolved()
+        return judge(self, runs, chosen, verdicts=verdicts, against=against,
+                     check_outputs=check_outputs)
+
+    def producer_of(self, path: str | os.PathLike[str], *,
+                    against: str | None = None) -> FileOrigin:
+        """The newest run that produced the file `path` (by its recorded path, else by its
+        content), and that run's verdict. A path outside every git repository and registered
+        project is a ConfigError."""
+        from bathos.checker import producer_of
+
+        return producer_of(self, Path(path), against=against)
+
+    def sql(self, sql: str, params: Sequence[Any] = (), *,
+            timeout: float | None = DEFAULT_QUERY_TIMEOUT_S) -> Rows:
+        """A read-only SQL query over the views `runs`, `outputs` and `dependencies` (`?`
+        placeholders take `params`). QueryRefused for a statement that would write; QueryTimeout
+        once it has run `timeout` seconds (None: no limit).
+
+        >>> cat.sql("SELECT script, count(*) AS n FROM runs GROUP BY ALL").to_polars()
+        """
+        return self._execute(
+            lambda con: Rows.from_relation(_read_only(con, sql).sql(sql, params=list(params)
+                                                                    or None)),
+            _check_timeout(timeout))
 
     def schema(self) -> dict[str, list[tuple[str, str]]]:
         """The views and their columns with types."""
@@ -337,7 +294,7 @@ class Catalog:
         checked = len(files) + sum(segments.manifest_path(d).exists() for d in directories)
         return VerifyReport(tuple(problems), moved, checked)
 
-    def _fix(self, problems: list[store.UnreadableFile]) -> tuple[Path, ...]:
+    def _fix(self, problems: list[UnreadableFile]) -> tuple[Path, ...]:
         """Quarantine what verify found, under the compaction lock (a compactor rewrites
         manifests too): mend fragments in place, drop ignored manifest entries, move the rest."""
         from bathos.catalog.compact import compaction_lock
@@ -384,19 +341,6 @@ class Catalog:
         return target
 
 
-def _to_frame(rel: duckdb.DuckDBPyRelation) -> pl.DataFrame:
-    import polars as pl
-
-    frame = pl.from_arrow(rel.to_arrow_table())
-    assert isinstance(frame, pl.DataFrame)
-    return frame
-
-
-def _select_runs(con: duckdb.DuckDBPyConnection, query: RunQuery) -> duckdb.DuckDBPyRelation:
-    sql, args = query.to_sql(LISTING_COLUMNS)
-    return con.sql(sql, params=args or None)
-
-
 def _check_timeout(timeout: float | None) -> float | None:
     if timeout is not None and not timeout > 0:
         raise ConfigError(f"timeout {timeout!r} is not a positive number of seconds (or None "
@@ -417,13 +361,12 @@ def _read_only(con: duckdb.DuckDBPyConnection, sql: str) -> duckdb.DuckDBPyConne
         refused = ["EXPLAIN ANALYZE"]
     if refused or not kinds:
         raise QueryRefused(
-            f"bth sql is read-only: {', '.join(refused) or 'empty query'} is not allowed "
-            "(use SELECT; runs are written by bth run)"
-        )
+            f"queries are read-only: {', '.join(refused) or 'empty query'} is not allowed "
+            "(use SELECT)")
     return con
 
 
-def _check_file(path: Path) -> store.UnreadableFile | None:
+def _check_file(path: Path) -> UnreadableFile | None:
     """What readers make of one fragment or segment: None if they read it as it is."""
     if path.suffix == store.FRAGMENT_SUFFIX:
         try:
@@ -434,7 +377,7 @@ def _check_file(path: Path) -> store.UnreadableFile | None:
 
     damaged = segments.damage([path])
     if damaged:
-        return store.UnreadableFile(path, damaged[path])
+        return UnreadableFile(path, damaged[path])
     try:
         duckdb.connect(":memory:").execute(
             "SELECT count(*), max(length(record::VARCHAR)) "
@@ -442,7 +385,7 @@ def _check_file(path: Path) -> store.UnreadableFile | None:
         ).fetchall()
     except duckdb.Error as exc:
         first_line = str(exc).splitlines()[0]
-        return store.UnreadableFile(path, f"unreadable Parquet segment ({first_line})")
+        return UnreadableFile(path, f"unreadable Parquet segment ({first_line})")
     return None
 
 
@@ -451,6 +394,6 @@ def _damaged_now(paths: list[Path]) -> list[Path]:
     query began), each warned about."""
     found = [(p, why) for p, why in segments.damage(paths).items() if p.exists()]
     for path, why in found:
-        store.warn_skipped(store.UnreadableFile(path, why))
+        store.warn_skipped(UnreadableFile(path, why))
     return [p for p, _ in found]
 

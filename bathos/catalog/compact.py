@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from bathos.catalog import lens, recent, schema, segments, store
-from bathos.errors import CompactionBusy
+from bathos.errors import CompactionBusy, UnreadableFile
 from bathos.fsutil import commit_file, temp_name
 
 if TYPE_CHECKING:
@@ -67,7 +67,7 @@ def compaction_lock(catalog: Path, *, wait: bool) -> Iterator[None]:
             fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except BlockingIOError:
             raise CompactionBusy(
-                f"another process is compacting {catalog} (wait for it, or run bth compact later)"
+                f"another process is compacting {catalog} (wait for it, or compact again later)"
             ) from None
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.uname().nodename} {os.getpid()} {time.time():.0f}\n".encode())
@@ -129,7 +129,7 @@ def _foldable(directory: Path, now: float,
             record, stat = store.read_fragment(path)
         except FileNotFoundError:
             continue
-        except store.UnreadableFile:
+        except UnreadableFile:
             unreadable.append(path)
             continue
         record = store.settle_status(record, stat.st_mtime, now)

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 import attrs
 
 from bathos.catalog import schema, segments, store
-from bathos.errors import QueryTimeout
+from bathos.errors import QueryTimeout, UnreadableFile
 
 if TYPE_CHECKING:
     import duckdb
@@ -163,7 +163,7 @@ class Lens:
     scratch: Path
     finished_hot: int = 0
     segments: list[Path] = attrs.field(factory=list)  # the live segments the views read
-    problems: list[store.UnreadableFile] = attrs.field(factory=list)
+    problems: list[UnreadableFile] = attrs.field(factory=list)
 
     def __enter__(self) -> duckdb.DuckDBPyConnection:
         return self.con
@@ -219,7 +219,7 @@ def _load(opened: Lens, catalog: Path, compact_above: int | None,
 
 
 def live_segments(catalog: Path, skip: Collection[Path] = (),
-                  problems: list[store.UnreadableFile] | None = None) -> tuple[list[Path], bool]:
+                  problems: list[UnreadableFile] | None = None) -> tuple[list[Path], bool]:
     """The live segments of every project (less `skip`), and whether some project may hold an
     id twice (it has no manifest); truncated ones are left out and added to `problems`."""
     found: list[Path] = []
@@ -233,7 +233,7 @@ def live_segments(catalog: Path, skip: Collection[Path] = (),
             if segments.looks_complete(seg):
                 found.append(seg)
             elif problems is not None:
-                problems.append(store.UnreadableFile(seg, "truncated Parquet segment"))
+                problems.append(UnreadableFile(seg, "truncated Parquet segment"))
     return found, needs_dedup
 
 

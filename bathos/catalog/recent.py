@@ -19,20 +19,20 @@ import datetime as dt
 import heapq
 import json
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bathos.catalog import schema, segments, store
-from bathos.catalog.rows import LISTING_COLUMNS, to_rows
+from bathos.catalog.rows import LISTING_COLUMNS, Rows
+from bathos.errors import UnreadableFile
 from bathos.fsutil import atomic_write_bytes
-from bathos.models import STATUSES
 from bathos.timespec import parse_time
 
 if TYPE_CHECKING:
     import duckdb
 
-    from bathos.catalog.catalog import RunQuery
+    from bathos.query import RunQuery
 
 RECENT = "segments.recent"
 RECENT_ROWS = 1000
@@ -60,11 +60,11 @@ def write_recent(con: duckdb.DuckDBPyConnection, directory: Path, live: list[str
         oldest = con.execute(f"SELECT started_at FROM {source} ORDER BY started_at DESC "
                              f"LIMIT 1 OFFSET {RECENT_ROWS}").fetchall()
         where = "WHERE started_at >= ?" if oldest else ""
-        rows = to_rows(con.sql(
+        rows = Rows.from_relation(con.sql(
             f"SELECT {', '.join(LISTING_COLUMNS)} FROM {source} {where} "
             f"ORDER BY started_at DESC, id DESC LIMIT {RECENT_ROWS + 1}",
             params=list(oldest[0]) if oldest else None,
-        )).to_data()
+        )).to_dicts()
     header = {"segments": sorted(live), "complete": len(rows) <= RECENT_ROWS}
     lines = [json.dumps(item, separators=(",", ":")) for item in [header, *rows[:RECENT_ROWS]]]
     atomic_write_bytes(directory / RECENT, "\n".join(lines).encode() + b"\n")
@@ -100,20 +100,12 @@ def _key(row: Row) -> Key | None:
     return (dt.datetime.fromisoformat(started), row["id"]) if started else None
 
 
-def _names(value: str | Sequence[str] | None) -> set[str]:
-    if not value:
-        return set()
-    return {value} if isinstance(value, str) else set(value)
-
-
 def newest(catalog: Path, query: RunQuery, compact_threshold: int) -> list[Row] | None:
     """The runs matching a listing query, newest first, or None when kept rows cannot tell."""
     if any(getattr(query, name) for name in _NEEDS_DUCKDB) or (query.limit or 0) < 0:
         return None
     listing = _Listing(query, compact_threshold)
-    if not listing.statuses <= set(STATUSES):
-        return None  # DuckDB's path names the unknown status
-    projects = _names(query.project)
+    projects = set(query.projects() or ())
     matched: list[tuple[Key, Row]] = []
     for directory in store.project_dirs(catalog):
         if projects and directory.name not in projects:
@@ -130,7 +122,7 @@ class _Listing:
     """The criteria of one listing, applied project by project."""
 
     def __init__(self, query: RunQuery, compact_threshold: int) -> None:
-        self.statuses, self.tags = _names(query.status), set(query.tags)
+        self.statuses, self.tags = set(query.statuses()), set(query.tags)
         self.compact_threshold, self.finished_hot = compact_threshold, 0
         self.since = parse_time(query.since) if query.since else None
         self.until = parse_time(query.until) if query.until else None
@@ -146,7 +138,7 @@ class _Listing:
         """Every run of the project that may be among the answer, or None if unknowable (also
         once a fragment is unreadable or an automatic compaction is due). Of the hot runs only
         the newest `need` that match are kept: older ones cannot be shown."""
-        unreadable: list[store.UnreadableFile] = []
+        unreadable: list[UnreadableFile] = []
         shadowed: set[str] = set()
         newest_hot: list[tuple[Key, int, Row]] = []  # a heap, oldest first
         for n, record in enumerate(store.load_hot(directory, unreadable)):

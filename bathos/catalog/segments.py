@@ -20,7 +20,8 @@ import re
 from pathlib import Path
 
 from bathos.catalog import schema
-from bathos.catalog.store import SEGMENT_SUFFIX, UnreadableFile
+from bathos.catalog.store import SEGMENT_SUFFIX
+from bathos.errors import UnreadableFile
 from bathos.fsutil import atomic_write_bytes
 
 log = logging.getLogger("bathos.catalog")
@@ -117,8 +118,8 @@ def live_segments(directory: Path) -> tuple[list[Path], bool]:
         return segment_files(directory), False
     names, ignored = entries
     for name, why in ignored:
-        log.warning("ignoring %r in %s: %s (run: bth verify --quarantine)", name,
-                    manifest_path(directory), why)
+        log.warning("ignoring %r in %s: %s", name, manifest_path(directory), why,
+                    extra={"hint": UnreadableFile.hint})
     return [directory / n for n in names if (directory / n).exists()], True
 
 

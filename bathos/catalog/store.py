@@ -18,7 +18,7 @@ from typing import Any
 
 from bathos.catalog.schema import Record, problem, upgrade
 from bathos.config import SCRATCH_LOCK, check_slug, scratch_dir
-from bathos.errors import CatalogError, ConfigError
+from bathos.errors import CatalogError, ConfigError, UnreadableFile
 from bathos.fsutil import atomic_write_bytes
 from bathos.ids import is_run_id
 from bathos.models import Run, unstructure, utcnow
@@ -96,19 +96,9 @@ def iter_fragment_paths(directory: Path) -> Iterator[Path]:
                 yield Path(entry.path)
 
 
-class UnreadableFile(CatalogError):
-    """A catalog file readers skip, and why; `bth verify` lists them and quarantine moves them
-    aside. Subclasses name files that are handled otherwise."""
-
-    def __init__(self, path: Path, reason: str) -> None:
-        self.path = path
-        self.reason = reason
-        super().__init__(f"{path}: {reason}")
-
-
 def warn_skipped(problem: UnreadableFile) -> None:
     """The one warning a read gives for a file it skips."""
-    log.warning("skipping unreadable %s (run: bth verify --quarantine)", problem)
+    log.warning("skipping unreadable %s", problem, extra={"hint": problem.hint})
 
 
 class MendedFragment(UnreadableFile):

@@ -138,7 +138,7 @@ def test_a_record_of_wrong_types_is_skipped_never_folded_and_found_by_verify(
 
     assert f"skipping unreadable {bad}: not a well-formed run record: {reason}" in warnings
     assert bad.exists()  # not folded into a segment
-    assert cat.lib.query("SELECT count(*) FROM runs WHERE id = ?", [record["id"]]).rows == [(0,)]
+    assert cat.lib.sql("SELECT count(*) FROM runs WHERE id = ?", [record["id"]]).tuples() == [(0,)]
     cat.verify_finds(bad, reason)
     cat.quarantine_clears(bad)
 
@@ -263,6 +263,6 @@ def test_results_a_decorated_function_returns_are_bounded_when_it_runs_directly(
     assert done.returncode == 0, done.stderr
     warnings = [line for line in done.stderr.splitlines() if "not recorded" in line]
     assert len(warnings) == 1 and "'deep' nested deeper than 32 levels" in warnings[0]
-    (run,) = bathos.Catalog().find(status="completed")["id"].to_list()
+    (run,) = bathos.Catalog().runs(status="completed").to_polars()["id"].to_list()
     assert bathos.Catalog().get(run).results == {"loss": 0.5}
     assert "0 unreadable" in ok(project.bth("verify")).stderr

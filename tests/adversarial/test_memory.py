@@ -18,7 +18,7 @@ from pathlib import Path
 import attrs
 import duckdb
 import pytest
-from records import make_run
+from records import by_duckdb, make_run
 
 import bathos
 from bathos import RunQuery
@@ -77,12 +77,12 @@ def test_every_hot_run_is_read_once_across_batches_and_spills(catalog_dir: Path)
         assert con.sql("SELECT count(*), count(DISTINCT id) FROM runs").fetchall() == [
             (2_500, 2_500)]
     assert scratch_left(catalog_dir) == []
-    hot = catalog.query(EVERYTHING).rows
+    hot = catalog.sql(EVERYTHING).tuples()
     assert [row[0] for row in hot] == sorted(run.id for run in runs)
 
     catalog.compact()
 
-    assert catalog.query(EVERYTHING).rows == hot
+    assert catalog.sql(EVERYTHING).tuples() == hot
     assert not list((catalog_dir / "runs").glob("*/*.json"))
     assert scratch_left(catalog_dir) == []
 
@@ -125,7 +125,7 @@ def test_listing_many_running_runs_keeps_only_what_it_shows(catalog_dir: Path) -
 
     for query in (RunQuery(limit=10), RunQuery(status="running", limit=25),
                   RunQuery(tags=("sweep",), since="2h", limit=40)):
-        assert catalog.listing(query) == catalog.find_rows(query).to_data()
+        assert catalog.runs(query).to_dicts() == by_duckdb(catalog, query)
 
 
 def peak_rss_mb(*command: str, env: dict[str, str], cwd: Path) -> tuple[float, str]:

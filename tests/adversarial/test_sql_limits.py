@@ -53,7 +53,7 @@ def test_ctrl_c_cancels_a_runaway_query(workdir: Path) -> None:
     out, err = proc.communicate(timeout=30)
 
     assert proc.returncode == 130
-    assert err.splitlines() == ["Interrupted: the query was stopped."]
+    assert err.splitlines() == ["Interrupted."]
     assert out == ""
 
 
@@ -79,9 +79,9 @@ def test_timeout_must_be_a_positive_number(workdir: Path, value: str) -> None:
 def test_library_query_stops_at_its_timeout(catalog_dir: Path) -> None:
     catalog = bathos.Catalog(catalog_dir)
     with pytest.raises(QueryTimeout, match="time limit") as raised:
-        catalog.query(RUNAWAY, timeout=0.5)
+        catalog.sql(RUNAWAY, timeout=0.5)
     assert raised.value.seconds == 0.5
-    assert catalog.query("SELECT 42").rows == [(42,)]  # the next query runs as usual
+    assert catalog.sql("SELECT 42").tuples() == [(42,)]  # the next query runs as usual
 
 
 @pytest.mark.parametrize("query", [

@@ -210,7 +210,7 @@ def test_import_spill_refuses_a_spill_that_was_changed(project: Project,
         (path / "record.json").unlink()
         (path / "record.json").write_bytes(original)
         (path / "stdout.log").write_bytes(b"training done\n")
-    assert Catalog().find_rows(project=None).rows == []
+    assert Catalog().runs(project=None).tuples() == []
 
 
 def _symlink(link: Path, target: Path) -> None:

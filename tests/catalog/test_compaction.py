@@ -29,7 +29,7 @@ def test_compaction_folds_finished_runs_and_keeps_answers(
                      status="failed" if h % 3 == 0 else "completed") for h in range(10)]
     alive = make_run(status="running", host=Host(socket.gethostname(), "ana", os.getpid()))
     write_fast([*runs, alive])
-    before = catalog.find_rows().to_data()
+    before = catalog.runs().to_dicts()
 
     report = catalog.compact()
 
@@ -37,7 +37,7 @@ def test_compaction_folds_finished_runs_and_keeps_answers(
     assert report.segments_written == 1
     assert fragments(catalog_dir) == [catalog_dir / "runs" / "demo" / f"{alive.id}.json"]
     assert manifest(catalog_dir) == [p.name for p in segments(catalog_dir)]
-    assert catalog.find_rows().to_data() == before
+    assert catalog.runs().to_dicts() == before
     assert [catalog.get(r.id) for r in runs[:3]] == runs[:3]
 
 
@@ -48,9 +48,8 @@ def test_segment_rows_are_sorted_by_start_time(make_run, write_fast, catalog, ca
     catalog.compact()
 
     (segment,) = segments(catalog_dir)
-    in_file = bathos.Catalog(catalog_dir).sql(  # the lens may read files under the catalog
-        f"SELECT id FROM read_parquet('{segment}')"
-    )["id"].to_list()
+    in_file = [r["id"] for r in bathos.Catalog(catalog_dir).sql(  # the lens may read files
+        f"SELECT id FROM read_parquet('{segment}')")]  # under the catalog
     assert in_file == [r.id for r in sorted(runs, key=lambda r: r.started_at)]
 
 
@@ -91,7 +90,7 @@ def test_small_segments_are_merged(make_run, catalog, catalog_dir) -> None:
         catalog.compact()
 
     assert len(segments(catalog_dir)) < 8
-    assert sorted(catalog.runs()["id"].to_list()) == sorted(ids)
+    assert sorted([r["id"] for r in catalog.runs()]) == sorted(ids)
 
 
 def test_projects_compact_into_their_own_directories(make_run, write_fast, catalog,
@@ -100,18 +99,18 @@ def test_projects_compact_into_their_own_directories(make_run, write_fast, catal
     catalog.compact()
 
     assert len(segments(catalog_dir, "alpha")) == len(segments(catalog_dir, "beta")) == 1
-    assert catalog.runs(project="beta").height == 2
+    assert len(catalog.runs(project="beta")) == 2
 
 
 def test_read_compacts_automatically_above_the_threshold(
     make_run, write_fast, catalog_dir, monkeypatch
 ) -> None:
     write_fast(make_run(results={"i": i}) for i in range(60))
-    before = bathos.Catalog().find_rows().to_data()  # default threshold (500): no compaction
+    before = bathos.Catalog().runs().to_dicts()  # default threshold (500): no compaction
     assert len(fragments(catalog_dir)) == 60
 
     monkeypatch.setenv("BTH_COMPACT_THRESHOLD", "50")
-    after = bathos.Catalog().find_rows().to_data()
+    after = bathos.Catalog().runs().to_dicts()
 
     assert len(fragments(catalog_dir)) == 0
     assert len(segments(catalog_dir)) == 1
@@ -136,14 +135,14 @@ def test_lost_manifest_is_survived_and_rebuilt(make_run, catalog, catalog_dir, t
     (catalog_dir / "runs" / "demo" / "segments.manifest").unlink()
     assert len(segments(catalog_dir)) == 2
 
-    rows = catalog.query("SELECT id, results->>'v' FROM runs ORDER BY id").rows
+    rows = catalog.sql("SELECT id, results->>'v' FROM runs ORDER BY id").tuples()
     assert sorted(rows) == sorted([(run.id, "2"), (other.id, None)])
     assert catalog.get(run.id) == newer
 
     catalog.compact()
     assert manifest(catalog_dir) == [p.name for p in segments(catalog_dir)]
     assert len(segments(catalog_dir)) == 1
-    assert sorted(catalog.runs()["id"].to_list()) == sorted([run.id, other.id])
+    assert sorted([r["id"] for r in catalog.runs()]) == sorted([run.id, other.id])
     assert catalog.get(run.id) == newer
 
 
@@ -162,11 +161,11 @@ def test_unlisted_segment_is_ignored_and_removed(make_run, catalog, catalog_dir)
     )
     catalog.write(second)
 
-    assert sorted(catalog.runs()["id"].to_list()) == sorted([first.id, second.id])
+    assert sorted([r["id"] for r in catalog.runs()]) == sorted([first.id, second.id])
     catalog.compact()
     assert not newer.exists()
     assert manifest(catalog_dir) == [p.name for p in segments(catalog_dir)]
-    assert sorted(catalog.runs()["id"].to_list()) == sorted([first.id, second.id])
+    assert sorted([r["id"] for r in catalog.runs()]) == sorted([first.id, second.id])
 
 
 def test_compaction_removes_a_dead_compactors_fold_file(make_run, catalog) -> None:

@@ -139,7 +139,7 @@ while sys.stdin.readline():
 READER = """
 import json
 import bathos
-print(json.dumps([row[0] for row in bathos.Catalog().query("SELECT id FROM runs").rows]))
+print(json.dumps([row[0] for row in bathos.Catalog().sql("SELECT id FROM runs").tuples()]))
 """
 
 COMPACT = "import bathos; bathos.Catalog().compact()"
@@ -149,10 +149,10 @@ def test_concurrent_writers_each_appear_exactly_once(catalog, catalog_dir, pytho
     written = python(SWARM, str(WRITERS)).stdout.split()
     assert len(written) == WRITERS == len(set(written))
 
-    listed = catalog.runs()["id"].to_list()
+    listed = [r["id"] for r in catalog.runs()]
     assert len(listed) == WRITERS
     assert set(listed) == set(written)
-    tasks = catalog.sql("SELECT params->>'task' AS task FROM runs")["task"].to_list()
+    tasks = [r["task"] for r in catalog.sql("SELECT params->>'task' AS task FROM runs")]
     assert sorted(map(int, tasks)) == list(range(WRITERS))
     assert not list(catalog_dir.rglob(".*.tmp"))
     assert catalog.verify().problems == ()
@@ -172,7 +172,7 @@ def test_compaction_racing_writers_and_another_compactor_loses_nothing(
     assert ran_a > 0 and ran_b + busy_b > 0
     catalog.compact()
 
-    rows = catalog.query("SELECT id, status FROM runs").rows
+    rows = catalog.sql("SELECT id, status FROM runs").tuples()
     assert len(rows) == len(written) == len(set(written))
     assert {rid for rid, _ in rows} == set(written)
     assert {status for _, status in rows} == {"completed"}
@@ -207,7 +207,7 @@ def test_killed_compactor_leaves_no_lock_and_loses_or_doubles_nothing(
         duration = duration or time.monotonic() - started
 
         catalog.compact(wait=False)  # raises CompactionBusy if the lock outlived its holder
-        rows = catalog.query("SELECT id, results->>'v' FROM runs").rows
+        rows = catalog.sql("SELECT id, results->>'v' FROM runs").tuples()
         assert len(rows) == len(versions)
         assert {rid: int(v) for rid, v in rows} == versions
     compactors.stdin.close()
@@ -233,9 +233,9 @@ def test_reads_during_compaction_never_see_a_duplicate_or_miss_a_finished_run(
     while writer.poll() is None:
         finished = {r.id for r in earlier} | set(log.read_text().split())
         try:
-            count, distinct, ids = catalog.sql(
+            [(count, distinct, ids)] = catalog.sql(
                 "SELECT count(*), count(DISTINCT id), list(id) FROM runs"
-            ).row(0)
+            ).tuples()
         except Exception as exc:
             problems.append(f"read failed: {type(exc).__name__}: {exc}")
             continue
@@ -325,7 +325,7 @@ def test_query_survives_a_compaction_between_listing_and_reading(
 
             return super()._execute(work_after_a_compaction, timeout)
 
-    assert RacedReader().query("SELECT results->>'v' FROM runs").rows == [("2",)]
+    assert RacedReader().sql("SELECT results->>'v' FROM runs").tuples() == [("2",)]
 
 
 def test_compaction_lock_excludes_a_second_compactor(catalog, catalog_dir, spawn) -> None:
@@ -337,7 +337,7 @@ def test_compaction_lock_excludes_a_second_compactor(catalog, catalog_dir, spawn
     catalog_dir.mkdir(parents=True, exist_ok=True)
     assert holder.stdout.readline() == "locked\n"
 
-    with pytest.raises(CompactionBusy, match="bth compact later"):
+    with pytest.raises(CompactionBusy, match="compact again later"):
         catalog.compact(wait=False)
 
     os.kill(holder.pid, signal.SIGKILL)

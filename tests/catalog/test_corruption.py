@@ -15,14 +15,14 @@ def test_reads_return_the_rest_and_warn_naming_each_damaged_file(
     damaged, catalog, caplog
 ) -> None:
     with caplog.at_level(logging.WARNING, logger="bathos"):
-        listed = catalog.runs()["id"].to_list()
+        listed = [r["id"] for r in catalog.runs()]
 
     assert sorted(listed) == sorted(r.id for r in damaged.readable)
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert any(str(damaged.garbage) in w for w in warnings)
     assert any(str(damaged.truncated) in w for w in warnings)
     assert catalog.get(damaged.readable[-1].id) == damaged.readable[-1]
-    assert catalog.sql("SELECT count(*) AS n FROM runs")["n"].item() == len(damaged.readable)
+    assert catalog.sql("SELECT count(*) AS n FROM runs")[0]["n"] == len(damaged.readable)
 
 
 def test_verify_lists_both_damaged_files(damaged, catalog) -> None:
@@ -52,7 +52,7 @@ def test_quarantine_moves_damaged_files_aside_and_deletes_nothing(
     manifest = json.loads((catalog_dir / "runs" / "other" / "segments.manifest").read_text())
     assert manifest["segments"] == []
     with caplog.at_level(logging.WARNING, logger="bathos"):
-        assert sorted(catalog.runs()["id"].to_list()) == sorted(r.id for r in damaged.readable)
+        assert sorted([r["id"] for r in catalog.runs()]) == sorted(r.id for r in damaged.readable)
     assert caplog.records == []
 
 
@@ -61,7 +61,7 @@ def test_compaction_skips_a_damaged_fragment_and_keeps_it(damaged, catalog) -> N
 
     assert report.skipped_unreadable == 1
     assert damaged.garbage.read_bytes() == damaged.contents[damaged.garbage]
-    assert sorted(catalog.runs()["id"].to_list()) == sorted(r.id for r in damaged.readable)
+    assert sorted([r["id"] for r in catalog.runs()]) == sorted(r.id for r in damaged.readable)
 
 
 @settings(max_examples=15, deadline=None, database=None,
@@ -74,7 +74,7 @@ def test_any_bytes_in_a_fragment_leave_reads_working(make_run, catalog, catalog_
     bad = catalog_dir / "runs" / "demo" / "1m8c0000000000zz.json"
     bad.write_bytes(junk)
 
-    assert good.id in catalog.runs()["id"].to_list()
+    assert good.id in [r["id"] for r in catalog.runs()]
     assert bad in [p.path for p in catalog.verify().problems]
 
 
@@ -109,7 +109,7 @@ def test_malformed_record_is_skipped_and_listed_by_verify(make_run, catalog, cat
     bad = catalog_dir / "runs" / "demo" / f"{body['id']}.json"
     bad.write_text(json.dumps(body))
 
-    assert catalog.runs()["id"].to_list() == [good.id]
+    assert [r["id"] for r in catalog.runs()] == [good.id]
     assert [p.path for p in catalog.verify().problems] == [bad]
 
 

@@ -14,7 +14,8 @@ import sys
 import attrs
 import pytest
 from catalog_helpers import segments
-from records import make_run
+from polars.testing import assert_frame_equal
+from records import by_duckdb, make_run
 
 import bathos
 from bathos import RunQuery
@@ -93,13 +94,15 @@ ASKS_DUCKDB = [
 @pytest.mark.parametrize("query", ANSWERED, ids=repr)
 def test_kept_rows_answer_as_the_runs_view_does(mixed, query) -> None:
     assert recent.newest(mixed.path, query, mixed.compact_threshold) is not None
-    assert mixed.listing(query) == mixed.find_rows(query).to_data()
+    assert mixed.runs(query).to_dicts() == by_duckdb(mixed, query)
+    assert_frame_equal(mixed.runs(query).to_polars(),
+                       mixed.sql(*query.resolved().to_sql(recent.LISTING_COLUMNS)).to_polars())
 
 
 @pytest.mark.parametrize("query", ASKS_DUCKDB, ids=repr)
 def test_listings_the_kept_rows_cannot_answer_go_to_duckdb(mixed, query) -> None:
     assert recent.newest(mixed.path, query, mixed.compact_threshold) is None
-    assert mixed.listing(query) == mixed.find_rows(query).to_data()
+    assert mixed.runs(query).to_dicts() == by_duckdb(mixed, query)
 
 
 def test_kept_rows_are_the_newest_of_the_segments_as_a_query_gives_them(mixed, catalog_dir):
@@ -107,9 +110,9 @@ def test_kept_rows_are_the_newest_of_the_segments_as_a_query_gives_them(mixed, c
     live = segments(catalog_dir, "alpha")
     assert json.loads(lines[0]) == {"segments": [p.name for p in live], "complete": False}
     paths = ", ".join(f"'{p}'" for p in live)
-    newest = mixed.query(
+    newest = mixed.sql(
         f"SELECT {', '.join(recent.LISTING_COLUMNS)} FROM read_parquet([{paths}]) "
-        f"ORDER BY started_at DESC, id DESC LIMIT {recent.RECENT_ROWS}").to_data()
+        f"ORDER BY started_at DESC, id DESC LIMIT {recent.RECENT_ROWS}").to_dicts()
     assert [json.loads(line) for line in lines[1:]] == newest
 
 
@@ -117,7 +120,7 @@ def test_a_listing_needs_no_duckdb(mixed, python) -> None:
     done = python("""
         import json, sys
         import bathos
-        rows = bathos.Catalog().listing(since="7d", limit=50)
+        rows = bathos.Catalog().runs(since="7d", limit=50)
         print(json.dumps([len(rows), "duckdb" in sys.modules]))
     """)
     assert json.loads(done.stdout) == [50, False]
@@ -125,19 +128,19 @@ def test_a_listing_needs_no_duckdb(mixed, python) -> None:
 
 def test_out_of_date_or_damaged_kept_rows_are_not_used(mixed, catalog_dir) -> None:
     query = RunQuery(limit=20)
-    expected = mixed.find_rows(query).to_data()
+    expected = by_duckdb(mixed, query)
     kept = catalog_dir / "runs" / "beta" / recent.RECENT
 
     kept.unlink()
     assert recent.newest(mixed.path, query, mixed.compact_threshold) is None
-    assert mixed.listing(query) == expected
+    assert mixed.runs(query).to_dicts() == expected
 
     mixed.compact()  # nothing to fold, but the kept rows come back
     assert recent.newest(mixed.path, query, mixed.compact_threshold) is not None
 
     kept.write_text('{"segments": []')
     assert recent.newest(mixed.path, query, mixed.compact_threshold) is None
-    assert mixed.listing(query) == expected
+    assert mixed.runs(query).to_dicts() == expected
 
 
 def test_a_damaged_segment_stops_the_kept_rows_being_used(mixed, catalog_dir) -> None:
@@ -148,12 +151,12 @@ def test_a_damaged_segment_stops_the_kept_rows_being_used(mixed, catalog_dir) ->
 
     mixed.verify(quarantine=True)
     assert recent.newest(mixed.path, query, mixed.compact_threshold) is None
-    assert mixed.listing(query) == mixed.find_rows(query).to_data()
-    assert "beta" not in {r["project"] for r in mixed.listing(query)}
+    assert mixed.runs(query).to_dicts() == by_duckdb(mixed, query)
+    assert "beta" not in {r["project"] for r in mixed.runs(query).to_dicts()}
 
     mixed.compact()
     assert recent.newest(mixed.path, query, mixed.compact_threshold) is not None
-    assert mixed.listing(query) == mixed.find_rows(query).to_data()
+    assert mixed.runs(query).to_dicts() == by_duckdb(mixed, query)
 
 
 def test_a_damaged_line_of_kept_rows_sends_the_listing_to_duckdb(mixed, catalog_dir) -> None:
@@ -162,7 +165,7 @@ def test_a_damaged_line_of_kept_rows_sends_the_listing_to_duckdb(mixed, catalog_
     kept.write_text("\n".join([*lines[:3], lines[3][:40], *lines[4:]]) + "\n")
     query = RunQuery(project="alpha", limit=20)
     assert recent.newest(mixed.path, query, mixed.compact_threshold) is None
-    assert mixed.listing(query) == mixed.find_rows(query).to_data()
+    assert mixed.runs(query).to_dicts() == by_duckdb(mixed, query)
 
 
 def test_a_due_compaction_sends_the_listing_to_duckdb_which_compacts(mixed, catalog_dir,
@@ -171,6 +174,6 @@ def test_a_due_compaction_sends_the_listing_to_duckdb_which_compacts(mixed, cata
     catalog = bathos.Catalog()
     query = RunQuery(limit=20)
     assert recent.newest(catalog.path, query, catalog.compact_threshold) is None
-    first = catalog.listing(query)  # compacts the finished hot runs of alpha and gamma
+    first = catalog.runs(query).to_dicts()  # compacts the finished hot runs of alpha and gamma
     assert not list((catalog_dir / "runs" / "gamma").glob("*.json"))
     assert recent.newest(catalog.path, query, catalog.compact_threshold) == first

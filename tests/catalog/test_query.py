@@ -6,6 +6,7 @@ import datetime as dt
 import json
 from pathlib import Path
 
+import polars as pl
 import pytest
 from catalog_helpers import tree_digest
 from records import sample_runs
@@ -46,10 +47,13 @@ class TestRunIds:
         assert caught.value.candidates == sorted([ids["twin1"], ids["twin2"]])
         assert ids["twin1"] in str(caught.value) and ids["twin2"] in str(caught.value)
 
-    def test_missing_id_says_how_to_list_runs(self, ids, catalog) -> None:
-        with pytest.raises(RunNotFound, match=r"bth ls") as caught:
+    def test_missing_id_is_said_in_library_terms_with_a_hint_for_the_shell(self, ids,
+                                                                            catalog) -> None:
+        with pytest.raises(RunNotFound, match="run zzzzzzzz not found in catalog") as caught:
             catalog.get("zzzzzzzz")
         assert caught.value.run_id == "zzzzzzzz"
+        assert "bth ls" not in str(caught.value)
+        assert caught.value.hint == "bth ls --all-projects lists the runs of every project"
 
     @pytest.mark.parametrize("text", ["", "1m8", "abc!", "1m8c-x"])
     def test_short_or_foreign_prefix_is_a_config_error(self, ids, catalog, text) -> None:
@@ -108,38 +112,55 @@ class TestFilters:
         ({"limit": 2}, "cb"),
     ])
     def test_filter(self, runs, catalog, criteria, expected) -> None:
-        found = catalog.find(**criteria)["id"].to_list()
+        found = [r["id"] for r in catalog.runs(**criteria)]
         assert found == [runs[k].id for k in sorted(expected, key=lambda k: runs[k].started_at,
                                                      reverse=True)]
 
-    def test_runs_and_find_rows_agree_with_find(self, runs, catalog) -> None:
-        assert catalog.runs(project="alpha")["id"].to_list() == [runs["b"].id, runs["a"].id]
-        rows = catalog.find_rows(RunQuery(project="alpha"))
-        assert [r["id"] for r in rows.to_data()] == [runs["b"].id, runs["a"].id]
+    def test_rows_are_the_same_runs_as_dicts_polars_and_arrow(self, runs, catalog) -> None:
+        rows = catalog.runs(RunQuery(project="alpha"))
+        newest_first = [runs["b"], runs["a"]]
+        assert len(rows) == 2
+        assert [r["id"] for r in rows] == [r.id for r in newest_first]
+        assert rows[1] == rows.to_dicts()[1]
+        frame = rows.to_polars()
+        assert frame.columns == list(rows.columns)
+        assert frame["id"].to_list() == [r.id for r in newest_first]
+        assert frame.schema["started_at"] == pl.Datetime("us")
+        assert frame["started_at"].to_list() == [r.started_at.replace(tzinfo=None)
+                                                 for r in newest_first]
+        assert frame["tags"].to_list() == [list(r.tags) for r in newest_first]
+        assert rows.to_arrow().column("id").to_pylist() == [r.id for r in newest_first]
+        assert repr(rows).startswith("Rows: 2 row(s), 25 column(s)")
+
+    def test_runs_takes_a_query_or_its_criteria(self, runs, catalog) -> None:
+        assert catalog.runs(RunQuery(status="failed")).to_dicts() == \
+            catalog.runs(status="failed").to_dicts()
+        with pytest.raises(ConfigError, match="not both"):
+            catalog.runs(RunQuery(status="failed"), limit=1)
 
     def test_unknown_status_is_a_config_error(self, runs, catalog) -> None:
         with pytest.raises(ConfigError, match="choose from"):
-            catalog.find(status="done")
+            catalog.runs(status="done")
 
     def test_unreadable_time_is_a_config_error(self, runs, catalog) -> None:
         with pytest.raises(ConfigError, match="cannot read time"):
-            catalog.find(since="last tuesday")
+            catalog.runs(since="last tuesday")
 
     def test_rows_of_any_sql_type_are_json_ready(self, runs, catalog) -> None:
         """Dates as ISO text, intervals in seconds, decimals as floats."""
-        rows = catalog.query("SELECT id, started_at::DATE AS day, "
-                             "started_at - min(started_at) OVER () AS since_first, 1.5 AS x "
-                             "FROM runs ORDER BY started_at")
+        rows = catalog.sql("SELECT id, started_at::DATE AS day, "
+                           "started_at - min(started_at) OVER () AS since_first, 1.5 AS x "
+                           "FROM runs ORDER BY started_at")
 
         oldest = runs["d"].started_at
-        assert json.loads(json.dumps(rows.to_data())) == [
+        assert json.loads(json.dumps(rows.to_dicts())) == [
             {"id": runs[k].id, "day": runs[k].started_at.date().isoformat(),
              "since_first": (runs[k].started_at - oldest).total_seconds(), "x": 1.5}
             for k in "dabc"
         ]
 
     def test_rows_to_data_is_json_ready(self, runs, catalog) -> None:
-        (row,) = catalog.find_rows(project="alpha", status="failed").to_data()
+        (row,) = catalog.runs(project="alpha", status="failed").to_dicts()
         assert row["started_at"] == runs["b"].started_at.isoformat().replace("+00:00", "Z")
         assert row["tags"] == ["gpu"]
         assert row["params"] == {"lr": "0.01"}
@@ -186,12 +207,10 @@ class TestReadOnlySql:
 
         with pytest.raises(QueryRefused, match="read-only"):
             catalog.sql(sql)
-        with pytest.raises(QueryRefused):
-            catalog.query(sql)
 
         assert tree_digest(catalog_dir) == before
         assert not list(tmp_path.glob("out.csv*"))
-        assert catalog.sql("SELECT count(*) AS n FROM runs")["n"].item() == 3
+        assert catalog.sql("SELECT count(*) AS n FROM runs")[0]["n"] == 3
 
     @pytest.mark.parametrize("read", ["read_text('{secret}')", "read_csv('{secret}')",
                                       "read_text('/etc/hostname')", "glob('/etc/*')"])
@@ -202,10 +221,10 @@ class TestReadOnlySql:
             catalog.sql(f"SELECT * FROM {read.format(secret=secret)}")
 
     def test_selects_and_explain_are_allowed(self, catalog) -> None:
-        assert catalog.sql("SELECT count(*) AS n FROM runs")["n"].item() == 3
-        assert catalog.sql("WITH r AS (SELECT * FROM runs) SELECT count(*) AS n FROM r").height == 1
-        assert catalog.query("SELECT 1; SELECT 2").rows == [(2,)]
-        assert catalog.query("EXPLAIN SELECT * FROM runs").rows
+        assert catalog.sql("SELECT count(*) AS n FROM runs")[0]["n"] == 3
+        assert len(catalog.sql("WITH r AS (SELECT * FROM runs) SELECT count(*) AS n FROM r")) == 1
+        assert catalog.sql("SELECT 1; SELECT 2").tuples() == [(2,)]
+        assert catalog.sql("EXPLAIN SELECT * FROM runs").tuples()
 
     def test_explain_analyze_cannot_write_into_the_catalog(self, catalog, catalog_dir) -> None:
         target = catalog_dir / "runs" / "demo" / "injected.csv"

@@ -82,7 +82,7 @@ def test_written_run_reads_back_equal(make_run, catalog) -> None:
     catalog.write(run)
 
     assert catalog.get(run.id) == run
-    assert catalog.runs()["id"].to_list() == [run.id]
+    assert [r["id"] for r in catalog.runs()] == [run.id]
 
 
 def test_fragment_is_one_json_file_named_by_run_id(make_run, catalog, catalog_dir) -> None:
@@ -151,7 +151,7 @@ def test_stray_temporary_files_are_ignored_by_readers(
     (path.parent / f".{path.name}.cafef00d.tmp").write_bytes(path.read_bytes())
 
     with caplog.at_level(logging.WARNING, logger="bathos"):
-        assert catalog.runs()["id"].to_list() == [run.id]
+        assert [r["id"] for r in catalog.runs()] == [run.id]
         assert catalog.get(run.id) == run
     assert caplog.records == []
     assert catalog.verify().problems == ()
@@ -183,7 +183,8 @@ def test_write_refuses_a_project_that_is_not_a_slug(make_run, catalog, catalog_d
     except ConfigError:
         assert not any(catalog_dir.parent.rglob(f"{run.id}.json"))
     else:
-        pytest.fail(f"run written under {project!r} but listed as {catalog.runs()['id'].to_list()}")
+        listed = [r["id"] for r in catalog.runs()]
+        pytest.fail(f"run written under {project!r} but listed as {listed}")
 
 
 class TestRunningRuns:
@@ -200,7 +201,7 @@ class TestRunningRuns:
         assert report.folded == 0
         assert len(fragments(catalog_dir)) == 1
         assert catalog.get(run.id).status == "running"
-        assert catalog.runs(status="running")["id"].to_list() == [run.id]
+        assert [r["id"] for r in catalog.runs(status="running")] == [run.id]
 
     def test_running_run_whose_pid_is_dead_on_this_host_reads_as_lost(
         self, make_run, catalog, dead_pid
@@ -209,8 +210,8 @@ class TestRunningRuns:
         catalog.write(run)
 
         assert catalog.get(run.id).status == "lost"
-        assert catalog.runs(status="lost")["id"].to_list() == [run.id]
-        assert catalog.runs(status="running").is_empty()
+        assert [r["id"] for r in catalog.runs(status="lost")] == [run.id]
+        assert catalog.runs(status="running").to_polars().is_empty()
 
         catalog.compact()  # a lost run is over: it is folded, and stays lost
         assert catalog.get(run.id).status == "lost"
@@ -249,7 +250,7 @@ class TestRunningRuns:
         catalog.compact()
 
         assert catalog.get(running.id) == done
-        assert bathos.Catalog().runs(status="failed")["id"].to_list() == [running.id]
+        assert bathos.Catalog().runs(status="failed").to_polars()["id"].to_list() == [running.id]
 
 
 def test_writers_never_need_a_database(catalog_dir: Path) -> None:

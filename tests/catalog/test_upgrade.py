@@ -51,10 +51,10 @@ def test_v0_record_reads_as_a_current_run(v0_fragment, catalog) -> None:
 
 
 def test_v0_record_answers_queries_on_its_mapped_fields(v0_fragment, catalog) -> None:
-    found = catalog.find(project="md-benchmarks", status="completed", commit="3f2a9c",
+    found = catalog.runs(project="md-benchmarks", status="completed", commit="3f2a9c",
                          host="node0*", script="benchmark_*.py", tags=["nvt"])
-    assert found["id"].to_list() == [RUN_ID]
-    row = catalog.query("SELECT started_at, hostname, user, dirty, schema_version FROM runs").rows
+    assert [r["id"] for r in found] == [RUN_ID]
+    row = catalog.sql("SELECT started_at, hostname, user, dirty, schema_version FROM runs").tuples()
     assert row == [(dt.datetime(2024, 3, 1, 12, 0, 0, 250000), "node017", "alice", True,
                     SCHEMA_VERSION)]
 
@@ -64,7 +64,7 @@ def test_v0_record_survives_compaction(v0_fragment, catalog) -> None:
     assert not v0_fragment.exists()
 
     assert catalog.get(RUN_ID) == EXPECTED
-    assert catalog.find(commit="3f2a9c")["id"].to_list() == [RUN_ID]
+    assert [r["id"] for r in catalog.runs(commit="3f2a9c")] == [RUN_ID]
 
 
 def test_v0_record_stamped_with_an_offset_is_placed_at_its_utc_time(catalog_dir, catalog) -> None:
@@ -75,7 +75,7 @@ def test_v0_record_stamped_with_an_offset_is_placed_at_its_utc_time(catalog_dir,
     target.write_text(json.dumps(record))
 
     assert catalog.get(RUN_ID).started_at == EXPECTED.started_at
-    assert catalog.query("SELECT started_at FROM runs").rows == [
+    assert catalog.sql("SELECT started_at FROM runs").tuples() == [
         (dt.datetime(2024, 3, 1, 12, 0, 0, 250000),)
     ]
-    assert catalog.find(since="2024-03-01T13:00:00Z").is_empty()
+    assert catalog.runs(since="2024-03-01T13:00:00Z").to_polars().is_empty()

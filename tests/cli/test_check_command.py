@@ -137,7 +137,7 @@ def test_json_is_the_library_report(scenario: Scenario) -> None:
                           {"verdicts": ["stale"], "check_outputs": True}),
                          ((scenario.stale[:12],), {"runs": [scenario.stale]})]:
         result = bth_check("--json", *args)
-        expected = json.loads(json.dumps(check(**kwargs).to_data()))
+        expected = json.loads(json.dumps(check(**kwargs).to_dicts()))
         assert json.loads(result.stdout) == expected
 
 

@@ -69,13 +69,13 @@ class TestJsonAndCsv:
         result = bth("ls", "--json", "--all-projects")
 
         assert result.exit_code == 0, result.stderr
-        assert json.loads(result.stdout) == many.catalog.find_rows(RunQuery(limit=20)).to_data()
+        assert json.loads(result.stdout) == many.catalog.runs(RunQuery(limit=20)).to_dicts()
         assert len(json.loads(result.stdout)) == 20
 
     def test_find_json_is_the_library_data(self, many) -> None:
         result = bth("find", "--json", "--project", "alpha", "--status", "completed")
 
-        expected = many.catalog.find_rows(RunQuery(project="alpha", status=["completed"])).to_data()
+        expected = many.catalog.runs(RunQuery(project="alpha", status=["completed"])).to_dicts()
         assert json.loads(result.stdout) == expected
 
     def test_show_json_is_the_library_record(self, many) -> None:
@@ -94,7 +94,7 @@ class TestJsonAndCsv:
         result = bth("sql", query, "--json")
 
         assert result.exit_code == 0, result.stderr
-        assert json.loads(result.stdout) == many.catalog.query(query).to_data()
+        assert json.loads(result.stdout) == many.catalog.sql(query).to_dicts()
 
     def test_ls_csv_has_a_header_row(self, many) -> None:
         result = bth("ls", "--csv", "--all-projects", "--limit", "5")
@@ -135,13 +135,13 @@ class TestJsonAndCsv:
 
 
 class TestRunIds:
-    def test_missing_run_exits_1_and_says_how_to_list_runs(self, many) -> None:
+    def test_missing_run_exits_2_and_says_how_to_list_runs(self, many) -> None:
         result = bth("show", "zzzzzzzz")
 
-        assert result.exit_code == 1
+        assert result.exit_code == 2
         assert result.stdout == ""
-        assert result.stderr.startswith("Error: run zzzzzzzz not found")
-        assert "bth ls" in result.stderr
+        assert result.stderr == (f"Error: run zzzzzzzz not found in catalog {many.path} "
+                                 "(bth ls --all-projects lists the runs of every project)\n")
 
     def test_too_short_prefix_exits_2(self, many) -> None:
         result = bth("show", many.ids[0][:3])
@@ -149,14 +149,14 @@ class TestRunIds:
         assert result.exit_code == 2
         assert "at least 4" in result.stderr
 
-    def test_ambiguous_prefix_exits_1_naming_candidates(self, catalog) -> None:
+    def test_ambiguous_prefix_exits_2_naming_candidates(self, catalog) -> None:
         twins = [new_run_id(now_ms=1_700_000_000_000) for _ in range(2)]
         for rid in twins:
             catalog.write(make_run(id=rid))
 
         result = bth("show", twins[0][:9])
 
-        assert result.exit_code == 1
+        assert result.exit_code == 2
         assert all(rid in result.stderr for rid in twins)
 
 
@@ -179,7 +179,7 @@ class TestReadOnlySql:
         assert result.exit_code == 1
         assert result.stdout == ""
         assert result.stderr.count("\n") == 1
-        assert result.stderr.startswith("Error: bth sql is read-only")
+        assert result.stderr.startswith("Error: queries are read-only")
         assert digest(many.path) == before
         assert not out.exists()
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from gitrepo import git, make_repo
 
-from bathos import Catalog, trace_lineage
+from bathos import Catalog
 from bathos.projects import init_project
 
 SCRIPT_DIRS = ("experiments", "analysis", "validation", "benchmarks", "data", "slurm", "debug",
@@ -202,7 +202,7 @@ def test_run_bad_input_records_nothing(project: Path, args: tuple[str, ...],
     done = bth(project, "run", *args)
 
     assert_one_error_line(done, fragment)
-    assert Catalog().runs().height == 0
+    assert len(Catalog().runs()) == 0
 
 
 @pytest.mark.parametrize(("config", "fragments"), [
@@ -217,7 +217,7 @@ def test_run_with_a_bad_config_records_nothing(project: Path, config: str,
     done = bth(project, "run", "scripts/experiments/hello.py")
 
     assert_one_error_line(done, ".bth.toml", *fragments)
-    assert Catalog().runs().height == 0
+    assert len(Catalog().runs()) == 0
 
 
 def test_a_failing_script_is_a_run_not_an_error(project: Path) -> None:
@@ -250,7 +250,7 @@ def test_unknown_agent_mode_is_a_usage_error(project: Path) -> None:
 
     assert done.returncode == 2
     assert "sometimes" in done.stderr
-    assert Catalog().runs().height == 0
+    assert len(Catalog().runs()) == 0
 
 
 # -- bth lineage -----------------------------------------------------------------------------------
@@ -278,7 +278,7 @@ def chain(project: Path) -> dict[str, str]:
 
 
 def edges(run_id: str, *, descendants: bool = False) -> set[tuple[str, str, bool]]:
-    graph = trace_lineage(Catalog(), run_id, descendants=descendants)
+    graph = Catalog().lineage(run_id, descendants=descendants)
     return {(e.parent, e.child, e.inferred) for e in graph.edges}
 
 
@@ -311,7 +311,7 @@ def test_derived_from_and_inferred_lineage(project: Path, chain: dict[str, str])
 def test_lineage_of_an_unknown_run(project: Path) -> None:
     done = bth(project, "lineage", "zzzzzzzz")
 
-    assert done.returncode == 1
+    assert done.returncode == 2
     assert done.stderr.startswith("Error: run zzzzzzzz not found")
 
 
@@ -325,7 +325,7 @@ def test_demo_tells_the_story_in_its_own_home(tmp_path: Path, bth_home: Path) ->
 
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Explore further" in done.stdout
-    runs = Catalog(demo / "bth-home" / "catalog").find_rows().to_data()
+    runs = Catalog(demo / "bth-home" / "catalog").runs().to_dicts()
     assert sorted(r["status"] for r in runs) == ["completed", "completed", "completed", "failed"]
     assert sum(bool(r["dirty"]) for r in runs) == 1
     assert sum(r["parent_run_id"] is not None for r in runs) == 1

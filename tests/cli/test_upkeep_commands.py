@@ -49,7 +49,7 @@ def test_compact_folds_finished_runs_and_reports_on_stderr(bth_home) -> None:
     assert result.exit_code == 0
     assert result.stdout == ""
     assert result.stderr.startswith("Folded 3 runs into 1 segment(s)")
-    assert sorted(catalog.runs()["id"].to_list()) == sorted(r.id for r in runs)
+    assert sorted([r["id"] for r in catalog.runs()]) == sorted(r.id for r in runs)
     assert not list((catalog.path / "runs" / "demo").glob("*.json"))
 
 

@@ -1,10 +1,10 @@
 """Helpers for freshness tests: a real git repository made with the git CLI, runs recorded with
-real `bth run` subprocesses (tests/project.py), and verdicts read back through `bathos.check`.
+real `bth run` subprocesses (tests/project.py), and verdicts read back through `Catalog.check`.
 
     proj = Project.create(tmp_path / "proj", slug="alpha")
     run_id = proj.train("results/out.txt")          # `bth run` of TRAIN on data/input.csv
     proj.write("physics/model.py", "...")          # change what the run depended on
-    verdict = proj.verdict(run_id)                # bathos.check(runs=[run_id]) for that run
+    verdict = proj.verdict(run_id)                # Catalog.check([run_id]) for that run
 """
 
 from __future__ import annotations
@@ -54,8 +54,8 @@ def catalog() -> bathos.Catalog:
 
 
 def check(**kwargs: Any) -> bathos.CheckReport:
-    """`bathos.check` on the test's catalog."""
-    return bathos.check(catalog(), **kwargs)
+    """`Catalog.check` on the test's catalog."""
+    return catalog().check(**kwargs)
 
 
 @attrs.define
@@ -100,7 +100,7 @@ class Project(project.Project):
         return self.train(out, src=src, script=SUMMARISE, derived_from=derived_from)
 
     def verdict(self, run_id: str, **kwargs: Any) -> Verdict:
-        """The verdict of one run, judged by `bathos.check`."""
+        """The verdict of one run, judged by `Catalog.check`."""
         (verdict,) = check(runs=[run_id], **kwargs).verdicts
         return verdict
 

@@ -27,8 +27,10 @@ def test_a_project_below_its_repository_root_that_moved(tmp_path: Path) -> None:
     moved = tmp_path / "renamed-monorepo"
     shutil.move(repo, moved)
 
-    with pytest.raises(ConfigError, match="bth init"):
+    with pytest.raises(ConfigError, match="of project 'sub' is gone") as caught:
         check(runs=[run_id])
+    assert caught.value.hint == ("if it moved, run bth init in its new location so bathos can "
+                                 "find it")
     init_project(moved / "analysis")
     found = check(runs=[run_id]).verdicts[0]
     (moved / "analysis/helpers.py").write_text("def fit():\n    return 2\n")

@@ -60,7 +60,7 @@ def printed_id(stdout: str) -> str:
 
 def only_run() -> Run:
     """The one run the catalog holds."""
-    [run_id] = Catalog().runs()["id"].to_list()
+    [run_id] = Catalog().runs().to_polars()["id"].to_list()
     return Catalog().get(run_id)
 
 
@@ -108,7 +108,7 @@ def test_typer_help_shows_the_real_parameters_and_records_nothing(scripts: Proje
     assert done.returncode == 0, done.stderr
     assert "--n-steps" in done.stdout and "How many steps to take." in done.stdout
     assert "--label" in done.stdout
-    assert Catalog().runs().height == 0
+    assert len(Catalog().runs()) == 0
 
 
 @pytest.mark.parametrize(("script", "args", "expected"), [
@@ -123,7 +123,7 @@ def test_under_bth_run_enriches_the_one_run(scripts: Project, script: str,
     done = scripts.bth("run", "--tag", "cli", f"scripts/experiments/{script}", "--", *args)
 
     assert done.returncode == 0, done.stderr
-    assert Catalog().runs().height == 1
+    assert len(Catalog().runs()) == 1
     run = done.run()
     assert printed_id(done.stdout) == run.id
     assert (run.name, run.tags, run.results) == expected
@@ -135,6 +135,6 @@ def test_exception_under_bth_run_records_the_error(scripts: Project) -> None:
     done = scripts.bth("run", "scripts/experiments/plain_exp.py", "--", "--fail")
 
     assert done.returncode == 1
-    assert Catalog().runs().height == 1
+    assert len(Catalog().runs()) == 1
     run = done.run()
     assert (run.status, run.exit_code, run.error) == ("failed", 1, "RuntimeError: diverged")

@@ -238,6 +238,6 @@ def test_secret_values_never_reach_the_catalog(project: Project, bth_home: Path)
         data = path.read_bytes()
         for secret in SECRETS.values():
             assert secret.encode() not in data, f"{secret} in {path}"
-    records = [row[0] for row in Catalog().query("SELECT record::VARCHAR FROM runs").rows]
+    records = [row[0] for row in Catalog().sql("SELECT record::VARCHAR FROM runs").tuples()]
     assert len(records) == 2 and all("<redacted>" in r for r in records)
     assert not any(secret in r for r in records for secret in SECRETS.values())

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
-log = logging.getLogger("bathos.experiment")
+logger = logging.getLogger("bathos.scripting")
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -36,11 +36,11 @@ def output_dir() -> Path:
     return path
 
 
-def log_result(**values: Any) -> None:
+def log(**values: Any) -> None:
     """Record results (metrics) of the current run: `bth.log(loss=0.12, accuracy=0.93)`."""
     path = os.environ.get("BTH_RESULTS_PATH")
     if not path:
-        log.warning("bth.log(%s) outside a tracked run: not recorded", ", ".join(values))
+        logger.warning("bth.log(%s) outside a tracked run: not recorded", ", ".join(values))
         return
     from bathos.runner import RESULTS_EVENT, append_event
 

@@ -1,0 +1,68 @@
+"""The public names of `bathos`, in one place: `bathos/__init__.py` loads this module on first use
+of any of them, so a process that imports only parts of bathos (`bth run`, `bth --help`) does not
+pay for the rest (`benchmarks/bench_catalog.py` shows what it saves). `__all__` names what is
+imported here; ruff fails on a name in one and not the other.
+"""
+
+from bathos.catalog.catalog import Catalog, VerifyReport
+from bathos.catalog.compact import CompactionReport
+from bathos.catalog.rows import Rows
+from bathos.checker import CheckReport, FileOrigin
+from bathos.errors import (
+    AmbiguousRunId,
+    BathosError,
+    CatalogError,
+    CompactionBusy,
+    ConfigError,
+    InvalidTimeSpec,
+    ProvenanceError,
+    QueryRefused,
+    QueryTimeout,
+    RunNotFound,
+    UnreadableFile,
+)
+from bathos.freshness import OutputCheck, Reason, Verdict
+from bathos.lineage import Lineage, LineageEdge, LineageNode
+from bathos.models import Dependency, Environment, Git, Host, Logs, Output, Run, Sidecar, Slurm
+from bathos.query import RunQuery
+from bathos.scripting import current_run_id, experiment, log, output_dir
+
+__all__ = [
+    "AmbiguousRunId",
+    "BathosError",
+    "Catalog",
+    "CatalogError",
+    "CheckReport",
+    "CompactionBusy",
+    "CompactionReport",
+    "ConfigError",
+    "Dependency",
+    "Environment",
+    "FileOrigin",
+    "Git",
+    "Host",
+    "InvalidTimeSpec",
+    "Lineage",
+    "LineageEdge",
+    "LineageNode",
+    "Logs",
+    "Output",
+    "OutputCheck",
+    "ProvenanceError",
+    "QueryRefused",
+    "QueryTimeout",
+    "Reason",
+    "Rows",
+    "Run",
+    "RunNotFound",
+    "RunQuery",
+    "Sidecar",
+    "Slurm",
+    "UnreadableFile",
+    "Verdict",
+    "VerifyReport",
+    "current_run_id",
+    "experiment",
+    "log",
+    "output_dir",
+]

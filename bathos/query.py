@@ -1,0 +1,131 @@
+"""`RunQuery`: the criteria that pick runs, for `Catalog.runs`, `Catalog.check` and `bth ls/find`.
+
+Every criterion is optional. Which projects a query covers is decided here, once: the projects
+named, else every project with `all_projects`, else the project the working directory lies in
+(every project outside one).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+
+from bathos.errors import ConfigError
+from bathos.models import STATUSES
+from bathos.timespec import parse_time
+
+
+@attrs.frozen
+class RunQuery:
+    """Criteria for choosing runs; runs match all that are given, newest first.
+
+    >>> RunQuery(since="7d", status="failed", tags=["tuning"])
+    >>> RunQuery(all_projects=True, params={"lr": "0.1"}, limit=20)
+    """
+
+    project: str | Sequence[str] | None = None
+    all_projects: bool = False
+    since: str | dt.datetime | None = None
+    until: str | dt.datetime | None = None
+    status: str | Sequence[str] | None = None
+    tags: Sequence[str] = ()
+    script: str | None = None
+    params: dict[str, str] = attrs.field(factory=dict)
+    host: str | None = None
+    commit: str | None = None
+    slurm_job: str | None = None
+    output: str | None = None
+    campaign: str | None = None
+    limit: int | None = None
+
+    def projects(self) -> list[str] | None:
+        """The project slugs this query covers, or None for every project."""
+        if self.project:
+            return [self.project] if isinstance(self.project, str) else list(self.project)
+        if self.all_projects:
+            return None
+        from bathos.config import find_project
+
+        current = find_project()
+        return [current.slug] if current else None
+
+    def resolved(self) -> RunQuery:
+        """This query with its projects decided (the current project looked up once)."""
+        projects = self.projects()
+        return attrs.evolve(self, project=projects, all_projects=projects is None)
+
+    def statuses(self) -> list[str]:
+        """The run statuses asked for ([] for any); an unknown one is a ConfigError."""
+        if not self.status:
+            return []
+        statuses = [self.status] if isinstance(self.status, str) else list(self.status)
+        unknown = sorted(set(statuses) - set(STATUSES))
+        if unknown:
+            raise ConfigError(
+                f"unknown status {', '.join(unknown)} (choose from {', '.join(STATUSES)})"
+            )
+        return statuses
+
+    def to_sql(self, columns: Sequence[str]) -> tuple[str, list[Any]]:
+        """A SELECT of `columns` from the `runs` view and its `?` parameters."""
+        where, args = self._where()
+        sql = f"SELECT {', '.join(columns)} FROM runs"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY started_at DESC, id DESC"
+        if self.limit is not None:
+            sql += f" LIMIT {int(self.limit)}"
+        return sql, args
+
+    def _where(self) -> tuple[list[str], list[Any]]:
+        where: list[str] = []
+        args: list[Any] = []
+
+        def add(clause: str, *values: Any) -> None:
+            where.append(clause)
+            args.extend(values)
+
+        projects = self.projects()
+        if projects:
+            add(f"project IN ({', '.join('?' * len(projects))})", *projects)
+        if self.since:
+            add("started_at >= ?", naive_utc(parse_time(self.since)))
+        if self.until:
+            add("started_at < ?", naive_utc(parse_time(self.until)))
+        statuses = self.statuses()
+        if statuses:
+            add(f"status IN ({', '.join('?' * len(statuses))})", *statuses)
+        if self.tags:
+            add("list_has_all(tags, ?)", list(self.tags))
+        if self.script:
+            add("(script GLOB ? OR regexp_extract(script, '[^/]*$') GLOB ?)", self.script,
+                self.script)
+        for key, value in self.params.items():
+            add("(params->>?) = ?", key, value)
+        if self.host:
+            add("hostname GLOB ?", self.host)
+        if self.commit:
+            add("(starts_with(commit, ?) OR starts_with(git->>'snapshot', ?))", self.commit,
+                self.commit)
+        if self.slurm_job:
+            job, _, task = self.slurm_job.partition("_")
+            clause = "(slurm_job_id = ? OR slurm_array_job_id = ?)"
+            values: list[Any] = [job, job]
+            if task:
+                clause = "(slurm_array_job_id = ? AND slurm_array_task_id = ?)"
+                values = [job, task]
+            add(clause, *values)
+        if self.output:
+            add("id IN (SELECT run_id FROM outputs WHERE path GLOB ? "
+                "OR regexp_extract(path, '[^/]*$') GLOB ?)", self.output, self.output)
+        if self.campaign:
+            add("campaign_id = ?", self.campaign)
+        return where, args
+
+
+def naive_utc(value: dt.datetime) -> dt.datetime:
+    """An aware datetime as the naive UTC time the views' TIMESTAMP columns hold."""
+    return value.astimezone(dt.UTC).replace(tzinfo=None)

@@ -12,7 +12,8 @@ from pathlib import Path
 import attrs
 import duckdb
 import pytest
-from attack_helpers import Project, make_project, ok
+from attack_helpers import ok
+from project import Project, make_project
 from records import make_run
 
 import bathos

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import attrs
 import pytest
-from attack_helpers import Project, fill, make_project, remount, stderr_lines, tmpfs
+from attack_helpers import fill, remount, stderr_lines, tmpfs
+from project import Project, make_project
 
 from bathos import Catalog
 

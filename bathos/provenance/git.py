@@ -76,18 +76,6 @@ def repo_root_of(path: Path) -> Path | None:
     return None if repo is None else Path(_workdir(repo))
 
 
-def read_blob_at(repo_root: Path, rev: str, relpath: str) -> bytes | None:
-    """The content of `relpath` at commit, branch or tag `rev`; None when it is absent there."""
-    repo = _open(repo_root)
-    with _translated(f"cannot read {relpath} at {rev} in {repo_root}", str(repo_root)):
-        tree = _resolve_commit(repo, rev).tree
-        try:
-            obj = tree[_tree_path(relpath)]
-        except KeyError:
-            return None
-        return obj.data if isinstance(obj, pygit2.Blob) else None
-
-
 def index_blob_ids(repo_root: Path) -> dict[str, tuple[str, int, int]]:
     """Each file in the index: relpath -> (blob sha1 hex, mtime in ns, size), as git stored them.
 
@@ -192,24 +180,6 @@ def _tree_blobs(tree: pygit2.Tree, prefix: str = "") -> Iterator[tuple[str, str]
             yield from _tree_blobs(entry, f"{prefix}{entry.name}/")
         elif isinstance(entry, pygit2.Blob):
             yield f"{prefix}{entry.name}", str(entry.id)
-
-
-def last_commit_touching(
-    repo_root: Path, relpath: str, since_blob: str | None, max_commits: int = 5000,
-    rev: str = "HEAD", after: str | None = None,
-) -> str | None:
-    """The newest commit, walking back from `rev`, whose version of `relpath` differs from its
-    parents' (the commit that last changed, added or deleted it).
-
-    None when `rev` still holds `since_blob` (nothing changed since that version), when the file
-    was never changed within `max_commits` commits, or when the repository has no commits.
-    With `after`, commits reachable from it are left out: only changes made since it count.
-    For many questions about one repository, build one `History` instead.
-    """
-    history = History(repo_root, rev, max_commits)
-    if since_blob is not None and history.blob_at_tip(relpath) == since_blob.removeprefix("sha1:"):
-        return None
-    return history.last_change(relpath, after)
 
 
 def commit_all(root: Path, message: str) -> str:

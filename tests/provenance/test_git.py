@@ -14,11 +14,11 @@ from gitrepo import HERMETIC, git
 
 from bathos.errors import ProvenanceError
 from bathos.provenance.git import (
+    History,
     capture_git,
     index_blob_ids,
-    last_commit_touching,
-    read_blob_at,
     repo_root_of,
+    tree_blob_ids,
 )
 
 GIT_ENV = {**os.environ, **HERMETIC}
@@ -473,29 +473,28 @@ def test_repo_root_of(repo: Path) -> None:
     assert repo_root_of(repo) == repo.resolve()
 
 
-def test_read_blob_at(repo: Path) -> None:
+def test_tree_blob_ids_at_any_revision(repo: Path) -> None:
     first = git(repo, "rev-parse", "HEAD")
     git(repo, "tag", "v1")
     (repo / "lib" / "util.py").write_text("X = 2\n")
     commit_all(repo, "second")
+    old, new = (git(repo, "rev-parse", f"{rev}:lib/util.py") for rev in (first, "HEAD"))
 
-    assert read_blob_at(repo, "HEAD", "lib/util.py") == b"X = 2\n"
-    assert read_blob_at(repo, "main", "lib/util.py") == b"X = 2\n"
-    assert read_blob_at(repo, "v1", "lib/util.py") == b"X = 1\n"
-    assert read_blob_at(repo, first, "lib/util.py") == b"X = 1\n"
-    assert read_blob_at(repo, first[:8], "./lib/util.py") == b"X = 1\n"
-    assert read_blob_at(repo, "HEAD", "missing.py") is None
-    assert read_blob_at(repo, "HEAD", "lib") is None  # a directory is not a file
+    assert tree_blob_ids(repo, "HEAD")["lib/util.py"] == new
+    assert tree_blob_ids(repo, "main")["lib/util.py"] == new
+    assert tree_blob_ids(repo, "v1")["lib/util.py"] == old
+    assert tree_blob_ids(repo, first[:8])["lib/util.py"] == old
+    assert set(tree_blob_ids(repo, "HEAD")) == tree_paths(repo, "HEAD")  # files, not directories
 
 
-def test_read_blob_at_unknown_rev(repo: Path) -> None:
+def test_tree_blob_ids_unknown_rev(repo: Path) -> None:
     with pytest.raises(ProvenanceError, match="no-such-branch"):
-        read_blob_at(repo, "no-such-branch", "train.py")
+        tree_blob_ids(repo, "no-such-branch")
 
 
-def test_read_blob_at_not_a_repository(tmp_path: Path) -> None:
+def test_tree_blob_ids_not_a_repository(tmp_path: Path) -> None:
     with pytest.raises(ProvenanceError, match="cannot open the git repository"):
-        read_blob_at(tmp_path, "HEAD", "train.py")
+        tree_blob_ids(tmp_path, "HEAD")
 
 
 def test_index_blob_ids(repo: Path) -> None:
@@ -519,29 +518,32 @@ def test_index_blob_ids(repo: Path) -> None:
     assert mtime_ns // 1_000_000_000 == st.st_mtime_ns // 1_000_000_000
 
 
-def test_last_commit_touching(repo: Path) -> None:
+def test_history_last_change(repo: Path) -> None:
     first = git(repo, "rev-parse", "HEAD")
-    old_util = git(repo, "rev-parse", "HEAD:lib/util.py")
     (repo / "lib" / "util.py").write_text("X = 2\n")
     changed_util = commit_all(repo, "change util")
     (repo / "train.py").write_text("print('v2')\n")
     changed_train = commit_all(repo, "change train")
+    history = History(repo)
 
-    assert last_commit_touching(repo, "lib/util.py", None) == changed_util
-    assert last_commit_touching(repo, "train.py", None) == changed_train
-    assert last_commit_touching(repo, "run.sh", None) == first  # added by the root commit
-    assert last_commit_touching(repo, "lib/util.py", old_util) == changed_util
-    current = git(repo, "rev-parse", "HEAD:lib/util.py")
-    assert last_commit_touching(repo, "lib/util.py", current) is None  # unchanged since
-    assert last_commit_touching(repo, "never.py", None) is None
-    assert last_commit_touching(repo, "lib/util.py", None, max_commits=1) is None
+    assert history.last_change("lib/util.py") == changed_util
+    assert history.last_change("./lib/util.py") == changed_util
+    assert history.last_change("train.py") == changed_train
+    assert history.last_change("run.sh") == first  # added by the root commit
+    assert history.last_change("never.py") is None
+    assert history.last_change("lib/util.py", after=changed_util) is None  # unchanged since
+    assert history.last_change("lib/util.py", after=first) == changed_util
+    assert history.blob_at_tip("lib/util.py") == git(repo, "rev-parse", "HEAD:lib/util.py")
+    assert History(repo, max_commits=1).last_change("lib/util.py") is None
+    assert History(repo, "HEAD~1").last_change("train.py") == first
 
     git(repo, "rm", "-q", "lib/util.py")
     deleted = commit_all(repo, "delete util")
-    assert last_commit_touching(repo, "lib/util.py", None) == deleted
+    assert History(repo).last_change("lib/util.py") == deleted
+    assert History(repo).blob_at_tip("lib/util.py") is None
 
 
-def test_last_commit_touching_through_a_merge(repo: Path) -> None:
+def test_history_through_a_merge(repo: Path) -> None:
     git(repo, "checkout", "-q", "-b", "side")
     (repo / "lib" / "util.py").write_text("X = side\n")
     on_side = commit_all(repo, "side change")
@@ -550,9 +552,10 @@ def test_last_commit_touching_through_a_merge(repo: Path) -> None:
     commit_all(repo, "main change")
     git(repo, "merge", "-q", "--no-edit", "side")
 
-    assert last_commit_touching(repo, "lib/util.py", None) == on_side
+    assert History(repo).last_change("lib/util.py") == on_side
 
 
-def test_last_commit_touching_without_commits(tmp_path: Path) -> None:
+def test_history_without_commits(tmp_path: Path) -> None:
     git(tmp_path, "init", "-q")
-    assert last_commit_touching(tmp_path, "x.py", None) is None
+    assert History(tmp_path).last_change("x.py") is None
+    assert History(tmp_path).blob_at_tip("x.py") is None

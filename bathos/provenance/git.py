@@ -182,22 +182,6 @@ def _tree_blobs(tree: pygit2.Tree, prefix: str = "") -> Iterator[tuple[str, str]
             yield f"{prefix}{entry.name}", str(entry.id)
 
 
-def commit_all(root: Path, message: str) -> str:
-    """Make `root` a repository if needed and commit every non-ignored file on its branch.
-
-    For projects bathos itself creates (`bth demo`); it moves HEAD, unlike everything else here.
-    """
-    with _translated(f"cannot commit in {root}", str(root)):
-        repo = (pygit2.Repository(str(root)) if (root / ".git").exists()
-                else pygit2.init_repository(str(root), initial_head="main"))
-        repo.index.add_all()
-        repo.index.write()
-        tree = repo.index.write_tree()
-        who = pygit2.Signature("bathos demo", "demo@bathos.invalid")
-        parents = [] if repo.head_is_unborn else [repo.head.target]
-        return str(repo.create_commit("HEAD", who, who, message, tree, parents))
-
-
 # -- capture ---------------------------------------------------------------------------------------
 
 

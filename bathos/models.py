@@ -202,7 +202,7 @@ def unstructure(obj: Any) -> Any:
     """A model as plain JSON data (times as ISO-8601 UTC with `Z`).
 
     attrs' own `asdict` does this without the code generation cattrs needs on first use, which
-    would cost every `bth run` ~80 ms; `structure_run` is its inverse.
+    would add to every `bth run` (benchmarks/bench_run.py); `structure_run` is its inverse.
     """
     return attr.asdict(obj, value_serializer=_serialize, retain_collection_types=False)
 

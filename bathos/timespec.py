@@ -12,14 +12,18 @@ _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")
 
 
 def parse_time(spec: str | dt.datetime, now: dt.datetime | None = None) -> dt.datetime:
-    """An aware UTC datetime for a duration ago or an ISO date/time (local time if no zone)."""
+    """An aware UTC datetime for a duration back from `now`, an ISO date/time or a datetime.
+
+    A date or time without a zone is the user's local time, as a clock on their wall reads it:
+    `2026-11-01` in Berlin is 2026-10-31 23:00 UTC.
+    """
     if isinstance(spec, dt.datetime):
-        return spec if spec.tzinfo else spec.astimezone()
-    now = now or dt.datetime.now(dt.UTC)
+        return _utc(spec)
     text = spec.strip().lower()
     match = _DURATION.match(text)
     if match:
-        return now - dt.timedelta(seconds=float(match[1]) * _UNITS[match[2]])
+        since = dt.timedelta(seconds=float(match[1]) * _UNITS[match[2]])
+        return (dt.datetime.now(dt.UTC) if now is None else _utc(now)) - since
     try:
         parsed = dt.datetime.fromisoformat(spec.strip().replace("Z", "+00:00"))
     except ValueError:
@@ -27,4 +31,9 @@ def parse_time(spec: str | dt.datetime, now: dt.datetime | None = None) -> dt.da
             f"cannot read time {spec!r} (use a duration like 30m, 12h, 7d, 2w or a date like "
             "2026-11-01)"
         ) from None
-    return (parsed if parsed.tzinfo else parsed.astimezone()).astimezone(dt.UTC)
+    return _utc(parsed)
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    """`value` in UTC; a naive one is taken as local time."""
+    return (value if value.tzinfo else value.astimezone()).astimezone(dt.UTC)

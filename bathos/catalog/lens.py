@@ -44,7 +44,8 @@ SCRATCH = ".scratch"
 # Fragments parsed before their rows go to DuckDB in one statement.
 BATCH_ROWS = 2_000
 # Hot rows a connection keeps in memory; beyond that they are written to Parquet in its scratch
-# directory (a hot row costs ~7 KB in DuckDB's memory, ~1 KB as Parquet).
+# directory, so a reader's memory stays bounded however many runs are hot (benchmarks/
+# bench_memory.py prints the peak).
 SPILL_ROWS = 10_000
 
 
@@ -119,7 +120,7 @@ class HotRows:
     def _flush(self) -> None:
         if self._pending:
             # One small JSON document per row: from_json over one array of them all would hold
-            # the whole parsed array (~0.5 MB a row) at once.
+            # the whole parsed array at once.
             structure = schema.json_structure().replace("'", "''")
             self.con.execute(
                 f"INSERT INTO hot_rows SELECT unnest(from_json(j, '{structure}')) "
@@ -243,7 +244,7 @@ def _create_views(con: duckdb.DuckDBPyConnection, segment_paths: list[Path], nee
         cool = f"SELECT {_columns_sql()} FROM read_parquet({schema.sql_paths(segment_paths)})"
     else:
         cool = "SELECT * FROM hot WHERE false"
-    # Hot rows shadow cool ones by id; with no hot rows the anti-join (~80 ms on 1M runs) is moot.
+    # Hot rows shadow cool ones by id; with no hot rows the anti-join, a scan of every id, is moot.
     stored = (
         f"SELECT * FROM ({cool}) WHERE id NOT IN (SELECT id FROM hot) "
         "UNION ALL SELECT * FROM hot"

@@ -118,8 +118,8 @@ _DEPENDENCY_FIELDS = ("path", "role", "sha256", "git_blob", "size")
 _OUTPUT_FIELDS = ("path", "size", "sha256", "mtime")
 
 # Columns computed from `record` in the view rather than stored twice. (argv, params, results,
-# dependencies and outputs are stored: listings, lineage and freshness read them, and parsing
-# `record` for them costs several times the whole query.)
+# dependencies and outputs are stored: listings, lineage and freshness read them, and would
+# otherwise parse every `record` they touch.)
 DERIVED_SQL: dict[str, str] = {
     "git": "record->'git'",
     "host": "record->'host'",

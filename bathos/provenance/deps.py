@@ -270,7 +270,7 @@ def _statements(tree: ast.Module) -> Iterator[ast.AST]:
     """Every statement, nested ones included, in source order.
 
     Import statements never sit inside an expression, so expressions (most of a tree) are not
-    visited: this takes a third of the time of `ast.walk`.
+    visited (`ast.walk` would visit them all).
     """
     stack: list[ast.AST] = list(reversed(tree.body))
     while stack:

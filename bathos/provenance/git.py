@@ -83,7 +83,11 @@ def index_blob_ids(repo_root: Path) -> dict[str, tuple[str, int, int]]:
     `st_mtime_ns` and `st_size` (size is stored modulo 2**32; an mtime not older than the index file
     itself is "racy" and should not be trusted). Submodules and conflicted entries are left out.
     """
-    from pygit2.ffi import C, ffi  # pygit2's IndexEntry hides the stat fields the index keeps
+    # pygit2's IndexEntry hides the stat fields the index keeps, and its public comparisons with
+    # the working tree (status, diff_to_workdir) stat every tracked file where a check needs only
+    # the files its runs read. Its cffi layer is private: pyproject.toml pins the pygit2 releases
+    # this was tested with, and test_index_blob_ids_gives_what_the_index_stored guards the layout.
+    from pygit2.ffi import C, ffi
 
     repo = _open(repo_root)
     with _translated(f"cannot read the git index of {repo_root}", str(repo_root)):

@@ -1,15 +1,17 @@
-"""`--since`/`--until` values: every result is an aware UTC time; a time without a zone is local."""
+"""Times as users give them (`--since`/`--until`: aware UTC out, local time when no zone is given)
+and as records keep them (UTC text ending in Z; no zone means UTC)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 from collections.abc import Iterator
 
 import pytest
 
 from bathos.errors import InvalidTimeSpec
-from bathos.timespec import parse_time
+from bathos.timespec import iso_utc, parse_iso_utc, parse_time
 
 UTC = dt.UTC
 NOW = dt.datetime(2026, 11, 10, 12, 0, tzinfo=UTC)
@@ -62,3 +64,20 @@ def test_every_result_is_aware_utc(in_berlin: None) -> None:
 def test_an_unreadable_time_says_what_is_accepted() -> None:
     with pytest.raises(InvalidTimeSpec, match=r"'last tuesday'.*30m, 12h, 7d, 2w.*2026-11-01"):
         parse_time("last tuesday")
+
+
+def test_records_keep_utc_text_ending_in_z(in_berlin: None) -> None:
+    plus_one = dt.timezone(dt.timedelta(hours=1))
+
+    assert iso_utc(dt.datetime(2026, 11, 1, 9, 30)) == "2026-11-01T09:30:00Z"  # naive is UTC
+    assert iso_utc(dt.datetime(2026, 11, 1, 10, 30, tzinfo=plus_one)) == "2026-11-01T09:30:00Z"
+    for text in ("2026-11-01T09:30:00Z", "2026-11-01T09:30:00", "2026-11-01T10:30:00+01:00"):
+        parsed = parse_iso_utc(text)
+        assert (parsed, parsed.tzinfo) == (dt.datetime(2026, 11, 1, 9, 30, tzinfo=UTC), UTC)
+        assert iso_utc(parsed) == "2026-11-01T09:30:00Z"
+
+
+@pytest.mark.parametrize("text", ["last tuesday", "0001-01-01T00:00:00+01:00"])
+def test_stored_text_that_is_no_utc_time_is_a_value_error(text: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(text)):
+        parse_iso_utc(text)

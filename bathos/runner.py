@@ -32,6 +32,7 @@ import attrs
 from bathos import config, ids
 from bathos.catalog import blobs, store
 from bathos.errors import ConfigError
+from bathos.fsutil import relative_posix
 from bathos.models import Dependency, Logs, Output, Run, Sidecar, unstructure, utcnow
 
 if TYPE_CHECKING:
@@ -107,10 +108,8 @@ def _state(path: Path) -> _PathState:
 
 
 def _relative(path: Path, base: Path) -> str:
-    try:
-        return path.resolve().relative_to(base).as_posix()
-    except ValueError:
-        return str(path.resolve())
+    resolved = path.resolve()
+    return relative_posix(resolved, base) or str(resolved)
 
 
 def _project_python(project: config.ProjectConfig | None) -> str | None:

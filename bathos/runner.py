@@ -147,8 +147,8 @@ def _script(spec: RunSpec) -> Path | None:
     if script.is_dir():
         raise ConfigError(f"{spec.target} is a directory, not a script (give the .py file)")
     if not script.is_file():
-        raise ConfigError(f"script {spec.target} does not exist (check the path; for a command "
-                          "use: bth run -- COMMAND ARGS)")
+        raise ConfigError(f"script {spec.target} does not exist (check the path)",
+                          hint="for a command, use: bth run -- COMMAND ARGS")
     return script
 
 
@@ -331,10 +331,11 @@ class ActiveRun:
 
         self.spill = spill.write_spill(unstructure(run), self.kept_logs,
                                        spill.spill_places(self.output_dir, run.id))
-        where = (f"its record and logs are kept in {self.spill} (import them later: "
-                 f"bth import-spill {self.spill})" if self.spill else
+        where = (f"its record and logs are kept in {self.spill}" if self.spill else
                  "nothing of it could be kept (no spill place was writable)")
-        log.warning("run %s could not be recorded (%s); %s", run.id, self.unrecorded, where)
+        log.warning("run %s could not be recorded (%s); %s", run.id, self.unrecorded, where,
+                    extra={"hint": f"bth import-spill {self.spill} records it"}
+                    if self.spill else {})
 
     def _files(self) -> tuple[list[Dependency], tuple[Output, ...]]:
         """Inputs (named in argv, unchanged by the run) and outputs (created or modified)."""

@@ -44,7 +44,7 @@ if os.environ.get("WAIT_FOR"):
         time.sleep(0.05)
 sys.exit(int(os.environ.get("EXIT", "0")))
 """
-KEPT = re.compile(r"kept in (\S+) \(import them later: bth import-spill \S+\)")
+KEPT = re.compile(r"kept in (\S+) \(bth import-spill \S+ records it\)")
 
 
 @pytest.fixture

@@ -145,7 +145,7 @@ class Run:
     name: str | None = None
     script: str | None = None
     argv: tuple[str, ...] = ()
-    params: dict[str, str] = attrs.field(factory=dict)
+    params: dict[str, str | list[str]] = attrs.field(factory=dict)  # a repeated name: a list
     cwd: str | None = None
     ended_at: dt.datetime | None = None
     duration_s: float | None = None
@@ -183,7 +183,12 @@ def converter() -> cattrs.Converter:
 
     conv = cattrs.Converter(forbid_extra_keys=False)
     conv.register_structure_hook(dt.datetime, _from_iso)
+    conv.register_structure_hook(str | list[str], _param_from_json)
     return conv
+
+
+def _param_from_json(value: Any, _: Any) -> str | list[str]:
+    return [str(item) for item in value] if isinstance(value, list) else str(value)
 
 
 def _serialize(_instance: Any, _field: Any, value: Any) -> Any:

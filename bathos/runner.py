@@ -456,8 +456,8 @@ def start_run(spec: RunSpec, *, environ: Mapping[str, str] | None = None) -> Act
     run = Run(
         id=run_id, project=slug, started_at=started_at, updated_at=started_at, status="running",
         name=spec.name, script=_relative(script, base) if script else spec.target,
-        argv=argv, params=redactor.params(spec.params) if spec.params is not None
-        else params.parse_params(argv),
+        argv=argv, params=redactor.params(params.parse_params(argv) if spec.params is None
+                                          else spec.params),
         cwd=str(spec.cwd.resolve()), host=host.capture_host(), slurm=slurm.capture_slurm(environ),
         git=git_info, dependencies=(*dependencies, *([sidecar_dep] if sidecar_dep else [])),
         environment=environment.capture_environment(

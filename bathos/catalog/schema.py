@@ -243,7 +243,12 @@ def _kind_of(hint: Any, int_bits: int) -> _Kind:
         item = _kind_of(args[0], int_bits)
         return _Kind((list,), "a list", lambda v: all(item.fits(x) for x in v), item=item)
     if origin is dict and args[1] is not Any:  # params, variables: plain values
-        values = _Kind((str, int, float, bool, _NONE), "a string")
+        plain = (str, int, float, bool, _NONE)
+        values = _Kind(plain, "a string")
+        if any(typing.get_origin(a) is list for a in typing.get_args(args[1])):  # params
+            values = _Kind((*plain, list), "a string or a list of strings",
+                           lambda v: not isinstance(v, list)
+                           or all(isinstance(x, plain) for x in v), item=values)
         return _Kind((dict,), "an object", lambda v: all(values.fits(x) for x in v.values()),
                      values=values)
     if origin is dict:

@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 from gitrepo import make_repo
-from run_helpers import HELLO, Project
+from project import Project
 
 from bathos import Catalog
 from bathos.projects import init_project
 
 SCRIPT = "scripts/experiments/hello.py"
+HELLO = "print('hello')\n"
 ARGVS = {
     "sim": ["-N", "40", "-S", "0.04", "-seed", "7"],
     "hydra": ["lr=0.1", "+model.depth=3", "model.dropout=0.5", "~model.dropout"],

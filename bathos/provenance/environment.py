@@ -54,8 +54,6 @@ _CACHE_FORMAT = 1
 _WRAPPER_VARIABLES = ("PYENV_VERSION", "PYENV_DIR", "VIRTUAL_ENV", "CONDA_PREFIX", "PATH")
 _METADATA_DIRS = (".dist-info", ".egg-info")
 _VERSION_TAIL = re.compile(r"-py\d[\d.]*$")  # an egg-info's `-py3.11`
-# PEP 610 lets a URL keep `git@` and `${VARIABLE}` user parts; any other user part is a credential
-_KEPT_USER = re.compile(r"git|\$\{[A-Za-z0-9_-]+\}(:\$\{[A-Za-z0-9_-]+\})?")
 _DIRECT_URL_MAX_BYTES = 64 * 1024
 _PACKAGES_FORMAT = 1
 
@@ -439,7 +437,7 @@ def _direct_source(path: str) -> tuple[str | None, bool]:
         return None, False
     scheme, sep, rest = url.partition("://")
     user, at, _ = rest.partition("/")[0].rpartition("@")
-    if at and not _KEPT_USER.fullmatch(user):
+    if at and user != "git":  # `ssh://git@host` names no one; any other user part may be secret
         url = f"{scheme}{sep}{REDACTED}@{rest[len(user) + 1:]}"
     url = Redactor().text(url)
     vcs, dir_info = info.get("vcs_info"), info.get("dir_info")

@@ -63,6 +63,7 @@ class Catalog:
     >>> cat.check(check_outputs=True).to_polars()    # is each result still valid?
     >>> cat.producer_of("outputs/summary.json")      # which run wrote this file
     >>> cat.lineage("1jd3k")                         # the runs it came from
+    >>> cat.packages("1jd3k")                        # the Python packages it ran with
     """
 
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:

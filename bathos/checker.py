@@ -27,7 +27,9 @@ from bathos.freshness import (
     RecordedRun,
     Verdict,
 )
+from bathos.fsutil import relative_posix
 from bathos.query import RunQuery
+from bathos.timespec import iso_utc
 
 if TYPE_CHECKING:
     import polars as pl
@@ -66,7 +68,7 @@ class CheckReport:
         """JSON-ready: one dict per verdict, its fields in order, `started_at` ISO-8601 UTC."""
         return [
             {"run_id": v.run_id, "project": v.project, "script": v.script,
-             "started_at": v.started_at.isoformat() + "Z" if v.started_at else None,
+             "started_at": iso_utc(v.started_at) if v.started_at else None,
              "verdict": v.verdict,
              "reasons": [{"path": r.path, "how": r.how, "role": r.role, "detail": r.detail,
                           "commit": r.commit} for r in v.reasons],
@@ -454,7 +456,7 @@ def producer_of(catalog: Catalog, path: Path, *, against: str | None) -> FileOri
     if root is None:
         raise ConfigError(f"{path} is outside every git repository and bathos project",
                           hint="give a file inside a project, or run bth init there")
-    relpath = target.relative_to(root.resolve()).as_posix()
+    relpath = relative_posix(target, root.resolve()) or target.as_posix()
     digest = hash_file(target)
     rows = catalog._fetch(
         "SELECT run_id, path, (path = ? OR path = ?) AS by_path FROM outputs "

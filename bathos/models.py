@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import attr
 import attrs
 
+from bathos.timespec import as_utc, iso_utc, parse_iso_utc
+
 if TYPE_CHECKING:
     import cattrs
 
@@ -178,18 +180,8 @@ class Run:
         return self.status in FINISHED_STATUSES
 
 
-def _to_iso(value: dt.datetime) -> str:
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)
-    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
-
-
 def _from_iso(value: Any, _: type) -> dt.datetime:
-    if isinstance(value, dt.datetime):
-        parsed = value
-    else:
-        parsed = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+    return as_utc(value) if isinstance(value, dt.datetime) else parse_iso_utc(str(value))
 
 
 @functools.cache
@@ -203,14 +195,14 @@ def converter() -> cattrs.Converter:
 
 
 def _serialize(_instance: Any, _field: Any, value: Any) -> Any:
-    return _to_iso(value) if isinstance(value, dt.datetime) else value
+    return iso_utc(value) if isinstance(value, dt.datetime) else value
 
 
 def unstructure(obj: Any) -> Any:
     """A model as plain JSON data (times as ISO-8601 UTC with `Z`).
 
     attrs' own `asdict` does this without the code generation cattrs needs on first use, which
-    would cost every `bth run` ~80 ms; `structure_run` is its inverse.
+    would add to every `bth run` (benchmarks/bench_run.py); `structure_run` is its inverse.
     """
     return attr.asdict(obj, value_serializer=_serialize, retain_collection_types=False)
 

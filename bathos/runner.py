@@ -32,6 +32,7 @@ import attrs
 from bathos import config, ids
 from bathos.catalog import blobs, store
 from bathos.errors import ConfigError
+from bathos.fsutil import relative_posix
 from bathos.models import Dependency, Logs, Output, Run, Sidecar, unstructure, utcnow
 
 if TYPE_CHECKING:
@@ -107,10 +108,8 @@ def _state(path: Path) -> _PathState:
 
 
 def _relative(path: Path, base: Path) -> str:
-    try:
-        return path.resolve().relative_to(base).as_posix()
-    except ValueError:
-        return str(path.resolve())
+    resolved = path.resolve()
+    return relative_posix(resolved, base) or str(resolved)
 
 
 def _project_python(project: config.ProjectConfig | None) -> str | None:
@@ -148,8 +147,8 @@ def _script(spec: RunSpec) -> Path | None:
     if script.is_dir():
         raise ConfigError(f"{spec.target} is a directory, not a script (give the .py file)")
     if not script.is_file():
-        raise ConfigError(f"script {spec.target} does not exist (check the path; for a command "
-                          "use: bth run -- COMMAND ARGS)")
+        raise ConfigError(f"script {spec.target} does not exist (check the path)",
+                          hint="for a command, use: bth run -- COMMAND ARGS")
     return script
 
 
@@ -332,10 +331,11 @@ class ActiveRun:
 
         self.spill = spill.write_spill(unstructure(run), self.kept_logs,
                                        spill.spill_places(self.output_dir, run.id))
-        where = (f"its record and logs are kept in {self.spill} (import them later: "
-                 f"bth import-spill {self.spill})" if self.spill else
+        where = (f"its record and logs are kept in {self.spill}" if self.spill else
                  "nothing of it could be kept (no spill place was writable)")
-        log.warning("run %s could not be recorded (%s); %s", run.id, self.unrecorded, where)
+        log.warning("run %s could not be recorded (%s); %s", run.id, self.unrecorded, where,
+                    extra={"hint": f"bth import-spill {self.spill} records it"}
+                    if self.spill else {})
 
     def _files(self) -> tuple[list[Dependency], tuple[Output, ...]]:
         """Inputs (named in argv, unchanged by the run) and outputs (created or modified)."""

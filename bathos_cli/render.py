@@ -62,16 +62,20 @@ def echo_table(headers: Sequence[str], rows: Sequence[Sequence[str]], *,
         click.echo("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip())
 
 
-STATUS_STYLE = {
-    "completed": "[green]{}[/]", "failed": "[red]{}[/]", "running": "[cyan]{}[/]",
-    "interrupted": "[yellow]{}[/]", "lost": "[magenta]{}[/]",
+# The colour of every run status and freshness verdict, wherever the CLI shows one.
+STYLES = {
+    "completed": "green", "failed": "red", "running": "cyan", "interrupted": "yellow",
+    "lost": "magenta",
+    "fresh": "green", "stale": "red", "stale-upstream": "yellow", "unknown": "magenta",
 }
 
 
 def style_status(status: str) -> str:
+    """A status or verdict as Rich markup in its colour (`STYLES`)."""
     from rich.markup import escape
 
-    return STATUS_STYLE.get(status, "{}").format(escape(status))
+    colour = STYLES.get(status)
+    return f"[{colour}]{escape(status)}[/]" if colour else escape(status)
 
 
 def when(value: dt.datetime | None, now: dt.datetime | None = None) -> str:

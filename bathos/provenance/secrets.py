@@ -235,7 +235,8 @@ def is_secret_file(relpath: str, extra: Sequence[str] = ()) -> bool:
 
 @functools.cache
 def _file_patterns(extra: tuple[str, ...]) -> tuple[re.Pattern[str], re.Pattern[str] | None]:
-    """All globs as one regex each for names and paths: a tree may hold 20,000 untracked files."""
+    """All globs as one regex each for names and paths: a tree may hold tens of thousands of
+    untracked files."""
     globs = (*SECRET_FILES, *extra)
     by_name = re.compile("|".join(fnmatch.translate(g) for g in globs if "/" not in g))
     paths = [fnmatch.translate(g) for g in globs if "/" in g]

@@ -13,7 +13,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from run_helpers import Project
+from project import Project
 
 from bathos import Catalog
 from bathos.catalog.blobs import blob_path

@@ -101,7 +101,13 @@ class Output:
 
 @attrs.frozen
 class Environment:
-    """The interpreter and the selected environment variables (secret-looking values redacted)."""
+    """The interpreter and the selected environment variables (secret-looking values redacted).
+
+    `packages_list` is the blob (`sha256:…`) listing the distributions the interpreter had
+    installed, one blob per distinct environment, shared by every run in it; `packages_count`
+    counts them. `Catalog.packages(run)` reads the list. Runs recorded before bathos kept lists,
+    and commands that are not Python, have neither.
+    """
 
     python_executable: str | None = None
     python_version: str | None = None
@@ -110,6 +116,8 @@ class Environment:
     packages_fingerprint: str | None = None
     packages_source: str | None = None
     variables: dict[str, str] = attrs.field(factory=dict)
+    packages_list: str | None = None
+    packages_count: int | None = None
 
 
 @attrs.frozen

@@ -462,7 +462,8 @@ def start_run(spec: RunSpec, *, environ: Mapping[str, str] | None = None) -> Act
         git=git_info, dependencies=(*dependencies, *([sidecar_dep] if sidecar_dep else [])),
         environment=environment.capture_environment(
             python, project.root if project else base, environ=environ,
-            extra_vars=project.env if project else (), cache_dir=cache, redactor=redactor),
+            extra_vars=project.env if project else (), cache_dir=cache, redactor=redactor,
+            catalog=catalog),
         tags=tuple(dict.fromkeys(spec.tags)), parent_run_id=parent,
         campaign_id=spec.campaign_id, agent_mode=spec.agent_mode,  # type: ignore[arg-type]
         sidecar=sidecar,

@@ -177,6 +177,11 @@ def _lines(record: dict[str, Any]) -> Iterator[tuple[str, str] | str]:
         for name, item in value.items():
             if key == "git" and name == "untracked" and item:
                 yield name, _untracked(value)
+            elif (key, name) == ("environment", "packages_list") and item:
+                yield "packages", (f"{value.get('packages_count', '?')} installed (list them: "
+                                   f"bth show {record['id'][:SHORT_ID]} --packages)")
+            elif (key, name) == ("environment", "packages_count"):
+                continue  # said with the list
             elif item not in (None, [], {}) and (key, name) != ("git", "untracked_count"):
                 yield name, cell(item)
         if key == "logs" and value:
@@ -194,6 +199,14 @@ def _untracked(git: dict[str, Any]) -> str:
     count = git.get("untracked_count") or len(names)
     return f"{count} file{'s' if count != 1 else ''}: {', '.join(names[:5])}" + (
         ", …" if count > 5 else "")
+
+
+def echo_packages(data: list[dict[str, Any]]) -> None:
+    """The packages a run had installed, as `Catalog.packages` gives them."""
+    if data:
+        echo_table(["name", "version", "source"], [
+            [p["name"], cell(p["version"]), cell(p["source"]) + (" (editable)" if p["editable"]
+                                                                  else "")] for p in data])
 
 
 def echo_record(record: dict[str, Any]) -> None:

@@ -71,7 +71,8 @@ outputs = st.builds(Output, path=text, size=sizes, sha256=maybe_text,
 environments = st.builds(Environment, python_executable=maybe_text, python_version=maybe_text,
                          implementation=maybe_text, platform=maybe_text,
                          packages_fingerprint=maybe_text, packages_source=maybe_text,
-                         variables=st.dictionaries(text, text, max_size=3))
+                         variables=st.dictionaries(text, text, max_size=3),
+                         packages_list=maybe_text, packages_count=sizes)
 sidecars = st.builds(Sidecar, path=maybe_text, sha256=maybe_text,
                      mode=st.sampled_from(["recorded", "bypassed"]))
 logs = st.builds(Logs, stdout=maybe_text, stderr=maybe_text, stdout_bytes=st.integers(0, 2**40),

@@ -27,7 +27,9 @@ from bathos.freshness import (
     RecordedRun,
     Verdict,
 )
+from bathos.fsutil import relative_posix
 from bathos.query import RunQuery, naive_utc
+from bathos.timespec import iso_utc
 
 if TYPE_CHECKING:
     import polars as pl
@@ -67,7 +69,7 @@ class CheckReport:
         """JSON-ready: one dict per verdict, its fields in order, `started_at` ISO-8601 UTC."""
         return [
             {"run_id": v.run_id, "project": v.project, "script": v.script,
-             "started_at": v.started_at.isoformat() + "Z" if v.started_at else None,
+             "started_at": iso_utc(v.started_at) if v.started_at else None,
              "verdict": v.verdict,
              "reasons": [{"path": r.path, "how": r.how, "role": r.role, "detail": r.detail,
                           "commit": r.commit} for r in v.reasons],
@@ -455,7 +457,7 @@ def producer_of(catalog: Catalog, path: Path, *, against: str | None) -> FileOri
     if root is None:
         raise ConfigError(f"{path} is outside every git repository and bathos project",
                           hint="give a file inside a project, or run bth init there")
-    relpath = target.relative_to(root.resolve()).as_posix()
+    relpath = relative_posix(target, root.resolve()) or target.as_posix()
     digest = hash_file(target)
     # The run that last wrote these bytes here; else the last that wrote here (the file changed
     # since); else the last that wrote these bytes anywhere (the file moved).
@@ -483,14 +485,12 @@ def tracked_changes(catalog: Catalog, run: Run) -> dict[str, str | None]:
     info = run.git
     if info is None or not info.dirty or info.snapshot is None or info.commit is None:
         return {}
-    root = Path(info.repo_root)
     try:
-        committed = git.tree_blob_ids(root, info.commit)
-        seen = git.tree_blob_ids(root, info.snapshot)
-        changed = {path: git.read_blob_at(root, info.snapshot, path)
-                   for path, blob in committed.items() if seen.get(path) != blob}
+        changed = git.snapshot_changes(Path(info.repo_root), info.commit, info.snapshot)
     except ProvenanceError:
         return {}  # the repository is gone or moved: nothing to tell
+    if not changed:
+        return {}  # only untracked files made it dirty
     wanted = {(path, hash_bytes(data)[0]) for path, data in changed.items() if data is not None}
     writers: dict[str, str | None] = dict.fromkeys(sorted(changed))
     rows = catalog._fetch(

@@ -60,7 +60,7 @@ def check_slug(slug: str) -> str:
     if not SLUG_RE.match(slug):
         raise ConfigError(
             f"invalid project slug {slug!r} (use lower-case letters, digits, '_' and '-', "
-            "e.g. --slug my-project)"
+            "e.g. my-project)"
         )
     return slug
 

@@ -33,6 +33,7 @@ import attrs
 from bathos import config, ids
 from bathos.catalog import blobs, store
 from bathos.errors import ConfigError
+from bathos.fsutil import relative_posix
 from bathos.models import Capture, Dependency, Logs, Output, Run, Sidecar, unstructure, utcnow
 from bathos.provenance import scan
 
@@ -117,10 +118,8 @@ def _state(path: Path) -> _PathState:
 
 
 def _relative(path: Path, base: Path) -> str:
-    try:
-        return path.resolve().relative_to(base).as_posix()
-    except ValueError:
-        return str(path.resolve())
+    resolved = path.resolve()
+    return relative_posix(resolved, base) or str(resolved)
 
 
 def _project_python(project: config.ProjectConfig | None) -> str | None:
@@ -158,8 +157,8 @@ def _script(spec: RunSpec) -> Path | None:
     if script.is_dir():
         raise ConfigError(f"{spec.target} is a directory, not a script (give the .py file)")
     if not script.is_file():
-        raise ConfigError(f"script {spec.target} does not exist (check the path; for a command "
-                          "use: bth run -- COMMAND ARGS)")
+        raise ConfigError(f"script {spec.target} does not exist (check the path)",
+                          hint="for a command, use: bth run -- COMMAND ARGS")
     return script
 
 
@@ -349,10 +348,11 @@ class ActiveRun:
 
         self.spill = spill.write_spill(unstructure(run), self.kept_logs,
                                        spill.spill_places(self.output_dir, run.id))
-        where = (f"its record and logs are kept in {self.spill} (import them later: "
-                 f"bth import-spill {self.spill})" if self.spill else
+        where = (f"its record and logs are kept in {self.spill}" if self.spill else
                  "nothing of it could be kept (no spill place was writable)")
-        log.warning("run %s could not be recorded (%s); %s", run.id, self.unrecorded, where)
+        log.warning("run %s could not be recorded (%s); %s", run.id, self.unrecorded, where,
+                    extra={"hint": f"bth import-spill {self.spill} records it"}
+                    if self.spill else {})
 
     def _files(self) -> tuple[list[Dependency], tuple[Output, ...], Capture]:
         """Inputs and outputs, and how they were found.
@@ -520,8 +520,8 @@ def start_run(spec: RunSpec, *, environ: Mapping[str, str] | None = None) -> Act
     sidecar, sidecar_dep = _sidecar(script, base, spec.no_sidecar)
     run_id = ids.new_run_id()
     argv = redactor.argv(spec.args)
-    run_params = redactor.params(spec.params) if spec.params is not None \
-        else params.parse_params(argv)
+    run_params = redactor.params(params.parse_params(argv) if spec.params is None
+                                 else spec.params)
     candidates = params.candidate_paths(spec.args, spec.cwd)
     named_outputs = frozenset(_named_outputs(spec, run_params, candidates))
     watched = {p: _state(p) for p in (*candidates, *sorted(named_outputs))}
@@ -534,7 +534,8 @@ def start_run(spec: RunSpec, *, environ: Mapping[str, str] | None = None) -> Act
         git=git_info, dependencies=(*dependencies, *([sidecar_dep] if sidecar_dep else [])),
         environment=environment.capture_environment(
             python, project.root if project else base, environ=environ,
-            extra_vars=project.env if project else (), cache_dir=cache, redactor=redactor),
+            extra_vars=project.env if project else (), cache_dir=cache, redactor=redactor,
+            catalog=catalog),
         tags=tuple(dict.fromkeys(spec.tags)), parent_run_id=parent,
         campaign_id=spec.campaign_id, agent_mode=spec.agent_mode,  # type: ignore[arg-type]
         sidecar=sidecar,
@@ -551,14 +552,15 @@ def start_run(spec: RunSpec, *, environ: Mapping[str, str] | None = None) -> Act
     )
 
 
-def _named_outputs(spec: RunSpec, run_params: Mapping[str, str],
+def _named_outputs(spec: RunSpec, run_params: Mapping[str, str | list[str]],
                    candidates: Sequence[Path]) -> list[Path]:
     """The paths named as outputs: each of `spec.outs`, and each of the `candidates` (argument
-    paths) that is the value of an option whose name says it is an output (`--out`,
+    paths) that is a value of an option whose name says it is an output (`--out`,
     `--output-dir`, `--save-path` …)."""
     here = os.path.abspath(spec.cwd)  # as `params.candidate_paths` makes them absolute
     options = {Path(os.path.normpath(os.path.join(here, v)))
-               for k, v in run_params.items() if v and OUTPUT_OPTION.fullmatch(k)}
+               for k, values in run_params.items() if OUTPUT_OPTION.fullmatch(k)
+               for v in ([values] if isinstance(values, str) else values) if v}
     return [*(Path(os.path.normpath(os.path.join(here, o))) for o in spec.outs),
             *(p for p in candidates if p in options)]
 

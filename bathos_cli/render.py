@@ -62,16 +62,20 @@ def echo_table(headers: Sequence[str], rows: Sequence[Sequence[str]], *,
         click.echo("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip())
 
 
-STATUS_STYLE = {
-    "completed": "[green]{}[/]", "failed": "[red]{}[/]", "running": "[cyan]{}[/]",
-    "interrupted": "[yellow]{}[/]", "lost": "[magenta]{}[/]",
+# The colour of every run status and freshness verdict, wherever the CLI shows one.
+STYLES = {
+    "completed": "green", "failed": "red", "running": "cyan", "interrupted": "yellow",
+    "lost": "magenta",
+    "fresh": "green", "stale": "red", "stale-upstream": "yellow", "unknown": "magenta",
 }
 
 
 def style_status(status: str) -> str:
+    """A status or verdict as Rich markup in its colour (`STYLES`)."""
     from rich.markup import escape
 
-    return STATUS_STYLE.get(status, "{}").format(escape(status))
+    colour = STYLES.get(status)
+    return f"[{colour}]{escape(status)}[/]" if colour else escape(status)
 
 
 def when(value: dt.datetime | None, now: dt.datetime | None = None) -> str:
@@ -176,6 +180,11 @@ def _lines(record: dict[str, Any], tracked_changes: dict[str, str | None]
                 yield name, _untracked(value)
             elif key == "git" and name == "dirty" and item and tracked_changes:
                 yield name, f"True ({_changed(tracked_changes)})"
+            elif (key, name) == ("environment", "packages_list") and item:
+                yield "packages", (f"{value.get('packages_count', '?')} installed (list them: "
+                                   f"bth show {record['id'][:SHORT_ID]} --packages)")
+            elif (key, name) == ("environment", "packages_count"):
+                continue  # said with the list
             elif item not in (None, [], {}) and (key, name) != ("git", "untracked_count"):
                 yield name, cell(item)
         if key == "logs" and value:
@@ -217,6 +226,14 @@ def _untracked(git: dict[str, Any]) -> str:
     count = git.get("untracked_count") or len(names)
     return f"{count} file{'s' if count != 1 else ''}: {', '.join(names[:5])}" + (
         ", …" if count > 5 else "")
+
+
+def echo_packages(data: list[dict[str, Any]]) -> None:
+    """The packages a run had installed, as `Catalog.packages` gives them."""
+    if data:
+        echo_table(["name", "version", "source"], [
+            [p["name"], cell(p["version"]), cell(p["source"]) + (" (editable)" if p["editable"]
+                                                                  else "")] for p in data])
 
 
 def echo_record(record: dict[str, Any], *,

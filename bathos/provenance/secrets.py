@@ -162,9 +162,9 @@ class Redactor:
         return text
 
     def argv(self, argv: Iterable[str]) -> tuple[str, ...]:
-        """`--api-key X` and `--api-key=X` by name, any argument by value shape.
+        """`--api-key X`, `-api-key X` and `--api-key=X` by name, any argument by value shape.
 
-        Short options (`-p X`) are not read by name: `-p` is as often a port as a password.
+        A one-letter name (`-p X`) is never secret: `-p` is as often a port as a password.
         """
         out: list[str] = []
         waiting: str | None = None  # a secret option whose value is the next argument
@@ -174,10 +174,11 @@ class Redactor:
                 waiting = None
                 continue
             waiting = None
-            name, sep, value = token[2:].partition("=") if token.startswith("--") else ("", "", "")
+            dashes = len(token) - len(token.lstrip("-"))
+            name, sep, value = token[dashes:].partition("=") if dashes else ("", "", "")
             header = _header(token) if not name else None
             if name and self.is_secret_name(name):
-                out.append(f"--{name}={self.value(name, value)}" if sep else token)
+                out.append(f"{token[:dashes]}{name}={self.value(name, value)}" if sep else token)
                 waiting = None if sep or name.startswith("no-") else name
             elif header is not None and self.is_secret_name(header[0]):
                 out.append(f"{header[0]}: {self.value(header[0], header[1].strip())}")
@@ -185,8 +186,9 @@ class Redactor:
                 out.append(self.text(token))
         return tuple(out)
 
-    def params(self, params: Mapping[str, str]) -> dict[str, str]:
-        return {key: self.value(key, value) for key, value in params.items()}
+    def params(self, params: Mapping[str, str | list[str]]) -> dict[str, str | list[str]]:
+        return {key: [self.value(key, v) for v in value] if isinstance(value, list)
+                else self.value(key, value) for key, value in params.items()}
 
     def data(self, value: Any, depth: int = 0) -> Any:
         """JSON-like data (results) with secret strings redacted: a string under a secret-looking
@@ -235,7 +237,8 @@ def is_secret_file(relpath: str, extra: Sequence[str] = ()) -> bool:
 
 @functools.cache
 def _file_patterns(extra: tuple[str, ...]) -> tuple[re.Pattern[str], re.Pattern[str] | None]:
-    """All globs as one regex each for names and paths: a tree may hold 20,000 untracked files."""
+    """All globs as one regex each for names and paths: a tree may hold tens of thousands of
+    untracked files."""
     globs = (*SECRET_FILES, *extra)
     by_name = re.compile("|".join(fnmatch.translate(g) for g in globs if "/" not in g))
     paths = [fnmatch.translate(g) for g in globs if "/" in g]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from run_helpers import Project
+from project import Project
 
 from bathos import Catalog
 from bathos.models import Run

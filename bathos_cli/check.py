@@ -95,7 +95,7 @@ def check(targets: tuple[str, ...], project: str | None, all_projects: bool, sin
     Exit codes: 0 all shown fresh (or unknown) with outputs ok; 1 something stale or an output
     changed (or no run produced PATH, or PATH changed since); 2 bad usage or input.
     """
-    from bathos import Catalog
+    from bathos.catalog.catalog import Catalog
 
     if len(targets) == 1 and (os.sep in targets[0] or Path(targets[0]).exists()):
         found = Catalog().producer_of(targets[0], against=against)

@@ -39,7 +39,7 @@ class _Tour:
                        check=False)
 
     def newest_id(self) -> str:
-        from bathos import Catalog
+        from bathos.catalog.catalog import Catalog
 
         newest = Catalog(Path(self.env["BTH_HOME"]) / "catalog").runs(all_projects=True, limit=1)
         return str(newest[0]["id"])[: render.SHORT_ID]
@@ -94,7 +94,7 @@ def demo(directory: Path | None, home: Path | None) -> None:
 def examples_dir() -> Path:
     """Where the example files are: inside the installed package, or beside it in a checkout."""
     import bathos
-    from bathos import ConfigError
+    from bathos.errors import ConfigError
 
     here = Path(bathos.__file__).resolve().parent
     for candidate in (here / "examples", here.parent / "examples"):
@@ -110,7 +110,7 @@ def prepare_demo_project(directory: Path, *, python: str) -> Path:
     """
     import shutil
 
-    from bathos import ConfigError
+    from bathos.errors import ConfigError
     from bathos.projects import init_project
 
     root = directory / DEMO_NAME
@@ -129,7 +129,7 @@ def _commit_all(root: Path, message: str) -> None:
     """Make `root` a repository if needed and commit every non-ignored file on its branch."""
     import pygit2
 
-    from bathos import ProvenanceError
+    from bathos.errors import ProvenanceError
 
     try:
         repo = (pygit2.Repository(str(root)) if (root / ".git").exists()

@@ -1,6 +1,7 @@
 """The `bth` root command: error handling, logging to stderr, and the command list.
 
-Commands import the library inside their bodies, so `bth --help` stays fast.
+Commands import the library inside their bodies, so `bth --help` stays fast, and from the modules
+that define what they use rather than from `bathos` (whose first use loads every public name).
 """
 
 from __future__ import annotations

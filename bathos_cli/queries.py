@@ -9,11 +9,12 @@ import click
 from bathos_cli import options, render
 
 if TYPE_CHECKING:
-    from bathos import Catalog, Rows
+    from bathos.catalog.catalog import Catalog
+    from bathos.catalog.rows import Rows
 
 
 def _catalog() -> Catalog:
-    from bathos import Catalog
+    from bathos.catalog.catalog import Catalog
 
     return Catalog()
 

@@ -77,7 +77,8 @@ def import_spill(paths: tuple[Path, ...]) -> None:
     Without PATH, imports every spill in ./outputs/*/bth-spill of the current project and in
     $TMPDIR/bth-spill-<uid>/. Each spill is removed once its run is in the catalog.
     """
-    from bathos import BathosError, Catalog
+    from bathos.catalog.catalog import Catalog
+    from bathos.errors import BathosError
     from bathos_cli.main import error_line, exit_code
 
     cat, code = Catalog(), 0
@@ -106,7 +107,7 @@ def lineage(run_id: str, descendants: bool, format_: str) -> None:
     """The runs a run came from (explicit --derived-from links and inferred from files)."""
     import attrs
 
-    from bathos import Catalog
+    from bathos.catalog.catalog import Catalog
 
     graph = Catalog().lineage(run_id, descendants=descendants)
     if format_ == "json":
@@ -123,7 +124,7 @@ def lineage(run_id: str, descendants: bool, format_: str) -> None:
 @click.option("--stdout", "stream", flag_value="stdout", default=True, hidden=True)
 def logs(run_id: str, stream: str) -> None:
     """Print the stdout (or --stderr) a run produced, as kept in the catalog."""
-    from bathos import Catalog
+    from bathos.catalog.catalog import Catalog
 
     sys.stdout.buffer.write(Catalog().read_log(run_id, stream))
 

@@ -9,9 +9,12 @@ Nothing is written outside these paths.
 
 from __future__ import annotations
 
+import fnmatch
+import functools
 import os
 import re
-from pathlib import Path
+from collections.abc import Callable
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import attrs
@@ -95,10 +98,28 @@ class ProjectConfig:
     secret_names: tuple[str, ...] = ()  # [secrets] names: regexes of secret option/variable names
     secret_values: tuple[str, ...] = ()  # [secrets] values: regexes of secret values
     secret_files: tuple[str, ...] = ()  # [secrets] files: globs kept out of git snapshots
+    pythonpath: tuple[str, ...] = ()  # [run] pythonpath: directories put on a script's sys.path
+    capture_exclude: tuple[str, ...] = ()  # [capture] exclude: globs of files not recorded
 
     @property
     def path(self) -> Path:
         return self.root / PROJECT_FILE
+
+    @property
+    def import_paths(self) -> tuple[Path, ...]:
+        """Where a script under `bth run` imports the project's own code from, after its own
+        directory: `[run] pythonpath` (relative to the root), else the project root."""
+        return tuple(self.root / p for p in self.pythonpath) or (self.root,)
+
+
+@functools.cache
+def glob_matcher(globs: tuple[str, ...]) -> Callable[[str], bool]:
+    """A test of a `/`-separated path against `.bth.toml` globs (`[secrets] files`, `[capture]
+    exclude`): a glob without `/` matches a file's name in any folder, one with `/` the whole
+    path. All globs become one regex each, so a tree of 20,000 files is tested fast."""
+    by_name = re.compile("|".join(fnmatch.translate(g) for g in globs if "/" not in g) or "(?!)")
+    by_path = re.compile("|".join(fnmatch.translate(g) for g in globs if "/" in g) or "(?!)")
+    return lambda path: bool(by_name.match(PurePosixPath(path).name) or by_path.match(path))
 
 
 def find_project_file(start: Path | None = None) -> Path | None:
@@ -205,4 +226,6 @@ def _project_from_dict(path: Path, data: dict[str, Any]) -> ProjectConfig:
         secret_names=_patterns(path, secrets, "names"),
         secret_values=_patterns(path, secrets, "values"),
         secret_files=_strings(path, secrets, "secrets", "files"),
+        pythonpath=_strings(path, run, "run", "pythonpath"),
+        capture_exclude=_strings(path, _table(path, data, "capture"), "capture", "exclude"),
     )

@@ -31,10 +31,11 @@ import attrs
 
 from bathos import config, ids
 from bathos.catalog import blobs, store
-from bathos.errors import ConfigError
+from bathos.errors import ConfigError, ProvenanceError
 from bathos.models import Dependency, Logs, Output, Run, Sidecar, unstructure, utcnow
 
 if TYPE_CHECKING:
+    from bathos.provenance.observation import Observation
     from bathos.provenance.secrets import Redactor
 
 log = logging.getLogger("bathos.runner")
@@ -216,6 +217,10 @@ class ActiveRun:
     explicit_outs: tuple[Path, ...]
     started_monotonic: float
     redactor: Redactor  # what it took out of the record is scrubbed from the kept logs
+    # A Python script runs through the bootstrap, which reports the files it touches and puts
+    # these directories on its sys.path; None for any other command.
+    import_paths: tuple[Path, ...] | None = None
+    project: config.ProjectConfig | None = None
     # Why the catalog could not take the run (None while it can), and where it was spilled.
     unrecorded: str | None = None
     spill: Path | None = None
@@ -235,6 +240,17 @@ class ActiveRun:
             "BTH_RESULTS_PATH": str(self.scratch / "results.jsonl"),
             "BTH_CATALOG_DIR": str(self.catalog),
         }
+
+    def launch_command(self) -> list[str]:
+        """The argv to start: a Python script goes through the bootstrap, in its interpreter."""
+        if self.import_paths is None:
+            return self.command
+        from bathos.provenance.observation import BOOTSTRAP, REPORT_FILE
+
+        python, *script_and_args = self.command
+        paths = [arg for path in self.import_paths for arg in ("--path", str(path))]
+        return [python, str(BOOTSTRAP), str(self.scratch / REPORT_FILE), *paths,
+                *script_and_args]
 
     def begin(self) -> None:
         """Write the running record and start the heartbeat.
@@ -295,7 +311,8 @@ class ActiveRun:
         """
         self._stop.set()
         events = read_results(self.scratch / "results.jsonl")
-        inputs, outputs = self._files()
+        observed = self._observation()
+        inputs, outputs = self._with_observed(observed, *self._files())
         merged = _bounded({**events.results, **(results or {})})
         error = error or events.error
         ended, ended_monotonic = self.ended or (utcnow(), time.monotonic())
@@ -310,7 +327,8 @@ class ActiveRun:
             results=self.redactor.data(merged), logs=logs,
             name=self.run.name or events.name,
             tags=tuple(dict.fromkeys((*self.run.tags, *events.tags))),
-            params={**self.run.params, **self.redactor.params(events.params)},
+            params={**self.run.params, **self.redactor.params(_parsed_params(observed)),
+                    **self.redactor.params(events.params)},
         )
         self.run = run
         self._record(run)
@@ -356,6 +374,42 @@ class ActiveRun:
         produced.update(dict.fromkeys(self._new_files(self.output_dir, all_files=True)))
         return inputs, tuple(self._output(p, cap) for p in produced)
 
+    def _observation(self) -> Observation | None:
+        """What the bootstrap saw the script do; None for a command it did not run."""
+        if self.import_paths is None:
+            return None
+        from bathos.provenance.observation import REPORT_FILE, read_report
+
+        return read_report(self.scratch / REPORT_FILE)
+
+    def _with_observed(self, observed: Observation | None, inputs: list[Dependency],
+                       outputs: tuple[Output, ...]) -> tuple[list[Dependency], tuple[Output, ...]]:
+        """`inputs` and `outputs` with the files the script was seen to read and write added,
+        except the run's code and the files already there."""
+        if observed is None:
+            return inputs, outputs
+        from bathos.provenance.deps import file_dependency
+        from bathos.provenance.observation import Exclusions, own_prefixes
+
+        recorded = [d.path for d in (*self.run.dependencies, *inputs)]
+        recorded += [o.path for o in outputs]
+        excluded = Exclusions(
+            root=self.project.root if self.project else self.base,
+            prefixes=own_prefixes(config.bth_home(), self.catalog, self.scratch),
+            known=frozenset(os.path.realpath(self.base / path) for path in recorded),
+            glob=config.glob_matcher(self.project.capture_exclude if self.project else ()))
+        read, written = observed.files(
+            started_ns=int(self.run.started_at.timestamp() * 1e9), excluded=excluded)
+        cap = hash_cap_bytes()
+        kept: list[Output] = []
+        for path in read:
+            with contextlib.suppress(ProvenanceError):  # gone since it was seen
+                inputs.append(file_dependency(path, "input", self.base, cap_bytes=cap))
+        for path in written:
+            with contextlib.suppress(OSError):
+                kept.append(self._output(path, cap))
+        return inputs, (*outputs, *kept)
+
     def _new_files(self, directory: Path, *, all_files: bool = False) -> list[Path]:
         start_ns = int(self.run.started_at.timestamp() * 1e9)
         found: list[Path] = []
@@ -377,6 +431,15 @@ class ActiveRun:
         digest = hash_file(path, cap_bytes=cap)
         return Output(path=_relative(path, self.base), size=digest.size, sha256=digest.sha256,
                       mtime=digest.mtime)
+
+
+def _parsed_params(observed: Observation | None) -> dict[str, str]:
+    """The values the script's argparse or Click parser parsed, as the run records them."""
+    if observed is None:
+        return {}
+    from bathos.provenance.observation import param_text
+
+    return {key: param_text(value) for key, value in observed.params.items()}
 
 
 def _hold_scratch(scratch: Path) -> int:
@@ -414,6 +477,17 @@ def _code_dependencies(script: Path | None, command: str, base: Path,
         return [deps.file_dependency(program, "script", base)] if inside else []
     return deps.scan_dependencies(script, base if script.is_relative_to(base) else None,
                                   cache_dir=cache)
+
+
+def _import_paths(script: Path | None, project: config.ProjectConfig | None, in_git: bool,
+                  base: Path) -> tuple[Path, ...] | None:
+    """Where a script imports the project's own code from: the project's import paths, else the
+    repository root; None for a command."""
+    if script is None:
+        return None
+    if project is not None:
+        return project.import_paths
+    return (base,) if in_git else ()
 
 
 def _resolve_parent(catalog: Path, id_or_prefix: str | None) -> str | None:
@@ -473,7 +547,8 @@ def start_run(spec: RunSpec, *, environ: Mapping[str, str] | None = None) -> Act
         scratch=config.scratch_dir(run_id),
         output_dir=output_root / "outputs" / run_id,
         watched=watched, explicit_outs=explicit, started_monotonic=started_monotonic,
-        redactor=redactor,
+        redactor=redactor, import_paths=_import_paths(script, project, git_info is not None, base),
+        project=project,
     )
 
 
@@ -674,7 +749,7 @@ def execute(active: ActiveRun, *, on_started: Callable[[Run], None] | None = Non
     env.setdefault("PYTHONUNBUFFERED", "1")
     inherited = () if active.scratch_lock is None else (active.scratch_lock,)
     try:
-        proc = subprocess.Popen(active.command, cwd=active.run.cwd, env=env,
+        proc = subprocess.Popen(active.launch_command(), cwd=active.run.cwd, env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 pass_fds=inherited)
     except OSError as exc:

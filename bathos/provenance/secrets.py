@@ -23,12 +23,12 @@ A Redactor remembers each value it took out, so the same values can be scrubbed 
 
 from __future__ import annotations
 
-import fnmatch
 import functools
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from pathlib import PurePosixPath
 from typing import Any
+
+from bathos.config import glob_matcher
 
 REDACTED = "<redacted>"
 MIN_SCRUBBED_CHARS = 6  # shorter values are too common to replace in a log
@@ -229,14 +229,4 @@ def is_secret_file(relpath: str, extra: Sequence[str] = ()) -> bool:
 
     A glob without `/` matches the file's name in any folder; one with `/`, the whole path.
     """
-    by_name, by_path = _file_patterns(tuple(extra))
-    return bool(by_name.match(PurePosixPath(relpath).name) or (by_path and by_path.match(relpath)))
-
-
-@functools.cache
-def _file_patterns(extra: tuple[str, ...]) -> tuple[re.Pattern[str], re.Pattern[str] | None]:
-    """All globs as one regex each for names and paths: a tree may hold 20,000 untracked files."""
-    globs = (*SECRET_FILES, *extra)
-    by_name = re.compile("|".join(fnmatch.translate(g) for g in globs if "/" not in g))
-    paths = [fnmatch.translate(g) for g in globs if "/" in g]
-    return by_name, re.compile("|".join(paths)) if paths else None
+    return glob_matcher((*SECRET_FILES, *extra))(relpath)

@@ -1,0 +1,151 @@
+"""What a Python script run through the bootstrap was seen to do: the files it read and wrote, and
+the parameters its parser parsed.
+
+    observed = read_report(scratch / REPORT_FILE)
+    inputs, outputs = observed.files(started_ns=…, excluded=Exclusions(…))
+
+The bootstrap (`bootstrap.py` beside this module, run by path in the project's interpreter)
+writes the report; it is read here as untrusted input: a line that does not parse is skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import stat
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+log = logging.getLogger("bathos.provenance.observation")
+
+BOOTSTRAP = Path(__file__).with_name("bootstrap.py")
+REPORT_FILE = "files.report"
+MAX_OBSERVED = 2000  # inputs, and outputs, recorded from one report
+_SYSTEM = ("/proc/", "/sys/", "/dev/", "/etc/")
+_CACHES = frozenset({"__pycache__", ".git", ".cache"})
+
+
+@attrs.frozen
+class Exclusions:
+    """Files never recorded as observed inputs or outputs: those under `prefixes` (bathos's own
+    catalog and scratch files), the system's (/proc, /sys, /dev, /etc), caches (`__pycache__`,
+    `.git`, `.cache`, $XDG_CACHE_HOME), those `glob` matches (relative to `root` inside it,
+    absolute outside), and `known` files (real paths: the run's code, files already recorded)."""
+
+    root: Path
+    prefixes: tuple[str, ...] = ()
+    known: frozenset[str] = frozenset()
+    glob: Callable[[str], bool] = attrs.field(default=lambda _path: False)
+
+    def __contains__(self, path: str) -> bool:
+        if path.startswith(self.prefixes) or not _CACHES.isdisjoint(path.split("/")):
+            return True
+        root = os.path.join(self.root, "")
+        if self.glob(path[len(root):] if path.startswith(root) else path):
+            return True
+        return os.path.realpath(path) in self.known
+
+
+def own_prefixes(*directories: Path) -> tuple[str, ...]:
+    """Directory prefixes (as named and resolved) of the system's and bathos's own files."""
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+    dirs = {os.path.abspath(d) for d in (*map(str, directories), cache)}
+    dirs |= {os.path.realpath(d) for d in dirs}
+    return (*_SYSTEM, *(os.path.join(d, "") for d in sorted(dirs)))
+
+
+@attrs.frozen
+class Observation:
+    """Each path the script touched (absolute, normalised) with its mode letters (`rwdmp`: read,
+    written, deleted or renamed away, moved here, named by a parsed parameter), and the
+    parameters its argparse or Click parser parsed, defaults included."""
+
+    modes: dict[str, str] = attrs.field(factory=dict)
+    params: dict[str, Any] = attrs.field(factory=dict)
+
+    def files(self, *, started_ns: int, excluded: Exclusions) -> tuple[list[Path], list[Path]]:
+        """Inputs (read, or named by a parameter, and unchanged since the run started) and
+        outputs (regular files created or modified since then, or moved into place), in the order
+        the script first touched them, each capped at MAX_OBSERVED."""
+        inputs: list[Path] = []
+        outputs: list[Path] = []
+        for path, modes in self.modes.items():
+            if path in excluded:
+                continue
+            try:
+                st = os.stat(path)
+            except OSError:
+                continue  # deleted, renamed away, or never there (a failed open)
+            if not stat.S_ISREG(st.st_mode):
+                continue
+            changed = st.st_mtime_ns >= started_ns or (
+                not set(modes).isdisjoint("wm") and st.st_ctime_ns >= started_ns)
+            if changed:
+                outputs.append(Path(path))
+            elif not set(modes).isdisjoint("rp"):
+                inputs.append(Path(path))
+        return _capped(inputs, "read"), _capped(outputs, "wrote")
+
+
+def _capped(paths: list[Path], verb: str) -> list[Path]:
+    if len(paths) > MAX_OBSERVED:
+        log.warning("the script %s %d files: recorded the first %d", verb, len(paths),
+                    MAX_OBSERVED)
+    return paths[:MAX_OBSERVED]
+
+
+def read_report(path: Path) -> Observation:
+    """The report the bootstrap wrote; an empty Observation when there is none."""
+    try:
+        raw = path.read_bytes()
+    except OSError:
+        return Observation()
+    return parse_report(raw.decode("utf-8", "surrogateescape").splitlines())
+
+
+def parse_report(lines: Iterable[str]) -> Observation:
+    modes: dict[str, str] = {}
+    params: dict[str, Any] = {}
+    for line in lines:
+        tag, sep, payload = line.partition("\t")
+        if not sep or not payload:
+            continue
+        if tag == "=":
+            params.update(_params(payload))
+            continue
+        path = _path(payload)
+        if path is not None and tag and set(tag) <= set("rwdmp"):
+            path = os.path.normpath(path)
+            modes[path] = "".join(sorted(set(modes.get(path, "")) | set(tag)))
+    return Observation(modes, params)
+
+
+def _path(payload: str) -> str | None:
+    if payload.startswith('"'):
+        try:
+            payload = json.loads(payload)
+        except ValueError:
+            return None
+    return payload if isinstance(payload, str) and payload.startswith("/") else None
+
+
+def _params(payload: str) -> dict[str, Any]:
+    try:
+        values = json.loads(payload)
+    except ValueError:
+        return {}
+    return values if isinstance(values, dict) else {}
+
+
+def param_text(value: Any) -> str:
+    """A parsed parameter as the text a run records: `true`/`false` as argv flags give them,
+    numbers and text as they are, a list as JSON (`[64, 128]`)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return json.dumps(value)
+    return str(value)

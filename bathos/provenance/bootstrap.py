@@ -12,9 +12,10 @@ An audit hook (`sys.addaudithook`) notes every file opened (`open`, `os.open`, `
 renamed, copied or removed, and when the script parses its command line with argparse or Click
 (Typer), the parsed values. Notes are kept in memory, one per path, and appended to REPORT at
 exit, at SIGTERM, SIGHUP, SIGUSR1 and SIGUSR2, every second while new paths come, and at once in
-a forked child. Each line is `MODES<TAB>PATH`, MODES letters of `rwdmp` (read, written, deleted
-or renamed away, moved here by a rename, named by a parsed parameter), or `=<TAB>{json}` for
-parsed parameters. A path holding a newline or starting with `"` is written as a JSON string.
+a forked child. Each line is `MODES<TAB>PATH`, MODES letters of `rwdmpi` (read, written, deleted
+or renamed away, moved here by a rename, named by a parsed parameter, imported as a module: at
+exit), or `=<TAB>{json}` for parsed parameters. A path holding a newline or starting with `"`
+is written as a JSON string.
 """
 
 import sys
@@ -29,10 +30,10 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
-READ, WRITE, DELETE, MOVED, NAMED = 1, 2, 4, 8, 16
-_LETTERS = tuple("".join(c for bit, c in zip((1, 2, 4, 8, 16), "rwdmp") if n & bit)
-                 for n in range(32))
-_IGNORED = 32  # a path under an excluded prefix: noted once, never reported
+READ, WRITE, DELETE, MOVED, NAMED, IMPORTED = 1, 2, 4, 8, 16, 32
+_LETTERS = tuple("".join(c for bit, c in zip((1, 2, 4, 8, 16, 32), "rwdmpi") if n & bit)
+                 for n in range(64))
+_IGNORED = 64  # a path under an excluded prefix: noted once, never reported
 _WATCHED = frozenset(("open", "os.rename", "os.remove", "shutil.copyfile", "os.link",
                       "os.truncate"))
 _FLUSH_EVERY_S = 1.0
@@ -65,7 +66,7 @@ class _Report:
         if old | bit == old:
             return
         if not old and path.startswith(self.excluded):
-            self.seen[path] = _IGNORED | 31
+            self.seen[path] = _IGNORED | 63
             return
         self.seen[path] = old | bit
         self.pending[path] = None
@@ -74,7 +75,7 @@ class _Report:
             self.flush()
 
     def flush(self) -> None:
-        lines = [_LETTERS[self.seen[p] & 31] + "\t" + _quoted(p) for p in self.pending]
+        lines = [_LETTERS[self.seen[p] & 63] + "\t" + _quoted(p) for p in self.pending]
         lines.extend(self.params)
         self.pending.clear()
         self.params.clear()
@@ -87,6 +88,15 @@ class _Report:
                 data = data[os.write(self.fd, data):]
         except OSError:
             pass  # a full disk: the script's work comes first
+
+    def flush_at_exit(self) -> None:
+        """Flush, with the files seen that were modules imported (code, not data) marked."""
+        for module in list(sys.modules.values()):
+            path = getattr(module, "__file__", None)
+            if isinstance(path, str) and self.seen.get(path, _IGNORED) < _IGNORED:
+                self.seen[path] |= IMPORTED
+                self.pending[path] = None
+        self.flush()
 
     def audit(self, event: str, args: "tuple[Any, ...]") -> None:
         if event not in _WATCHED:
@@ -182,7 +192,7 @@ def _flush_then_die(report: _Report) -> "Callable[[int, Any], None]":
     import _signal  # type: ignore[import-not-found]  # `signal` imports enum: 5 ms more
 
     def handler(signum: int, _frame: "Any") -> None:
-        report.flush()
+        report.flush_at_exit()
         _signal.signal(signum, _signal.SIG_DFL)
         os.kill(os.getpid(), signum)
 
@@ -311,7 +321,7 @@ def main() -> None:
     report = _Report(fd, _excluded_prefixes(os.path.dirname(os.path.realpath(script))))
     import atexit
 
-    atexit.register(report.flush)  # registered first, so it runs after the script's own
+    atexit.register(report.flush_at_exit)  # registered first: it runs after the script's own
     os.register_at_fork(before=report.flush, after_in_child=lambda: setattr(
         report, "immediate", True))
     _flush_then_die(report)

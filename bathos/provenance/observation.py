@@ -60,9 +60,9 @@ def own_prefixes(*directories: Path) -> tuple[str, ...]:
 
 @attrs.frozen
 class Observation:
-    """Each path the script touched (absolute, normalised) with its mode letters (`rwdmp`: read,
-    written, deleted or renamed away, moved here, named by a parsed parameter), and the
-    parameters its argparse or Click parser parsed, defaults included."""
+    """Each path the script touched (absolute, normalised) with its mode letters (`rwdmpi`: read,
+    written, deleted or renamed away, moved here, named by a parsed parameter, imported), and
+    the parameters its argparse or Click parser parsed, defaults included."""
 
     modes: dict[str, str] = attrs.field(factory=dict)
     params: dict[str, Any] = attrs.field(factory=dict)
@@ -74,8 +74,8 @@ class Observation:
         inputs: list[Path] = []
         outputs: list[Path] = []
         for path, modes in self.modes.items():
-            if path in excluded:
-                continue
+            if "i" in modes or path in excluded:
+                continue  # a module's file is code, recorded (if local) by the dependency scan
             try:
                 st = os.stat(path)
             except OSError:
@@ -118,7 +118,7 @@ def parse_report(lines: Iterable[str]) -> Observation:
             params.update(_params(payload))
             continue
         path = _path(payload)
-        if path is not None and tag and set(tag) <= set("rwdmp"):
+        if path is not None and tag and set(tag) <= set("rwdmpi"):
             path = os.path.normpath(path)
             modes[path] = "".join(sorted(set(modes.get(path, "")) | set(tag)))
     return Observation(modes, params)

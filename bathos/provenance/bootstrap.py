@@ -11,7 +11,7 @@ right after the script's directory.
 An audit hook (`sys.addaudithook`) notes every file opened (`open`, `os.open`, `io.open_code`),
 renamed, copied or removed, and when the script parses its command line with argparse or Click
 (Typer), the parsed values. Notes are kept in memory, one per path, and appended to REPORT at
-exit, at SIGTERM, SIGHUP, SIGUSR1 and SIGUSR2, every second while new paths come, and at once in
+exit, at SIGTERM, SIGHUP, SIGUSR1 and SIGUSR2, every 0.25 s while new paths come, and at once in
 a forked child. Each line is `MODES<TAB>PATH`, MODES letters of `rwdmpi` (read, written, deleted
 or renamed away, moved here by a rename, named by a parsed parameter, imported as a module: at
 exit), or `=<TAB>{json}` for parsed parameters. A path holding a newline or starting with `"`
@@ -36,7 +36,7 @@ _LETTERS = tuple("".join(c for bit, c in zip((1, 2, 4, 8, 16, 32), "rwdmpi") if 
 _IGNORED = 64  # a path under an excluded prefix: noted once, never reported
 _WATCHED = frozenset(("open", "os.rename", "os.remove", "shutil.copyfile", "os.link",
                       "os.truncate"))
-_FLUSH_EVERY_S = 1.0
+_FLUSH_EVERY_S = 0.25
 _FLUSH_AT = 2048  # pending paths
 
 
@@ -296,6 +296,24 @@ def _trim_own_frames(hook: "Any") -> "Any":
     return excepthook
 
 
+def _observe(report_path: str, script_dir: str) -> "_Report | None":
+    """The notes of this run, flushed at exit, at signals and in forked children; None when the
+    report cannot be written (the script runs all the same)."""
+    try:
+        fd = os.open(report_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError:
+        return None
+    report = _Report(fd, _excluded_prefixes(script_dir))
+    import atexit
+
+    atexit.register(report.flush_at_exit)  # registered first: it runs after the script's own
+    os.register_at_fork(before=report.flush,
+                        after_in_child=lambda: setattr(report, "immediate", True))
+    _flush_then_die(report)
+    sys.meta_path.insert(0, _PatchOnImport(report))
+    return report
+
+
 def main() -> None:
     report_path, args = sys.argv[1], sys.argv[2:]
     paths = []
@@ -314,22 +332,17 @@ def main() -> None:
         start = len(sys.orig_argv) - len(sys.argv)
         del sys.orig_argv[start:start + len(sys.argv) - len(args)]
     sys.argv[:] = args
-    if not getattr(sys.flags, "safe_path", False):
-        sys.path.insert(0, os.path.dirname(os.path.realpath(script)))
-    sys.path[1:1] = [p for p in paths if p != sys.path[0]]
-    fd = os.open(report_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    report = _Report(fd, _excluded_prefixes(os.path.dirname(os.path.realpath(script))))
-    import atexit
-
-    atexit.register(report.flush_at_exit)  # registered first: it runs after the script's own
-    os.register_at_fork(before=report.flush, after_in_child=lambda: setattr(
-        report, "immediate", True))
-    _flush_then_die(report)
-    sys.meta_path.insert(0, _PatchOnImport(report))
+    script_dir = os.path.dirname(os.path.realpath(script))
+    at = 0 if getattr(sys.flags, "safe_path", False) else 1
+    if at:
+        sys.path.insert(0, script_dir)
+    sys.path[at:at] = [p for p in paths if p != script_dir]
+    report = _observe(report_path, script_dir) if hasattr(sys, "addaudithook") else None
     module = _main_module(script)
     code = compile(source, script, "exec", dont_inherit=True)
     sys.modules["__main__"] = module
-    sys.addaudithook(report.audit)
+    if report is not None:
+        sys.addaudithook(report.audit)
     exec(code, module.__dict__)
 
 

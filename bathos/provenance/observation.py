@@ -107,30 +107,50 @@ def read_report(path: Path) -> Observation:
     return parse_report(raw.decode("utf-8", "surrogateescape").splitlines())
 
 
+_LETTERS = "rwdmpi"  # READ, WRITE, DELETE, MOVED, NAMED, IMPORTED: bits 1 to 32 of a code
+
+
 def parse_report(lines: Iterable[str]) -> Observation:
+    """The observation in the report's lines (see `observer.py`); what does not parse is
+    skipped, and so are the interpreter's own files and paths relative to no known directory."""
     modes: dict[str, str] = {}
     params: dict[str, Any] = {}
+    own: list[str] = []
+    cwd = ""
+    lines = iter(lines)
     for line in lines:
         tag, sep, payload = line.partition("\t")
-        if not sep or not payload:
-            continue
-        if tag == "=":
+        if tag == "@" and sep:
+            cwd = payload if payload.startswith("/") else ""
+        elif tag == "x" and payload.startswith("/"):
+            own.append(os.path.join(payload, ""))
+        elif tag == "=" and sep:
             params.update(_params(payload))
-            continue
-        path = _path(payload)
-        if path is not None and tag and set(tag) <= set("rwdmpi"):
-            path = os.path.normpath(path)
-            modes[path] = "".join(sorted(set(modes.get(path, "")) | set(tag)))
-    return Observation(modes, params)
+        elif tag == "#" and sep:
+            # a killed script's last batch may be short
+            for code, path_line in zip(payload, lines, strict=False):
+                path = _path(path_line, cwd)
+                bits = ord(code) - 48
+                if path is not None and 0 < bits < 64:
+                    path = os.path.normpath(path)
+                    letters = {c for i, c in enumerate(_LETTERS) if bits & (1 << i)}
+                    modes[path] = "".join(sorted(set(modes.get(path, "")) | letters))
+    kept = {path: m for path, m in modes.items() if not path.startswith(tuple(own))}
+    return Observation(kept, params)
 
 
-def _path(payload: str) -> str | None:
+def _path(payload: str, cwd: str) -> str | None:
+    """The absolute path a line names, or None."""
     if payload.startswith('"'):
         try:
             payload = json.loads(payload)
         except ValueError:
             return None
-    return payload if isinstance(payload, str) and payload.startswith("/") else None
+    if not isinstance(payload, str) or not payload:
+        return None
+    if payload.startswith("/"):
+        return payload
+    return os.path.join(cwd, payload) if cwd else None
 
 
 def _params(payload: str) -> dict[str, Any]:

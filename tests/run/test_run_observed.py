@@ -207,11 +207,14 @@ def test_run_pythonpath_replaces_the_project_root(project: Project) -> None:
 
 
 def test_a_report_is_untrusted_input() -> None:
+    read, written, both, moved = (chr(48 + bits) for bits in (1, 2, 3, 8))
     observed = parse_report([
-        "r\t/data/x.csv", "w\t/out/./y.csv", "rw\t/data/x.csv", '"w"\t"/a"', "w", "zz\t/b",
-        "w\trelative.csv", '=\t{"lr": 0.1}', "=\tnot json", "=\t[1]", 'm\t"/tmp/new\\nline"',
-        "r\t\"unterminated",
+        "x\t/usr/lib", "@\t/work", f"#\t{read}{written}{both}~{moved}",
+        "data/x.csv", "/out/./y.csv", "/usr/lib/python3/os.py", "/bad/code", '"/tmp/new\\nline"',
+        '=\t{"lr": 0.1}', "=\tnot json", "=\t[1]", "w\t/old/format", "@\tnot-absolute", f"#\t{read}",
+        "lost.csv", "@\t/work", f"#\t{read}{read}", "/short.csv",
     ])
 
-    assert observed.modes == {"/data/x.csv": "rw", "/out/y.csv": "w", "/tmp/new\nline": "m"}
+    assert observed.modes == {"/work/data/x.csv": "r", "/out/y.csv": "w", "/tmp/new\nline": "m",
+                              "/short.csv": "r"}
     assert observed.params == {"lr": 0.1}

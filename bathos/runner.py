@@ -250,7 +250,7 @@ class ActiveRun:
         python, *script_and_args = self.command
         paths = [arg for path in self.import_paths for arg in ("--path", str(path))]
         return [python, str(BOOTSTRAP), str(self.scratch / REPORT_FILE), *paths,
-                *script_and_args]
+                "--code-cache", str(config.bth_home() / "cache" / "code"), *script_and_args]
 
     def begin(self) -> None:
         """Write the running record and start the heartbeat.

@@ -127,7 +127,8 @@ def bench_observed(bth: str, files: int, repeat: int, root: Path, env: dict[str,
     report = root / "report"
     commands = {
         "direct": [sys.executable, "reader.py", str(folder)],
-        "observed": [sys.executable, str(BOOTSTRAP), str(report), "reader.py", str(folder)],
+        "observed": [sys.executable, str(BOOTSTRAP), str(report), "--code-cache",
+                     str(root / "code"), "reader.py", str(folder)],
         "tracked": [bth, "run", "--python", sys.executable, "reader.py", "--", str(folder)],
     }
     ms = medians(commands, repeat, root, env)

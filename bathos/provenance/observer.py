@@ -137,19 +137,19 @@ class _Report:
             pass
 
     def flush(self) -> None:
-        seen = self.seen
-        paths = list(islice(seen, self.written, None))
-        modes = list(islice(seen.values(), self.written, None))
-        for path in self.grown:
+        # Another thread may note paths meanwhile: take the range, and the lists, first.
+        seen, start, end = self.seen, self.written, len(self.seen)
+        grown, self.grown = self.grown, []
+        params, self.params = self.params, []
+        self.written, self.check_at[0] = end, end + 1
+        self.flushed_at = self.clock()
+        paths = list(islice(seen, start, end))
+        modes = list(islice(seen.values(), start, end))
+        for path in grown:
             if path in seen:
                 paths.append(path)
                 modes.append(seen[path])
-        lines = [*self._batch(paths, modes), *self.params] if paths else self.params[:]
-        self.written = len(seen)
-        self.check_at[0] = self.written + 1
-        self.grown.clear()
-        self.params.clear()
-        self.flushed_at = self.clock()
+        lines = [*self._batch(paths, modes), *params] if paths else params
         if lines:
             self.write("\n".join(lines) + "\n")
 

@@ -23,13 +23,25 @@ from bathos.errors import (
 )
 from bathos.freshness import OutputCheck, Reason, Verdict
 from bathos.lineage import Lineage, LineageEdge, LineageNode
-from bathos.models import Dependency, Environment, Git, Host, Logs, Output, Run, Sidecar, Slurm
+from bathos.models import (
+    Capture,
+    Dependency,
+    Environment,
+    Git,
+    Host,
+    Logs,
+    Output,
+    Run,
+    Sidecar,
+    Slurm,
+)
 from bathos.query import RunQuery
 from bathos.scripting import current_run_id, experiment, log, output_dir
 
 __all__ = [
     "AmbiguousRunId",
     "BathosError",
+    "Capture",
     "Catalog",
     "CatalogError",
     "CheckReport",

@@ -27,12 +27,15 @@ from bathos.freshness import (
     RecordedRun,
     Verdict,
 )
-from bathos.query import RunQuery
+from bathos.fsutil import relative_posix
+from bathos.query import RunQuery, naive_utc
+from bathos.timespec import iso_utc
 
 if TYPE_CHECKING:
     import polars as pl
 
     from bathos.catalog.catalog import Catalog
+    from bathos.models import Run
     from bathos.provenance.git import History
 
 log = logging.getLogger("bathos.check")
@@ -66,7 +69,7 @@ class CheckReport:
         """JSON-ready: one dict per verdict, its fields in order, `started_at` ISO-8601 UTC."""
         return [
             {"run_id": v.run_id, "project": v.project, "script": v.script,
-             "started_at": v.started_at.isoformat() + "Z" if v.started_at else None,
+             "started_at": iso_utc(v.started_at) if v.started_at else None,
              "verdict": v.verdict,
              "reasons": [{"path": r.path, "how": r.how, "role": r.role, "detail": r.detail,
                           "commit": r.commit} for r in v.reasons],
@@ -454,12 +457,15 @@ def producer_of(catalog: Catalog, path: Path, *, against: str | None) -> FileOri
     if root is None:
         raise ConfigError(f"{path} is outside every git repository and bathos project",
                           hint="give a file inside a project, or run bth init there")
-    relpath = target.relative_to(root.resolve()).as_posix()
+    relpath = relative_posix(target, root.resolve()) or target.as_posix()
     digest = hash_file(target)
+    # The run that last wrote these bytes here; else the last that wrote here (the file changed
+    # since); else the last that wrote these bytes anywhere (the file moved).
     rows = catalog._fetch(
-        "SELECT run_id, path, (path = ? OR path = ?) AS by_path FROM outputs "
-        "WHERE path = ? OR path = ? OR sha256 = ? ORDER BY by_path DESC, started_at DESC LIMIT 1",
-        [relpath, str(target), relpath, str(target), digest.sha256],
+        "SELECT run_id, path, path IN (?, ?) AS by_path FROM outputs "
+        "WHERE path IN (?, ?) OR sha256 = ? "
+        "ORDER BY by_path DESC, sha256 IS NOT DISTINCT FROM ? DESC, started_at DESC LIMIT 1",
+        [relpath, str(target), relpath, str(target), digest.sha256, digest.sha256],
     ).tuples()
     if not rows:
         return FileOrigin(path=str(path), run_id=None)
@@ -469,3 +475,29 @@ def producer_of(catalog: Catalog, path: Path, *, against: str | None) -> FileOri
     return FileOrigin(path=str(path), run_id=run_id, matched_by="path" if by_path else "content",
                       recorded_path=recorded_path, verdict=report.verdicts[0])
 
+
+
+def tracked_changes(catalog: Catalog, run: Run) -> dict[str, str | None]:
+    """What `Catalog.tracked_changes` returns."""
+    from bathos.hashing import hash_bytes
+    from bathos.provenance import git
+
+    info = run.git
+    if info is None or not info.dirty or info.snapshot is None or info.commit is None:
+        return {}
+    try:
+        changed = git.snapshot_changes(Path(info.repo_root), info.commit, info.snapshot)
+    except ProvenanceError:
+        return {}  # the repository is gone or moved: nothing to tell
+    if not changed:
+        return {}  # only untracked files made it dirty
+    wanted = {(path, hash_bytes(data)[0]) for path, data in changed.items() if data is not None}
+    writers: dict[str, str | None] = dict.fromkeys(sorted(changed))
+    rows = catalog._fetch(
+        "SELECT path, sha256, run_id FROM outputs WHERE started_at < ? AND path IN "
+        "(SELECT unnest(?::VARCHAR[])) ORDER BY started_at DESC",
+        [naive_utc(run.started_at), sorted(changed)]).tuples()
+    for path, sha256, run_id in rows:
+        if writers[path] is None and (path, sha256) in wanted:
+            writers[path] = run_id
+    return writers

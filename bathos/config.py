@@ -9,12 +9,9 @@ Nothing is written outside these paths.
 
 from __future__ import annotations
 
-import fnmatch
-import functools
 import os
 import re
-from collections.abc import Callable
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -63,7 +60,7 @@ def check_slug(slug: str) -> str:
     if not SLUG_RE.match(slug):
         raise ConfigError(
             f"invalid project slug {slug!r} (use lower-case letters, digits, '_' and '-', "
-            "e.g. --slug my-project)"
+            "e.g. my-project)"
         )
     return slug
 
@@ -98,8 +95,8 @@ class ProjectConfig:
     secret_names: tuple[str, ...] = ()  # [secrets] names: regexes of secret option/variable names
     secret_values: tuple[str, ...] = ()  # [secrets] values: regexes of secret values
     secret_files: tuple[str, ...] = ()  # [secrets] files: globs kept out of git snapshots
+    capture_exclude: tuple[str, ...] = ()  # [capture] exclude: globs no run records as its files
     pythonpath: tuple[str, ...] = ()  # [run] pythonpath: directories put on a script's sys.path
-    capture_exclude: tuple[str, ...] = ()  # [capture] exclude: globs of files not recorded
 
     @property
     def path(self) -> Path:
@@ -110,16 +107,6 @@ class ProjectConfig:
         """Where a script under `bth run` imports the project's own code from, after its own
         directory: `[run] pythonpath` (relative to the root), else the project root."""
         return tuple(self.root / p for p in self.pythonpath) or (self.root,)
-
-
-@functools.cache
-def glob_matcher(globs: tuple[str, ...]) -> Callable[[str], bool]:
-    """A test of a `/`-separated path against `.bth.toml` globs (`[secrets] files`, `[capture]
-    exclude`): a glob without `/` matches a file's name in any folder, one with `/` the whole
-    path. All globs become one regex each, so a tree of 20,000 files is tested fast."""
-    by_name = re.compile("|".join(fnmatch.translate(g) for g in globs if "/" not in g) or "(?!)")
-    by_path = re.compile("|".join(fnmatch.translate(g) for g in globs if "/" in g) or "(?!)")
-    return lambda path: bool(by_name.match(PurePosixPath(path).name) or by_path.match(path))
 
 
 def find_project_file(start: Path | None = None) -> Path | None:

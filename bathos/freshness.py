@@ -18,7 +18,6 @@ from collections.abc import Mapping, Sequence
 import attrs
 
 VERDICTS = ("fresh", "stale", "stale-upstream", "unknown")
-OUTPUT_STATES = ("ok", "missing", "modified", "unverified")
 
 
 @attrs.frozen
@@ -50,7 +49,6 @@ class RecordedRun:
     started_at: dt.datetime | None
     dependencies: tuple[RecordedFile, ...]
     outputs: tuple[RecordedOutput, ...] = ()
-    parents: tuple[str, ...] = ()
     unknown_reason: str | None = None
 
 

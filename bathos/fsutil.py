@@ -1,6 +1,7 @@
 """Atomic file writes: a temporary name in the same directory, fsync, rename, fsync the directory.
 
 A reader or a crash at any instant sees the old file or the new one, never a part of either.
+Also how a path inside a project is recorded: relative to its root, with `/` separators.
 """
 
 from __future__ import annotations
@@ -46,3 +47,20 @@ def commit_file(tmp: Path, path: Path) -> None:
     """Rename an already-written, fsynced temporary file into place and make the rename durable."""
     os.replace(tmp, path)
     fsync_dir(path.parent)
+
+
+def relative_posix(path: str | os.PathLike[str], root: str | os.PathLike[str]) -> str | None:
+    """`path` relative to the directory `root` with `/` separators (`.` for `root` itself), or
+    None when it lies outside. Compared as text, without touching the file system: give both
+    absolute and normalised (resolved where links matter).
+
+        >>> relative_posix("/home/me/proj/lib/util.py", "/home/me/proj")
+        'lib/util.py'
+    """
+    text, base = os.fspath(path), os.fspath(root)
+    if text == base:
+        return "."
+    prefix = os.path.join(base, "")
+    if not text.startswith(prefix):
+        return None
+    return text[len(prefix):].replace(os.sep, "/")

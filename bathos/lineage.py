@@ -1,7 +1,8 @@
 """Lineage: which runs a run came from, and which came from it.
 
-An edge is explicit when a run names its parent (`--derived-from`), inferred when a run read a file
-(a recorded input) whose content hash equals an output of an earlier run.
+An edge is explicit when a run names its parent (`derived_from`), inferred when a run read a file
+(a recorded input) whose content an earlier run wrote: one parent per input, the newest run that
+wrote those bytes at that path before the child started, else the newest that wrote them anywhere.
 """
 
 from __future__ import annotations
@@ -52,30 +53,37 @@ class Lineage:
 
 
 # An inferred link: the child read, as an input, a non-empty file whose content an earlier run
-# wrote as an output.
-_INFERRED = ("d.sha256 = o.sha256 AND o.started_at < d.started_at AND d.role = 'input' "
-             "AND o.run_id <> d.run_id AND coalesce(d.size, 1) > 0")
+# wrote as an output. Of the runs that wrote those bytes before the child started, the one parent
+# is the newest that wrote them at the path the child read them from, else (a moved or copied
+# file) the newest that wrote them anywhere: never every producer of the same bytes.
+_CHOSEN = """
+SELECT o.run_id AS parent, d.run_id AS child
+FROM dependencies d JOIN outputs o
+  ON d.sha256 = o.sha256 AND o.started_at < d.started_at AND o.run_id <> d.run_id
+WHERE d.role = 'input' AND coalesce(d.size, 1) > 0 AND {inputs}
+QUALIFY row_number() OVER (PARTITION BY d.run_id, d.path
+                           ORDER BY o.path = d.path DESC, o.started_at DESC, o.run_id) = 1
+"""
+_IDS = "(SELECT unnest(?::VARCHAR[]))"
 _PARENTS_SQL = f"""
 SELECT parent_run_id AS parent, id AS child, false AS inferred
-FROM runs WHERE id IN (SELECT unnest(?::VARCHAR[])) AND parent_run_id IS NOT NULL
+FROM runs WHERE id IN {_IDS} AND parent_run_id IS NOT NULL
 UNION
-SELECT o.run_id, d.run_id, true
-FROM dependencies d JOIN outputs o ON {_INFERRED}
-WHERE d.run_id IN (SELECT unnest(?::VARCHAR[]))
+SELECT parent, child, true FROM ({_CHOSEN.format(inputs=f"d.run_id IN {_IDS}")})
 """
 _CHILDREN_SQL = f"""
 SELECT parent_run_id AS parent, id AS child, false AS inferred
-FROM runs WHERE parent_run_id IN (SELECT unnest(?::VARCHAR[]))
+FROM runs WHERE parent_run_id IN {_IDS}
 UNION
-SELECT o.run_id, d.run_id, true
-FROM outputs o JOIN dependencies d ON {_INFERRED}
-WHERE o.run_id IN (SELECT unnest(?::VARCHAR[]))
+SELECT parent, child, true
+FROM ({_CHOSEN.format(inputs=f"d.sha256 IN (SELECT sha256 FROM outputs WHERE run_id IN {_IDS})")})
+WHERE parent IN {_IDS}
 """
 
 
 def _edges(catalog: Catalog, sql: str, ids: set[str]) -> list[tuple[str, str, bool]]:
     listed = sorted(ids)  # one list parameter: DuckDB binds thousands of `?` slowly
-    rows = catalog._fetch(sql, [listed, listed]).tuples()
+    rows = catalog._fetch(sql, [listed] * sql.count("?")).tuples()
     return [(str(p), str(c), bool(inferred)) for p, c, inferred in rows]
 
 
@@ -103,10 +111,8 @@ def trace(catalog: Catalog, run_id: str, *, descendants: bool, max_depth: int) -
                     seen.add(new)
                     frontier.add(new)
     ids = {root, *(p for p, _ in edges), *(c for _, c in edges)}
-    rows = catalog._fetch(
-        "SELECT id, script, status, started_at FROM runs WHERE id IN (SELECT unnest(?::VARCHAR[]))",
-        [sorted(ids)],
-    ).tuples()
+    rows = catalog._fetch(f"SELECT id, script, status, started_at FROM runs WHERE id IN {_IDS}",
+                          [sorted(ids)]).tuples()
     nodes = {r[0]: LineageNode(r[0], r[1], r[2], r[3]) for r in rows}
     return Lineage(
         root=root, nodes=nodes,

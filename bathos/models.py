@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import attr
 import attrs
 
+from bathos.timespec import as_utc, iso_utc, parse_iso_utc
+
 if TYPE_CHECKING:
     import cattrs
 
@@ -98,8 +100,32 @@ class Output:
 
 
 @attrs.frozen
+class Capture:
+    """How the run's files were found, and what it named but did not write.
+
+    The tree scan walked `scanned` entries in `scan_s` seconds; `scan_capped` says it stopped at
+    its cap, so files the run wrote beyond it may be missing from `outputs`. `not_written` names
+    the outputs named in the arguments (or as the run's outputs) that the run did not write:
+    they are not among `outputs`. `modified_tracked` names the files tracked by git that the run
+    changed (relative to the repository root): the next run's tree is dirty because of them.
+    """
+
+    scanned: int = 0
+    scan_s: float = 0.0
+    scan_capped: bool = False
+    not_written: tuple[str, ...] = ()
+    modified_tracked: tuple[str, ...] = ()
+
+
+@attrs.frozen
 class Environment:
-    """The interpreter and the selected environment variables (secret-looking values redacted)."""
+    """The interpreter and the selected environment variables (secret-looking values redacted).
+
+    `packages_list` is the blob (`sha256:…`) listing the distributions the interpreter had
+    installed, one blob per distinct environment, shared by every run in it; `packages_count`
+    counts them. `Catalog.packages(run)` reads the list. Runs recorded before bathos kept lists,
+    and commands that are not Python, have neither.
+    """
 
     python_executable: str | None = None
     python_version: str | None = None
@@ -108,6 +134,8 @@ class Environment:
     packages_fingerprint: str | None = None
     packages_source: str | None = None
     variables: dict[str, str] = attrs.field(factory=dict)
+    packages_list: str | None = None
+    packages_count: int | None = None
 
 
 @attrs.frozen
@@ -143,7 +171,7 @@ class Run:
     name: str | None = None
     script: str | None = None
     argv: tuple[str, ...] = ()
-    params: dict[str, str] = attrs.field(factory=dict)
+    params: dict[str, str | list[str]] = attrs.field(factory=dict)  # a repeated name: a list
     cwd: str | None = None
     ended_at: dt.datetime | None = None
     duration_s: float | None = None
@@ -164,24 +192,15 @@ class Run:
     campaign_id: str | None = None
     agent_mode: AgentMode | None = None
     sidecar: Sidecar | None = None
+    capture: Capture | None = None  # None in running records and those of older bathos
 
     @property
     def is_finished(self) -> bool:
         return self.status in FINISHED_STATUSES
 
 
-def _to_iso(value: dt.datetime) -> str:
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)
-    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
-
-
 def _from_iso(value: Any, _: type) -> dt.datetime:
-    if isinstance(value, dt.datetime):
-        parsed = value
-    else:
-        parsed = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+    return as_utc(value) if isinstance(value, dt.datetime) else parse_iso_utc(str(value))
 
 
 @functools.cache
@@ -191,18 +210,23 @@ def converter() -> cattrs.Converter:
 
     conv = cattrs.Converter(forbid_extra_keys=False)
     conv.register_structure_hook(dt.datetime, _from_iso)
+    conv.register_structure_hook(str | list[str], _param_from_json)
     return conv
 
 
+def _param_from_json(value: Any, _: Any) -> str | list[str]:
+    return [str(item) for item in value] if isinstance(value, list) else str(value)
+
+
 def _serialize(_instance: Any, _field: Any, value: Any) -> Any:
-    return _to_iso(value) if isinstance(value, dt.datetime) else value
+    return iso_utc(value) if isinstance(value, dt.datetime) else value
 
 
 def unstructure(obj: Any) -> Any:
     """A model as plain JSON data (times as ISO-8601 UTC with `Z`).
 
     attrs' own `asdict` does this without the code generation cattrs needs on first use, which
-    would cost every `bth run` ~80 ms; `structure_run` is its inverse.
+    would add to every `bth run` (benchmarks/bench_run.py); `structure_run` is its inverse.
     """
     return attr.asdict(obj, value_serializer=_serialize, retain_collection_types=False)
 

@@ -58,8 +58,8 @@ def read_registry() -> dict[str, Path]:
     except FileNotFoundError:
         return {}
     except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{path} is unreadable: {exc} (fix or delete it; bth init rebuilds "
-                          "entries)") from exc
+        raise ConfigError(f"{path} is unreadable: {exc} (fix or delete it)",
+                          hint="bth init in a project registers it again") from exc
     projects = data.get("projects", {})
     return {slug: Path(entry["path"]) for slug, entry in projects.items()
             if isinstance(entry, dict) and isinstance(entry.get("path"), str)}
@@ -100,7 +100,7 @@ def parse_remote(spec: str) -> Remote:
     name, sep, target = spec.partition("=")
     host, colon, path = target.partition(":")
     if not (sep and colon and name and host and path):
-        raise ConfigError(f"--remote {spec!r} is not NAME=host:path "
+        raise ConfigError(f"remote {spec!r} is not NAME=host:path "
                           "(e.g. cluster=login.hpc:~/.bth)")
     return Remote(name=name, host=host, path=path)
 
@@ -145,8 +145,8 @@ def init_project(
         project = config.load_project(existing)
         asked = {"slug": slug, "remotes": remotes or None, "slurm_partition": slurm_partition}
         if any(v is not None and getattr(project, k) != v for k, v in asked.items()):
-            raise ConfigError(f"{existing} already exists with other settings (use --force to "
-                              "overwrite it)")
+            raise ConfigError(f"{existing} already exists with other settings",
+                              hint="bth init --force overwrites it")
     else:
         project = ProjectConfig(
             root=root, slug=config.check_slug(slug or config.slug_from_name(root.name)),

@@ -24,6 +24,9 @@ class RunQuery:
 
     >>> RunQuery(since="7d", status="failed", tags=["tuning"])
     >>> RunQuery(all_projects=True, params={"lr": "0.1"}, limit=20)
+
+    A param matches by value: `{"lr": "0.020"}` finds a run given `--lr 0.02`, `{"cuda": "false"}`
+    one given `--no-cuda`, and `{"tag": "a"}` one given `--tag a --tag b`.
     """
 
     project: str | Sequence[str] | None = None
@@ -104,7 +107,7 @@ class RunQuery:
             add("(script GLOB ? OR regexp_extract(script, '[^/]*$') GLOB ?)", self.script,
                 self.script)
         for key, value in self.params.items():
-            add("(params->>?) = ?", key, value)
+            add(*_param_match(key, value))
         if self.host:
             add("hostname GLOB ?", self.host)
         if self.commit:
@@ -124,6 +127,31 @@ class RunQuery:
         if self.campaign:
             add("campaign_id = ?", self.campaign)
         return where, args
+
+
+def _param_match(key: str, value: str) -> tuple[Any, ...]:
+    """A clause (and its arguments) true when param `key`, or any item of a list, has `value`:
+    numbers by value (`0.020` is `0.02`, integers exactly), true/false in any case, any other
+    text as it is; the typed values read by `param_value` from the recorded text."""
+    from bathos.provenance.params import INTEGER, NUMBER, param_value
+
+    typed = param_value(value)
+    args: list[Any]
+    if isinstance(typed, bool):
+        test, args = "lower(v) = ?", [value.lower()]
+    elif isinstance(typed, int) and abs(typed) < 2**127:  # beyond, DuckDB has no integer for it
+        test = (f"(v = ? OR CASE WHEN regexp_full_match(v, '{INTEGER}') "
+                f"THEN TRY_CAST(v AS HUGEINT) = ? "
+                f"ELSE regexp_full_match(v, '{NUMBER}') AND TRY_CAST(v AS DOUBLE) = ? END)")
+        args = [value, typed, float(typed)]
+    elif isinstance(typed, int | float):
+        test = f"(v = ? OR regexp_full_match(v, '{NUMBER}') AND TRY_CAST(v AS DOUBLE) = ?)"
+        args = [value, float(typed)]
+    else:
+        test, args = "v = ?", [value]
+    items = ("CASE WHEN json_type(params->?) = 'ARRAY' THEN (params->?)->>'$[*]' "
+             "ELSE [params->>?] END")
+    return f"len(list_filter({items}, lambda v: {test})) > 0", key, key, key, *args
 
 
 def naive_utc(value: dt.datetime) -> dt.datetime:

@@ -16,6 +16,7 @@ import fcntl
 import json
 import logging
 import os
+import re
 import select
 import shutil
 import signal
@@ -32,9 +33,12 @@ import attrs
 from bathos import config, ids
 from bathos.catalog import blobs, store
 from bathos.errors import ConfigError, ProvenanceError
-from bathos.models import Dependency, Logs, Output, Run, Sidecar, unstructure, utcnow
+from bathos.fsutil import relative_posix
+from bathos.models import Capture, Dependency, Logs, Output, Run, Sidecar, unstructure, utcnow
+from bathos.provenance import scan
 
 if TYPE_CHECKING:
+    from bathos.hashing import FileDigest
     from bathos.provenance.observation import Observation
     from bathos.provenance.secrets import Redactor
 
@@ -43,18 +47,24 @@ log = logging.getLogger("bathos.runner")
 FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2)
 LOG_CAP_BYTES = 8 * 1024 * 1024
 DEFAULT_HASH_CAP_BYTES = 1024 * 1024 * 1024
-MAX_DIR_OUTPUTS = 2000
+# An option whose name says it names an output (normalised: `--out-dir` is `out_dir`).
+OUTPUT_OPTION = re.compile(r"o|(out|output|save|dest|destination)s?(_?(dir|file|path|to|as))?"
+                           r"|(out|output|save)_\w+|\w+_(out|output|outputs)", re.IGNORECASE)
 RESULTS_EVENT = "_bth"
 # After the command exits, its output is still read this long: a daemon it started may hold its
 # stdout open, and the run must not wait for the daemon.
 LOG_GRACE_S = 1.5
 
 
+def _env_number(name: str, default: float) -> float:
+    """The number in environment variable `name` (digits and a point), else `default`."""
+    value = os.environ.get(name, "")
+    return float(value) if value.replace(".", "", 1).isdigit() else default
+
+
 def hash_cap_bytes() -> int:
     """Files above `$BTH_HASH_CAP_MB` (default 1024) keep only size and mtime."""
-    value = os.environ.get("BTH_HASH_CAP_MB", "")
-    return int(float(value) * 1024 * 1024) if value.replace(".", "", 1).isdigit() \
-        else DEFAULT_HASH_CAP_BYTES
+    return int(_env_number("BTH_HASH_CAP_MB", DEFAULT_HASH_CAP_BYTES / 2**20) * 2**20)
 
 
 @attrs.frozen
@@ -95,6 +105,7 @@ class RunSpec:
 class _PathState:
     exists: bool
     mtime_ns: int = 0
+    ctime_ns: int = 0
     size: int = 0
     is_dir: bool = False
 
@@ -104,14 +115,12 @@ def _state(path: Path) -> _PathState:
         st = path.stat()
     except OSError:
         return _PathState(False)
-    return _PathState(True, st.st_mtime_ns, st.st_size, path.is_dir())
+    return _PathState(True, st.st_mtime_ns, st.st_ctime_ns, st.st_size, path.is_dir())
 
 
 def _relative(path: Path, base: Path) -> str:
-    try:
-        return path.resolve().relative_to(base).as_posix()
-    except ValueError:
-        return str(path.resolve())
+    resolved = path.resolve()
+    return relative_posix(resolved, base) or str(resolved)
 
 
 def _project_python(project: config.ProjectConfig | None) -> str | None:
@@ -149,8 +158,8 @@ def _script(spec: RunSpec) -> Path | None:
     if script.is_dir():
         raise ConfigError(f"{spec.target} is a directory, not a script (give the .py file)")
     if not script.is_file():
-        raise ConfigError(f"script {spec.target} does not exist (check the path; for a command "
-                          "use: bth run -- COMMAND ARGS)")
+        raise ConfigError(f"script {spec.target} does not exist (check the path)",
+                          hint="for a command, use: bth run -- COMMAND ARGS")
     return script
 
 
@@ -213,14 +222,16 @@ class ActiveRun:
     fragment: Path
     scratch: Path
     output_dir: Path
-    watched: dict[Path, _PathState]
-    explicit_outs: tuple[Path, ...]
+    watched: dict[Path, _PathState]  # paths named in the arguments or as outputs, as they were
+    named_outputs: frozenset[Path]  # those named as outputs: never inputs
+    scan_roots: tuple[Path, ...]  # where the tree scan looks for files the run changed
+    scan_rules: scan.Rules
     started_monotonic: float
+    since_ns: int  # files changed at or after this (the file system's clock, see `begin`) are new
     redactor: Redactor  # what it took out of the record is scrubbed from the kept logs
     # A Python script runs through the bootstrap, which reports the files it touches and puts
     # these directories on its sys.path; None for any other command.
     import_paths: tuple[Path, ...] | None = None
-    project: config.ProjectConfig | None = None
     # Why the catalog could not take the run (None while it can), and where it was spilled.
     unrecorded: str | None = None
     spill: Path | None = None
@@ -261,6 +272,9 @@ class ActiveRun:
         """
         with contextlib.suppress(OSError):
             self.output_dir.mkdir(parents=True, exist_ok=True)
+            # The file system's own clock, which files the run writes are stamped by: it may be
+            # coarser than the system's (1-2 s on some), or a few ms behind it (Linux).
+            self.since_ns = self.output_dir.stat().st_mtime_ns
         try:
             self.fragment = store.write_run(self.catalog, self.run)
         except OSError as exc:
@@ -312,7 +326,7 @@ class ActiveRun:
         self._stop.set()
         events = read_results(self.scratch / "results.jsonl")
         observed = self._observation()
-        inputs, outputs = self._with_observed(observed, *self._files())
+        inputs, outputs, capture = self._files(observed)
         merged = _bounded({**events.results, **(results or {})})
         error = error or events.error
         ended, ended_monotonic = self.ended or (utcnow(), time.monotonic())
@@ -329,6 +343,7 @@ class ActiveRun:
             tags=tuple(dict.fromkeys((*self.run.tags, *events.tags))),
             params={**self.run.params, **self.redactor.params(_parsed_params(observed)),
                     **self.redactor.params(events.params)},
+            capture=capture,
         )
         self.run = run
         self._record(run)
@@ -350,29 +365,64 @@ class ActiveRun:
 
         self.spill = spill.write_spill(unstructure(run), self.kept_logs,
                                        spill.spill_places(self.output_dir, run.id))
-        where = (f"its record and logs are kept in {self.spill} (import them later: "
-                 f"bth import-spill {self.spill})" if self.spill else
+        where = (f"its record and logs are kept in {self.spill}" if self.spill else
                  "nothing of it could be kept (no spill place was writable)")
-        log.warning("run %s could not be recorded (%s); %s", run.id, self.unrecorded, where)
+        log.warning("run %s could not be recorded (%s); %s", run.id, self.unrecorded, where,
+                    extra={"hint": f"bth import-spill {self.spill} records it"}
+                    if self.spill else {})
 
-    def _files(self) -> tuple[list[Dependency], tuple[Output, ...]]:
-        """Inputs (named in argv, unchanged by the run) and outputs (created or modified)."""
+    def _files(self, observed: Observation | None = None,
+               ) -> tuple[list[Dependency], tuple[Output, ...], Capture]:
+        """Inputs and outputs, and how they were found.
+
+        A path named in the arguments or as an output is judged by its own state: changed during
+        the run, it is an output; unchanged, an input, or not written when it was named as an
+        output. The tree scan of the run's directories adds every other file the run changed,
+        and what the bootstrap `observed` a Python script read and write adds the rest.
+        """
+        cap = hash_cap_bytes()
+        inputs, written, not_written, directories = self._named_files(cap)
+        found = scan.changed_files(
+            (self.output_dir, *directories, *self.scan_roots), self.since_ns, self.scan_rules,
+            max_entries=int(_env_number("BTH_SCAN_MAX_ENTRIES", scan.MAX_ENTRIES)),
+            max_seconds=_env_number("BTH_SCAN_MAX_SECONDS", scan.MAX_SECONDS))
+        named = {_relative(p, self.base) for p in self.watched if p not in directories}
+        for path in found.paths:
+            relpath = _relative(path, self.base)
+            if relpath not in named:
+                written[relpath] = path
+        if observed is not None:
+            self._add_observed(observed, inputs, written, cap)
+        digests = _digests(written, cap)
+        capture = Capture(scanned=found.visited, scan_s=found.seconds,
+                          scan_capped=found.capped is not None, not_written=not_written,
+                          modified_tracked=self._modified_tracked(digests))
+        _warn_about(found, capture)
+        outputs = tuple(Output(path=relpath, size=d.size, sha256=d.sha256, mtime=d.mtime)
+                        for relpath, d in digests.items())
+        return inputs, outputs, capture
+
+    def _named_files(self, cap: int) -> tuple[list[Dependency], dict[str, Path], tuple[str, ...],
+                                              list[Path]]:
+        """The named paths sorted out: inputs, outputs written (by relative path), outputs not
+        written, and directories (walked by the scan)."""
         from bathos.provenance.deps import file_dependency
 
-        cap = hash_cap_bytes()
         inputs: list[Dependency] = []
-        produced: dict[Path, None] = {}
+        written: dict[str, Path] = {}
+        not_written: dict[str, None] = {}
+        directories: list[Path] = []
         for path, before in self.watched.items():
             after = _state(path)
             if after.is_dir or before.is_dir:
-                produced.update(dict.fromkeys(self._new_files(path)))
-            elif after.exists and before == after:
-                inputs.append(file_dependency(path, "input", self.base, cap_bytes=cap))
+                directories.append(path)
+            elif after.exists and after != before:
+                written[_relative(path, self.base)] = path
+            elif path in self.named_outputs:
+                not_written[_relative(path, self.base)] = None
             elif after.exists:
-                produced[path] = None
-        produced.update(dict.fromkeys(p for p in self.explicit_outs if p.is_file()))
-        produced.update(dict.fromkeys(self._new_files(self.output_dir, all_files=True)))
-        return inputs, tuple(self._output(p, cap) for p in produced)
+                inputs.append(file_dependency(path, "input", self.base, cap_bytes=cap))
+        return inputs, written, tuple(not_written), directories
 
     def _observation(self) -> Observation | None:
         """What the bootstrap saw the script do; None for a command it did not run."""
@@ -382,58 +432,75 @@ class ActiveRun:
 
         return read_report(self.scratch / REPORT_FILE)
 
-    def _with_observed(self, observed: Observation | None, inputs: list[Dependency],
-                       outputs: tuple[Output, ...]) -> tuple[list[Dependency], tuple[Output, ...]]:
-        """`inputs` and `outputs` with the files the script was seen to read and write added,
-        except the run's code and the files already there."""
-        if observed is None:
-            return inputs, outputs
+    def _add_observed(self, observed: Observation, inputs: list[Dependency],
+                      written: dict[str, Path], cap: int) -> None:
+        """Add to `inputs` and `written` the files the script was seen to read and write, but
+        its code and the files already there."""
         from bathos.provenance.deps import file_dependency
         from bathos.provenance.observation import Exclusions, own_prefixes
 
-        recorded = [d.path for d in (*self.run.dependencies, *inputs)]
-        recorded += [o.path for o in outputs]
+        recorded = [*(d.path for d in (*self.run.dependencies, *inputs)), *written]
         excluded = Exclusions(
-            root=self.project.root if self.project else self.base,
             prefixes=own_prefixes(config.bth_home(), self.catalog, self.scratch),
             known=frozenset(os.path.realpath(self.base / path) for path in recorded),
-            glob=config.glob_matcher(self.project.capture_exclude if self.project else ()))
-        read, written = observed.files(
-            started_ns=int(self.run.started_at.timestamp() * 1e9), excluded=excluded)
-        cap = hash_cap_bytes()
-        kept: list[Output] = []
+            glob=scan.excluder(self.scan_rules.exclude, self.scan_rules.exclude_root))
+        read, wrote = observed.files(since_ns=self.since_ns, excluded=excluded)
+        outputs = {os.path.realpath(p) for p in (
+            *self.named_outputs, *_output_option_paths(observed.params, self.run.cwd or "."))}
         for path in read:
+            if os.path.realpath(path) in outputs:
+                continue  # named as an output, and not written: never an input
             with contextlib.suppress(ProvenanceError):  # gone since it was seen
                 inputs.append(file_dependency(path, "input", self.base, cap_bytes=cap))
-        for path in written:
-            with contextlib.suppress(OSError):
-                kept.append(self._output(path, cap))
-        return inputs, (*outputs, *kept)
+        for path in wrote:
+            written.setdefault(_relative(path, self.base), path)
 
-    def _new_files(self, directory: Path, *, all_files: bool = False) -> list[Path]:
-        start_ns = int(self.run.started_at.timestamp() * 1e9)
-        found: list[Path] = []
-        for root, _, files in os.walk(directory):
-            for name in files:
-                path = Path(root, name)
-                with contextlib.suppress(OSError):
-                    if all_files or path.stat().st_mtime_ns >= start_ns:
-                        found.append(path)
-                if len(found) >= MAX_DIR_OUTPUTS:
-                    log.warning("more than %d files under %s: recorded the first %d",
-                                MAX_DIR_OUTPUTS, directory, MAX_DIR_OUTPUTS)
-                    return sorted(found)
-        return sorted(found)
+    def _modified_tracked(self, digests: Mapping[str, FileDigest]) -> tuple[str, ...]:
+        """The outputs tracked by git whose content is not what git's index holds."""
+        inside = [relpath for relpath in digests if not os.path.isabs(relpath)]
+        if self.run.git is None or not inside:
+            return ()
+        from bathos.errors import ProvenanceError
+        from bathos.provenance.git import index_blob_ids
 
-    def _output(self, path: Path, cap: int) -> Output:
-        from bathos.hashing import hash_file
-
-        digest = hash_file(path, cap_bytes=cap)
-        return Output(path=_relative(path, self.base), size=digest.size, sha256=digest.sha256,
-                      mtime=digest.mtime)
+        try:
+            index = index_blob_ids(self.base)
+        except ProvenanceError as exc:
+            log.warning("cannot tell which tracked files the run changed: %s", exc)
+            return ()
+        return tuple(relpath for relpath in inside
+                     if relpath in index and digests[relpath].git_blob != index[relpath][0])
 
 
-def _parsed_params(observed: Observation | None) -> dict[str, str]:
+def _digests(written: Mapping[str, Path], cap: int) -> dict[str, FileDigest]:
+    """The hashes of the files written, in path order; a file gone since is left out."""
+    from bathos.hashing import hash_file
+
+    digests = {}
+    for relpath in sorted(written):
+        with contextlib.suppress(OSError):
+            digests[relpath] = hash_file(written[relpath], cap_bytes=cap)
+    return digests
+
+
+def _warn_about(found: scan.Scan, capture: Capture) -> None:
+    """One line for each thing about the run's files its user should know."""
+    if found.capped == "files":
+        log.warning("more than %d files changed during the run: recorded the first %d as its "
+                    "outputs", scan.MAX_CHANGED, scan.MAX_CHANGED)
+    elif found.capped:
+        log.warning("the scan for files the run wrote stopped at its cap (%d entries in %.1f s): "
+                    "outputs beyond it may be missing (leave large directories out with "
+                    ".bth.toml [capture] exclude)", found.visited, found.seconds)
+    if capture.not_written:
+        log.warning("not written by this run, so not recorded as its output: %s",
+                    ", ".join(capture.not_written))
+    if capture.modified_tracked:
+        log.warning("the run changed files tracked by git: %s (the next run's tree is dirty "
+                    "until they are committed or restored)", ", ".join(capture.modified_tracked))
+
+
+def _parsed_params(observed: Observation | None) -> dict[str, str | list[str]]:
     """The values the script's argparse or Click parser parsed, as the run records them."""
     if observed is None:
         return {}
@@ -506,6 +573,7 @@ def start_run(spec: RunSpec, *, environ: Mapping[str, str] | None = None) -> Act
     environ = os.environ if environ is None else environ
     started_at = utcnow()
     started_monotonic = time.monotonic()
+    since_ns = time.time_ns()
     script = _script(spec)
     project = _find_project(spec, script)
     command, python = _command(spec, script, project)
@@ -522,21 +590,24 @@ def start_run(spec: RunSpec, *, environ: Mapping[str, str] | None = None) -> Act
     cache = config.bth_home() / "cache"
     dependencies = _code_dependencies(script, command[0], base, cache)
     sidecar, sidecar_dep = _sidecar(script, base, spec.no_sidecar)
-    watched = {p: _state(p) for p in params.candidate_paths(spec.args, spec.cwd)}
-    explicit = tuple((spec.cwd / o).resolve() for o in spec.outs)
     run_id = ids.new_run_id()
     argv = redactor.argv(spec.args)
+    run_params = redactor.params(params.parse_params(argv) if spec.params is None
+                                 else spec.params)
+    candidates = params.candidate_paths(spec.args, spec.cwd)
+    named_outputs = frozenset(_named_outputs(spec, run_params, candidates))
+    watched = {p: _state(p) for p in (*candidates, *sorted(named_outputs))}
     output_root = project.root if project else spec.cwd
     run = Run(
         id=run_id, project=slug, started_at=started_at, updated_at=started_at, status="running",
         name=spec.name, script=_relative(script, base) if script else spec.target,
-        argv=argv, params=redactor.params(spec.params) if spec.params is not None
-        else params.parse_params(argv),
+        argv=argv, params=run_params,
         cwd=str(spec.cwd.resolve()), host=host.capture_host(), slurm=slurm.capture_slurm(environ),
         git=git_info, dependencies=(*dependencies, *([sidecar_dep] if sidecar_dep else [])),
         environment=environment.capture_environment(
             python, project.root if project else base, environ=environ,
-            extra_vars=project.env if project else (), cache_dir=cache, redactor=redactor),
+            extra_vars=project.env if project else (), cache_dir=cache, redactor=redactor,
+            catalog=catalog),
         tags=tuple(dict.fromkeys(spec.tags)), parent_run_id=parent,
         campaign_id=spec.campaign_id, agent_mode=spec.agent_mode,  # type: ignore[arg-type]
         sidecar=sidecar,
@@ -546,9 +617,43 @@ def start_run(spec: RunSpec, *, environ: Mapping[str, str] | None = None) -> Act
         fragment=store.fragment_path(catalog, slug, run_id),
         scratch=config.scratch_dir(run_id),
         output_dir=output_root / "outputs" / run_id,
-        watched=watched, explicit_outs=explicit, started_monotonic=started_monotonic,
-        redactor=redactor, import_paths=_import_paths(script, project, git_info is not None, base),
-        project=project,
+        watched=watched, named_outputs=named_outputs,
+        scan_roots=(spec.cwd, project.root if project else base),
+        scan_rules=_scan_rules(project, catalog, output_root, run_id),
+        started_monotonic=started_monotonic, since_ns=since_ns, redactor=redactor,
+        import_paths=_import_paths(script, project, git_info is not None, base),
+    )
+
+
+def _named_outputs(spec: RunSpec, run_params: Mapping[str, str | list[str]],
+                   candidates: Sequence[Path]) -> list[Path]:
+    """The paths named as outputs: each of `spec.outs`, and each of the `candidates` (argument
+    paths) that is a value of an option whose name says it is an output (`--out`,
+    `--output-dir`, `--save-path` …)."""
+    here = os.path.abspath(spec.cwd)  # as `params.candidate_paths` makes them absolute
+    options = _output_option_paths(run_params, here)
+    return [*(Path(os.path.normpath(os.path.join(here, o))) for o in spec.outs),
+            *(p for p in candidates if p in options)]
+
+
+def _output_option_paths(params: Mapping[str, Any], cwd: str | Path) -> set[Path]:
+    """The values of the options whose name says they name an output, as absolute paths."""
+    here = os.path.abspath(cwd)
+    return {Path(os.path.normpath(os.path.join(here, v)))
+            for k, values in params.items() if OUTPUT_OPTION.fullmatch(k)
+            for v in (values if isinstance(values, list) else [values])
+            if isinstance(v, str) and v}
+
+
+def _scan_rules(project: config.ProjectConfig | None, catalog: Path, output_root: Path,
+                run_id: str) -> scan.Rules:
+    """What the tree scan leaves out: bathos's own files, other runs' output directories, and
+    the project's `[capture] exclude` globs."""
+    return scan.Rules(
+        skipped=frozenset(os.path.realpath(p) for p in (catalog, config.bth_home())),
+        outputs_dir=os.path.realpath(output_root / "outputs"), own_run=run_id,
+        exclude=project.capture_exclude if project else (),
+        exclude_root=os.path.realpath(project.root if project else output_root),
     )
 
 

@@ -13,7 +13,6 @@ from bathos_cli import options, render
 
 EXIT_STALE = 1
 _ORDER = ("stale", "stale-upstream", "unknown", "fresh")
-_STYLE = {"fresh": "green", "stale": "red", "stale-upstream": "yellow", "unknown": "magenta"}
 
 
 def _line(verdict: Any, verbose: bool) -> list[str]:
@@ -34,7 +33,7 @@ def _echo_report(report: Any, verbose: bool) -> None:
         group = [v for v in report.verdicts if v.verdict == kind]
         if not group:
             continue
-        click.secho(f"{kind} ({len(group)})", fg=_STYLE[kind], bold=True)
+        click.secho(f"{kind} ({len(group)})", fg=render.STYLES[kind], bold=True)
         click.echo("\n".join(line for verdict in group for line in _line(verdict, verbose)))
     counts = report.counts()
     changed = sum(1 for v in report.verdicts if v.outputs_changed)

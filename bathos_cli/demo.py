@@ -1,4 +1,9 @@
-"""`bth demo`: a guided tour on a scratch project, with real runs and the real commands."""
+"""`bth demo`: a guided tour on a scratch project, with real runs and the real commands.
+
+The project is a copy of `examples/demo` (shipped inside the wheel as `bathos/examples`), made a
+git repository with two commits. Only the demo commits on a user's behalf, so that code lives here
+rather than in bathos' git provenance, which never moves HEAD.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,8 @@ from pathlib import Path
 import click
 
 from bathos_cli import render
+
+DEMO_NAME = "particles"
 
 
 def _say(text: str) -> None:
@@ -47,8 +54,6 @@ def demo(directory: Path | None, home: Path | None) -> None:
     """Tour bathos on a scratch project: tracked runs, a failure, a dirty tree, lineage."""
     import tempfile
 
-    from bathos.demo import change_physics, prepare_demo_project
-
     base = directory or Path(tempfile.mkdtemp(prefix="bth-demo-"))
     base.mkdir(parents=True, exist_ok=True)
     home = (home or base / "bth-home").resolve()
@@ -84,3 +89,63 @@ def demo(directory: Path | None, home: Path | None) -> None:
     tour.bth("sql", "SELECT status, count(*) AS runs, round(avg(duration_s), 2) AS avg_s "
              "FROM runs GROUP BY status ORDER BY status")
     _say(f"Explore further: cd {root} && BTH_HOME={tour.env['BTH_HOME']} bth ls")
+
+
+def examples_dir() -> Path:
+    """Where the example files are: inside the installed package, or beside it in a checkout."""
+    import bathos
+    from bathos import ConfigError
+
+    here = Path(bathos.__file__).resolve().parent
+    for candidate in (here / "examples", here.parent / "examples"):
+        if (candidate / "demo").is_dir():
+            return candidate
+    raise ConfigError("the bathos examples are missing from this installation (reinstall bathos)")
+
+
+def prepare_demo_project(directory: Path, *, python: str) -> Path:
+    """Copy the demo into `directory/particles`, commit it, and make it a bathos project.
+
+    `python` is the interpreter its scripts run with (one where `import bth` works).
+    """
+    import shutil
+
+    from bathos import ConfigError
+    from bathos.projects import init_project
+
+    root = directory / DEMO_NAME
+    if root.exists():
+        raise ConfigError(f"{root} already exists (give an empty --dir)")
+    shutil.copytree(examples_dir() / "demo", root,
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    (root / ".gitignore").write_text("outputs/\n__pycache__/\n")
+    _commit_all(root, "Particle simulation: first version")
+    init_project(root, python=python)
+    _commit_all(root, "Track experiments with bathos")
+    return root
+
+
+def _commit_all(root: Path, message: str) -> None:
+    """Make `root` a repository if needed and commit every non-ignored file on its branch."""
+    import pygit2
+
+    from bathos import ProvenanceError
+
+    try:
+        repo = (pygit2.Repository(str(root)) if (root / ".git").exists()
+                else pygit2.init_repository(str(root), initial_head="main"))
+        repo.index.add_all()
+        repo.index.write()
+        tree = repo.index.write_tree()
+        who = pygit2.Signature("bathos demo", "demo@bathos.invalid")
+        parents = [] if repo.head_is_unborn else [repo.head.target]
+        repo.create_commit("HEAD", who, who, message, tree, parents)
+    except (pygit2.GitError, OSError) as exc:
+        raise ProvenanceError(f"cannot commit the demo project in {root}: {exc}") from exc
+
+
+def change_physics(root: Path) -> Path:
+    """Edit the simulation's physics module (uncommitted), as a researcher would between runs."""
+    path = root / "sim" / "physics.py"
+    path.write_text(path.read_text().replace("DAMPING = 0.95", "DAMPING = 0.90"))
+    return path

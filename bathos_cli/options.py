@@ -41,7 +41,8 @@ def run_filters(*, find: bool = False) -> Callable[[F], F]:
             options += [
                 click.option("--script", help="Script path or file name matches this glob."),
                 click.option("--param", "params", multiple=True, metavar="K=V",
-                             help="Argument K had value V (repeatable)."),
+                             help="Param K has value V; numbers match by value, "
+                             "0.020 = 0.02 (repeatable)."),
                 click.option("--host", help="Host name matches this glob."),
                 click.option("--commit", help="Git commit (or snapshot) starts with this."),
                 click.option("--slurm-job", help="SLURM job id, array job id, or JOB_TASK."),

@@ -60,16 +60,29 @@ def find(params: tuple[str, ...], json_: bool, csv_: bool, **criteria: Any) -> N
 
 @click.command("show")
 @click.argument("run_id")
-@click.option("--json", "json_", is_flag=True, help="Print the whole record as JSON.")
-def show(run_id: str, json_: bool) -> None:
+@click.option("--packages", is_flag=True,
+              help="Print the Python packages the run had installed: name, version, source.")
+@click.option("--json", "json_", is_flag=True,
+              help="Print the whole record (with --packages: the packages) as JSON.")
+def show(run_id: str, packages: bool, json_: bool) -> None:
     """Everything recorded about one run (a unique id prefix of 4+ characters is enough)."""
     from bathos.models import unstructure
 
-    record = unstructure(_catalog().get(run_id))
-    if json_:
-        render.echo_json(record, indent=2)
+    catalog = _catalog()
+    run = catalog.get(run_id)
+    if packages:
+        rows = catalog.packages(run)
+        if not rows:
+            listed = run.environment is not None and run.environment.packages_list is not None
+            click.echo(f"Run {run.id[:render.SHORT_ID]} " + (
+                "had no Python packages installed." if listed else "has no package list (it "
+                "ran no Python, or was recorded before bathos kept them)."), err=True)
+        render.listing(rows.to_dicts(), rows.columns, json_=json_, csv_=False,
+                       table=render.echo_packages)
+    elif json_:
+        render.echo_json(unstructure(run), indent=2)
     else:
-        render.echo_record(record)
+        render.echo_record(unstructure(run), tracked_changes=catalog.tracked_changes(run))
 
 
 @click.command("sql")

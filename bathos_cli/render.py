@@ -62,16 +62,20 @@ def echo_table(headers: Sequence[str], rows: Sequence[Sequence[str]], *,
         click.echo("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip())
 
 
-STATUS_STYLE = {
-    "completed": "[green]{}[/]", "failed": "[red]{}[/]", "running": "[cyan]{}[/]",
-    "interrupted": "[yellow]{}[/]", "lost": "[magenta]{}[/]",
+# The colour of every run status and freshness verdict, wherever the CLI shows one.
+STYLES = {
+    "completed": "green", "failed": "red", "running": "cyan", "interrupted": "yellow",
+    "lost": "magenta",
+    "fresh": "green", "stale": "red", "stale-upstream": "yellow", "unknown": "magenta",
 }
 
 
 def style_status(status: str) -> str:
+    """A status or verdict as Rich markup in its colour (`STYLES`)."""
     from rich.markup import escape
 
-    return STATUS_STYLE.get(status, "{}").format(escape(status))
+    colour = STYLES.get(status)
+    return f"[{colour}]{escape(status)}[/]" if colour else escape(status)
 
 
 def when(value: dt.datetime | None, now: dt.datetime | None = None) -> str:
@@ -158,7 +162,8 @@ _LISTS = [("Dependencies", "dependencies", ("role", "path", "sha256")),
           ("Outputs", "outputs", ("path", "size", "sha256"))]
 
 
-def _lines(record: dict[str, Any]) -> Iterator[tuple[str, str] | str]:
+def _lines(record: dict[str, Any], tracked_changes: dict[str, str | None]
+           ) -> Iterator[tuple[str, str] | str]:
     """Section titles (str) and key/value pairs, in reading order."""
     for title, keys in _SECTIONS:
         yield title
@@ -173,6 +178,13 @@ def _lines(record: dict[str, Any]) -> Iterator[tuple[str, str] | str]:
         for name, item in value.items():
             if key == "git" and name == "untracked" and item:
                 yield name, _untracked(value)
+            elif key == "git" and name == "dirty" and item and tracked_changes:
+                yield name, f"True ({_changed(tracked_changes)})"
+            elif (key, name) == ("environment", "packages_list") and item:
+                yield "packages", (f"{value.get('packages_count', '?')} installed (list them: "
+                                   f"bth show {record['id'][:SHORT_ID]} --packages)")
+            elif (key, name) == ("environment", "packages_count"):
+                continue  # said with the list
             elif item not in (None, [], {}) and (key, name) != ("git", "untracked_count"):
                 yield name, cell(item)
         if key == "logs" and value:
@@ -182,6 +194,30 @@ def _lines(record: dict[str, Any]) -> Iterator[tuple[str, str] | str]:
         yield f"{title} ({len(items)})"
         for item in items:
             yield "", "  ".join(cell(item.get(f)) for f in fields)
+    yield from _capture(record.get("capture"))
+
+
+def _capture(capture: dict[str, Any] | None) -> Iterator[tuple[str, str] | str]:
+    """How the run's files were found, under the outputs: what a reader of them must know."""
+    if not capture:
+        return
+    yield "Files found"
+    scanned = f"{capture['scanned']:,} entries in {capture['scan_s']:.2f}s"
+    yield "scan", (f"stopped at its cap after {scanned}: outputs beyond it may be missing"
+                   if capture["scan_capped"] else scanned)
+    if capture["not_written"]:
+        yield "not written by this run", ", ".join(capture["not_written"])
+    if capture["modified_tracked"]:
+        yield "tracked files changed", (", ".join(capture["modified_tracked"]) +
+                                        " (the next run's tree is dirty because of them)")
+
+
+def _changed(changes: dict[str, str | None]) -> str:
+    """The tracked files a dirty tree had changed, each with the run that wrote it if one did."""
+    named = [f"{path} written by run {writer[:SHORT_ID]}" if writer else path
+             for path, writer in changes.items()]
+    return "changed: " + ", ".join(named[:5]) + (f" and {len(named) - 5} more"
+                                                 if len(named) > 5 else "")
 
 
 def _untracked(git: dict[str, Any]) -> str:
@@ -192,9 +228,18 @@ def _untracked(git: dict[str, Any]) -> str:
         ", …" if count > 5 else "")
 
 
-def echo_record(record: dict[str, Any]) -> None:
-    """A run record in readable sections."""
-    lines = list(_lines(record))
+def echo_packages(data: list[dict[str, Any]]) -> None:
+    """The packages a run had installed, as `Catalog.packages` gives them."""
+    if data:
+        echo_table(["name", "version", "source"], [
+            [p["name"], cell(p["version"]), cell(p["source"]) + (" (editable)" if p["editable"]
+                                                                  else "")] for p in data])
+
+
+def echo_record(record: dict[str, Any], *,
+                tracked_changes: dict[str, str | None] | None = None) -> None:
+    """A run record in readable sections; `tracked_changes` says why its tree was dirty."""
+    lines = list(_lines(record, tracked_changes or {}))
     if is_terminal():
         from rich.console import Console
         from rich.markup import escape

@@ -14,7 +14,6 @@ from __future__ import annotations
 import ast
 import json
 import re
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,11 +21,9 @@ from typing import Any
 import attrs
 import polars as pl
 import pytest
+from project import Project
 
 import bathos
-
-sys.path.insert(0, str(Path(__file__).resolve().parent / "run"))
-from run_helpers import Project
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.MULTILINE | re.DOTALL)

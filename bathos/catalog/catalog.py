@@ -38,6 +38,7 @@ DEFAULT_COMPACT_THRESHOLD = 500
 # What a query given by a caller (a notebook, an agent) may run by default before it is stopped.
 DEFAULT_QUERY_TIMEOUT_S = 300.0
 Progress = Callable[[int, int], None]
+PACKAGE_COLUMNS = ("name", "version", "source", "editable")
 T = TypeVar("T")
 
 
@@ -62,6 +63,7 @@ class Catalog:
     >>> cat.check(check_outputs=True).to_polars()    # is each result still valid?
     >>> cat.producer_of("outputs/summary.json")      # which run wrote this file
     >>> cat.lineage("1jd3k")                         # the runs it came from
+    >>> cat.packages("1jd3k")                        # the Python packages it ran with
     """
 
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
@@ -202,6 +204,30 @@ class Catalog:
         ref = getattr(run.logs, stream, None) if run.logs else None
         return read_blob(self.path, ref) if ref else b""
 
+    def packages(self, run: str | Run) -> Rows:
+        """The Python distributions installed where `run` (a Run, an id or a prefix) ran, by
+        name: `name`, `version`, `source` (where PEP 610 says it was installed from:
+        `git+URL@commit`, a `file://` path or archive; None from a package index) and `editable`.
+
+        >>> cat.packages("1jd3k").to_polars().filter(pl.col("name") == "numpy")
+
+        No rows for a run without a list (a command that is not Python, or a run recorded before
+        bathos kept them); CatalogError when the catalog lacks the list or cannot read it."""
+        from bathos.catalog.blobs import read_blob
+        from bathos.provenance.environment import decode_packages
+
+        found = run if isinstance(run, Run) else self.get(run)
+        ref = found.environment.packages_list if found.environment else None
+        packages = []
+        if ref is not None:
+            try:
+                packages = decode_packages(read_blob(self.path, ref))
+            except ValueError as exc:
+                raise CatalogError(f"the package list {ref} of run {found.id} in {self.path} is "
+                                   f"unreadable: {exc}") from None
+        return Rows.from_dicts(PACKAGE_COLUMNS, ["VARCHAR", "VARCHAR", "VARCHAR", "BOOLEAN"],
+                               packages)
+
     def lineage(self, run: str, *, descendants: bool = False, max_depth: int = 50) -> Lineage:
         """The runs `run` (an id or prefix) came from, and with `descendants` the runs built on
         it: explicit links (`derived_from`) and links inferred from files one run wrote and
@@ -234,12 +260,21 @@ class Catalog:
 
     def producer_of(self, path: str | os.PathLike[str], *,
                     against: str | None = None) -> FileOrigin:
-        """The newest run that produced the file `path` (by its recorded path, else by its
-        content), and that run's verdict. A path outside every git repository and registered
-        project is a ConfigError."""
+        """The run that last wrote the file `path` as it is (its bytes at its recorded path;
+        else the newest that wrote that path, else the newest that wrote its bytes anywhere),
+        and that run's verdict. A path outside every git repository and registered project is
+        a ConfigError."""
         from bathos.checker import producer_of
 
         return producer_of(self, Path(path), against=against)
+
+    def tracked_changes(self, run: Run) -> dict[str, str | None]:
+        """Why a run's tree was dirty: each file git tracks that its snapshot holds changed (or
+        deleted), with the id of the earlier run that wrote those bytes there, or None when no
+        recorded run did (an edit by hand)."""
+        from bathos.checker import tracked_changes
+
+        return tracked_changes(self, run)
 
     def sql(self, sql: str, params: Sequence[Any] = (), *,
             timeout: float | None = DEFAULT_QUERY_TIMEOUT_S) -> Rows:

@@ -41,7 +41,7 @@ ROW_GROUP_SIZE = 16_384
 CHUNK_BYTES = 64 * 1024 * 1024
 MEMORY_LIMIT = "512MB"
 # The newest row of each id; at equal updated_at the hot one (tier 0).
-_NEWEST = "QUALIFY row_number() OVER (PARTITION BY id ORDER BY updated_at DESC, tier) = 1"
+_NEWEST = lens.newest_of_each_run(tiebreak="tier")
 
 Progress = Callable[[int, int], None]
 
@@ -79,7 +79,7 @@ def compaction_lock(catalog: Path, *, wait: bool) -> Iterator[None]:
 def _copy(con: duckdb.DuckDBPyConnection, select_sql: str, params: list[object],
           target: Path) -> None:
     con.execute(
-        f"COPY ({select_sql}) TO {lens.sql_string(target)} "
+        f"COPY ({select_sql}) TO {schema.sql_string(target)} "
         f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP_SIZE})",
         params,
     )

@@ -44,7 +44,8 @@ SCRATCH = ".scratch"
 # Fragments parsed before their rows go to DuckDB in one statement.
 BATCH_ROWS = 2_000
 # Hot rows a connection keeps in memory; beyond that they are written to Parquet in its scratch
-# directory (a hot row costs ~7 KB in DuckDB's memory, ~1 KB as Parquet).
+# directory, so a reader's memory stays bounded however many runs are hot (benchmarks/
+# bench_memory.py prints the peak).
 SPILL_ROWS = 10_000
 
 
@@ -70,9 +71,11 @@ def remove_stale_scratch(catalog: Path, now: float) -> None:
                 shutil.rmtree(path, ignore_errors=True)
 
 
-def sql_string(path: Path) -> str:
-    """A file path as a quoted SQL string."""
-    return "'" + str(path).replace("'", "''") + "'"
+def newest_of_each_run(tiebreak: str | None = None) -> str:
+    """The QUALIFY clause that keeps one row per run id: the newest `updated_at`, then `tiebreak`
+    (an ORDER BY term) among rows updated at the same moment."""
+    order = "updated_at DESC" + (f", {tiebreak}" if tiebreak else "")
+    return f"QUALIFY row_number() OVER (PARTITION BY id ORDER BY {order}) = 1"
 
 
 def open_duckdb(scratch: Path, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
@@ -83,7 +86,7 @@ def open_duckdb(scratch: Path, memory_limit: str | None = None) -> duckdb.DuckDB
     con = duckdb.connect(":memory:")
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET enable_progress_bar = false")  # it would print into bth sql's output
-    con.execute(f"SET temp_directory = {sql_string(scratch)}")
+    con.execute(f"SET temp_directory = {schema.sql_string(scratch)}")
     if memory_limit:
         con.execute(f"SET memory_limit = '{memory_limit}'")
     return con
@@ -119,10 +122,10 @@ class HotRows:
     def _flush(self) -> None:
         if self._pending:
             # One small JSON document per row: from_json over one array of them all would hold
-            # the whole parsed array (~0.5 MB a row) at once.
-            structure = schema.json_structure().replace("'", "''")
+            # the whole parsed array at once.
+            structure = schema.sql_string(schema.json_structure())
             self.con.execute(
-                f"INSERT INTO hot_rows SELECT unnest(from_json(j, '{structure}')) "
+                f"INSERT INTO hot_rows SELECT unnest(from_json(j, {structure})) "
                 "FROM unnest(?::VARCHAR[]) AS t(j)", [self._pending])
             self._held += len(self._pending)
             self._pending = []
@@ -137,7 +140,7 @@ class HotRows:
             log.info("keeping every hot row in memory: cannot write %s (%s)", self.scratch, exc)
             self._spill_rows = math.inf
             return
-        self.con.execute(f"COPY hot_rows TO {sql_string(part)} (FORMAT parquet)")
+        self.con.execute(f"COPY hot_rows TO {schema.sql_string(part)} (FORMAT parquet)")
         self._parts.append(part)
         self._held = 0
         self._create()
@@ -194,8 +197,8 @@ def connect(catalog: Path, *, compact_above: int | None = None,
         raise
     for problem in opened.problems:
         store.warn_skipped(problem)
-    root = str(store.runs_root(catalog)).replace("'", "''")
-    opened.con.execute(f"SET allowed_directories = ['{root}/']")
+    root = schema.sql_string(os.path.join(store.runs_root(catalog), ""))
+    opened.con.execute(f"SET allowed_directories = [{root}]")
     opened.con.execute("SET enable_external_access = false")
     opened.con.execute("SET lock_configuration = true")
     return opened
@@ -243,16 +246,13 @@ def _create_views(con: duckdb.DuckDBPyConnection, segment_paths: list[Path], nee
         cool = f"SELECT {_columns_sql()} FROM read_parquet({schema.sql_paths(segment_paths)})"
     else:
         cool = "SELECT * FROM hot WHERE false"
-    # Hot rows shadow cool ones by id; with no hot rows the anti-join (~80 ms on 1M runs) is moot.
+    # Hot rows shadow cool ones by id; with no hot rows the anti-join, a scan of every id, is moot.
     stored = (
         f"SELECT * FROM ({cool}) WHERE id NOT IN (SELECT id FROM hot) "
         "UNION ALL SELECT * FROM hot"
     ) if has_hot else cool
     if needs_dedup:
-        stored = (
-            f"SELECT * FROM ({stored}) "
-            "QUALIFY row_number() OVER (PARTITION BY id ORDER BY updated_at DESC) = 1"
-        )
+        stored = f"SELECT * FROM ({stored}) {newest_of_each_run()}"
     derived = ", ".join(f"{sql} AS {name}" for name, sql in schema.DERIVED_SQL.items())
     plain = ", ".join(n for n in schema.COLUMNS if n != "record")
     con.execute(f"CREATE VIEW runs AS SELECT {plain}, {derived}, record FROM ({stored})")

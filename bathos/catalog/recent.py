@@ -27,7 +27,7 @@ from bathos.catalog import schema, segments, store
 from bathos.catalog.rows import LISTING_COLUMNS, Rows
 from bathos.errors import UnreadableFile
 from bathos.fsutil import atomic_write_bytes
-from bathos.timespec import parse_time
+from bathos.timespec import parse_iso_utc, parse_time
 
 if TYPE_CHECKING:
     import duckdb
@@ -97,7 +97,7 @@ def listing_row(record: schema.Record) -> Row:
 
 def _key(row: Row) -> Key | None:
     started = row.get("started_at")
-    return (dt.datetime.fromisoformat(started), row["id"]) if started else None
+    return (parse_iso_utc(started), row["id"]) if started else None
 
 
 def newest(catalog: Path, query: RunQuery, compact_threshold: int) -> list[Row] | None:

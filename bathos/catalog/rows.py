@@ -7,6 +7,8 @@ import json
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, SupportsFloat
 
+from bathos.timespec import iso_utc, parse_iso_utc
+
 if TYPE_CHECKING:
     import duckdb
     import polars as pl
@@ -107,8 +109,7 @@ def plain(value: Any) -> Any:
     if value is None or isinstance(value, str | int | float):
         return value
     if isinstance(value, dt.datetime):
-        aware = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-        return aware.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+        return iso_utc(value)
     if isinstance(value, dt.date | dt.time):
         return value.isoformat()
     if isinstance(value, dt.timedelta):
@@ -128,8 +129,7 @@ def _from_plain(value: Any, kind: str) -> Any:
     if value is None:
         return None
     if kind == "TIMESTAMP":
-        parsed = dt.datetime.fromisoformat(value)
-        return parsed.astimezone(dt.UTC).replace(tzinfo=None) if parsed.tzinfo else parsed
+        return parse_iso_utc(value).replace(tzinfo=None)
     if kind == "JSON":
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     return value

@@ -24,6 +24,7 @@ from bathos.config import SLUG_RE
 from bathos.errors import CatalogError
 from bathos.ids import is_run_id
 from bathos.models import SCHEMA_VERSION
+from bathos.timespec import parse_iso_utc
 
 Record = dict[str, Any]
 Upgrade = Callable[[Record], Record]
@@ -118,8 +119,8 @@ _DEPENDENCY_FIELDS = ("path", "role", "sha256", "git_blob", "size")
 _OUTPUT_FIELDS = ("path", "size", "sha256", "mtime")
 
 # Columns computed from `record` in the view rather than stored twice. (argv, params, results,
-# dependencies and outputs are stored: listings, lineage and freshness read them, and parsing
-# `record` for them costs several times the whole query.)
+# dependencies and outputs are stored: listings, lineage and freshness read them, and would
+# otherwise parse every `record` they touch.)
 DERIVED_SQL: dict[str, str] = {
     "git": "record->'git'",
     "host": "record->'host'",
@@ -242,7 +243,12 @@ def _kind_of(hint: Any, int_bits: int) -> _Kind:
         item = _kind_of(args[0], int_bits)
         return _Kind((list,), "a list", lambda v: all(item.fits(x) for x in v), item=item)
     if origin is dict and args[1] is not Any:  # params, variables: plain values
-        values = _Kind((str, int, float, bool, _NONE), "a string")
+        plain = (str, int, float, bool, _NONE)
+        values = _Kind(plain, "a string")
+        if any(typing.get_origin(a) is list for a in typing.get_args(args[1])):  # params
+            values = _Kind((*plain, list), "a string or a list of strings",
+                           lambda v: not isinstance(v, list)
+                           or all(isinstance(x, plain) for x in v), item=values)
         return _Kind((dict,), "an object", lambda v: all(values.fits(x) for x in v.values()),
                      values=values)
     if origin is dict:
@@ -263,9 +269,9 @@ def _kind_of(hint: Any, int_bits: int) -> _Kind:
 
 
 def _is_time(value: str) -> bool:
-    """Whether `_timestamp` reads `value` as a time (without converting it)."""
+    """Whether `_timestamp` reads `value` as a time."""
     try:
-        dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        parse_iso_utc(value)
     except ValueError:
         return False
     return True
@@ -313,12 +319,10 @@ def _timestamp(value: Any) -> str | None:
     if not value:
         return None
     try:
-        parsed = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        parsed = parse_iso_utc(str(value))
     except ValueError:
         return None
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(dt.UTC).replace(tzinfo=None)
-    return parsed.isoformat()
+    return parsed.replace(tzinfo=None).isoformat()
 
 
 def flatten(record: Record) -> Record:
@@ -373,6 +377,11 @@ def json_structure() -> str:
     return json.dumps(COLUMNS)
 
 
+def sql_string(value: object) -> str:
+    """`value` as a quoted SQL string literal."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
 def sql_paths(paths: list[Any]) -> str:
     """A DuckDB list literal of file paths, quoted."""
-    return "[" + ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths) + "]"
+    return "[" + ", ".join(sql_string(p) for p in paths) + "]"

@@ -22,6 +22,7 @@ from bathos.errors import CatalogError, ConfigError, UnreadableFile
 from bathos.fsutil import atomic_write_bytes
 from bathos.ids import is_run_id
 from bathos.models import Run, unstructure, utcnow
+from bathos.timespec import iso_utc
 
 log = logging.getLogger("bathos.catalog")
 
@@ -193,7 +194,7 @@ def settle_status(record: Record, heartbeat: float, now: float) -> Record:
         return record
     from datetime import UTC, datetime
 
-    record["heartbeat_at"] = datetime.fromtimestamp(heartbeat, UTC).isoformat()
+    record["heartbeat_at"] = iso_utc(datetime.fromtimestamp(heartbeat, UTC))
     host = record.get("host") or {}
     pid = host.get("pid")
     same_host = host.get("hostname") == os.uname().nodename and isinstance(pid, int) and pid > 0

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 
 import pygit2
-from pygit2.enums import FileMode, FileStatus, ReferenceType, SortMode
+from pygit2.enums import DeltaStatus, FileMode, FileStatus, ReferenceType, SortMode
 
 from bathos.errors import ProvenanceError
 from bathos.models import Git
@@ -46,10 +46,10 @@ _TRACKED_CHANGE = (
     | FileStatus.WT_RENAMED
     | FileStatus.CONFLICTED
 )
-_REF_ATTEMPTS = 30  # with linear backoff: about 1 s of waiting for another writer's lock
+_REF_ATTEMPTS = 30  # 2 ms more after each: 0.93 s of waiting in all for another writer's lock
 _SKIPPED_SHOWN = 20
-# A record lists at most this many untracked paths (and counts them all): 20,000 names would make
-# a 250 KB record.
+# A record lists at most this many untracked paths (and counts them all): a tree of generated
+# files may hold tens of thousands, and every name listed makes every record bigger.
 MAX_UNTRACKED_LISTED = 1000
 
 
@@ -76,18 +76,6 @@ def repo_root_of(path: Path) -> Path | None:
     return None if repo is None else Path(_workdir(repo))
 
 
-def read_blob_at(repo_root: Path, rev: str, relpath: str) -> bytes | None:
-    """The content of `relpath` at commit, branch or tag `rev`; None when it is absent there."""
-    repo = _open(repo_root)
-    with _translated(f"cannot read {relpath} at {rev} in {repo_root}", str(repo_root)):
-        tree = _resolve_commit(repo, rev).tree
-        try:
-            obj = tree[_tree_path(relpath)]
-        except KeyError:
-            return None
-        return obj.data if isinstance(obj, pygit2.Blob) else None
-
-
 def index_blob_ids(repo_root: Path) -> dict[str, tuple[str, int, int]]:
     """Each file in the index: relpath -> (blob sha1 hex, mtime in ns, size), as git stored them.
 
@@ -95,7 +83,11 @@ def index_blob_ids(repo_root: Path) -> dict[str, tuple[str, int, int]]:
     `st_mtime_ns` and `st_size` (size is stored modulo 2**32; an mtime not older than the index file
     itself is "racy" and should not be trusted). Submodules and conflicted entries are left out.
     """
-    from pygit2.ffi import C, ffi  # pygit2's IndexEntry hides the stat fields the index keeps
+    # pygit2's IndexEntry hides the stat fields the index keeps, and its public comparisons with
+    # the working tree (status, diff_to_workdir) stat every tracked file where a check needs only
+    # the files its runs read. Its cffi layer is private: pyproject.toml pins the pygit2 releases
+    # this was tested with, and test_index_blob_ids_gives_what_the_index_stored guards the layout.
+    from pygit2.ffi import C, ffi
 
     repo = _open(repo_root)
     with _translated(f"cannot read the git index of {repo_root}", str(repo_root)):
@@ -119,6 +111,18 @@ def tree_blob_ids(repo_root: Path, rev: str) -> dict[str, str]:
     repo = _open(repo_root)
     with _translated(f"cannot read the tree of {rev} in {repo_root}", str(repo_root)):
         return dict(_tree_blobs(_resolve_commit(repo, rev).tree))
+
+
+def snapshot_changes(repo_root: Path, commit: str, snapshot: str) -> dict[str, bytes | None]:
+    """The files tracked at `commit` that its `snapshot` (of a dirty tree) holds changed:
+    relpath -> their content in the snapshot, None when deleted. Untracked files it added are
+    left out."""
+    repo = _open(repo_root)
+    with _translated(f"cannot compare {snapshot} with {commit} in {repo_root}", str(repo_root)):
+        diff = _resolve_commit(repo, commit).tree.diff_to_tree(_resolve_commit(repo, snapshot).tree)
+        return {d.old_file.path: None if d.status == DeltaStatus.DELETED else
+                repo[d.new_file.id].read_raw() for d in diff.deltas
+                if d.status != DeltaStatus.ADDED}
 
 
 class History:
@@ -192,40 +196,6 @@ def _tree_blobs(tree: pygit2.Tree, prefix: str = "") -> Iterator[tuple[str, str]
             yield from _tree_blobs(entry, f"{prefix}{entry.name}/")
         elif isinstance(entry, pygit2.Blob):
             yield f"{prefix}{entry.name}", str(entry.id)
-
-
-def last_commit_touching(
-    repo_root: Path, relpath: str, since_blob: str | None, max_commits: int = 5000,
-    rev: str = "HEAD", after: str | None = None,
-) -> str | None:
-    """The newest commit, walking back from `rev`, whose version of `relpath` differs from its
-    parents' (the commit that last changed, added or deleted it).
-
-    None when `rev` still holds `since_blob` (nothing changed since that version), when the file
-    was never changed within `max_commits` commits, or when the repository has no commits.
-    With `after`, commits reachable from it are left out: only changes made since it count.
-    For many questions about one repository, build one `History` instead.
-    """
-    history = History(repo_root, rev, max_commits)
-    if since_blob is not None and history.blob_at_tip(relpath) == since_blob.removeprefix("sha1:"):
-        return None
-    return history.last_change(relpath, after)
-
-
-def commit_all(root: Path, message: str) -> str:
-    """Make `root` a repository if needed and commit every non-ignored file on its branch.
-
-    For projects bathos itself creates (`bth demo`); it moves HEAD, unlike everything else here.
-    """
-    with _translated(f"cannot commit in {root}", str(root)):
-        repo = (pygit2.Repository(str(root)) if (root / ".git").exists()
-                else pygit2.init_repository(str(root), initial_head="main"))
-        repo.index.add_all()
-        repo.index.write()
-        tree = repo.index.write_tree()
-        who = pygit2.Signature("bathos demo", "demo@bathos.invalid")
-        parents = [] if repo.head_is_unborn else [repo.head.target]
-        return str(repo.create_commit("HEAD", who, who, message, tree, parents))
 
 
 # -- capture ---------------------------------------------------------------------------------------

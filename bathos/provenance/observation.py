@@ -2,7 +2,7 @@
 the parameters its parser parsed.
 
     observed = read_report(scratch / REPORT_FILE)
-    inputs, outputs = observed.files(started_ns=…, excluded=Exclusions(…))
+    inputs, outputs = observed.files(since_ns=…, excluded=Exclusions(…))
 
 The bootstrap (`bootstrap.py` beside this module, run by path in the project's interpreter)
 writes the report; it is read here as untrusted input: a line that does not parse is skipped.
@@ -33,19 +33,17 @@ _CACHES = frozenset({"__pycache__", ".git", ".cache"})
 class Exclusions:
     """Files never recorded as observed inputs or outputs: those under `prefixes` (bathos's own
     catalog and scratch files), the system's (/proc, /sys, /dev, /etc), caches (`__pycache__`,
-    `.git`, `.cache`, $XDG_CACHE_HOME), those `glob` matches (relative to `root` inside it,
-    absolute outside), and `known` files (real paths: the run's code, files already recorded)."""
+    `.git`, `.cache`, $XDG_CACHE_HOME), those `glob` matches (`[capture] exclude`, see
+    `scan.excluder`), and `known` files (real paths: the run's code, files already recorded)."""
 
-    root: Path
     prefixes: tuple[str, ...] = ()
     known: frozenset[str] = frozenset()
-    glob: Callable[[str], bool] = attrs.field(default=lambda _path: False)
+    glob: Callable[[str], bool] | None = None
 
     def __contains__(self, path: str) -> bool:
         if path.startswith(self.prefixes) or not _CACHES.isdisjoint(path.split("/")):
             return True
-        root = os.path.join(self.root, "")
-        if self.glob(path[len(root):] if path.startswith(root) else path):
+        if self.glob is not None and self.glob(path):
             return True
         return os.path.realpath(path) in self.known
 
@@ -67,10 +65,11 @@ class Observation:
     modes: dict[str, str] = attrs.field(factory=dict)
     params: dict[str, Any] = attrs.field(factory=dict)
 
-    def files(self, *, started_ns: int, excluded: Exclusions) -> tuple[list[Path], list[Path]]:
-        """Inputs (read, or named by a parameter, and unchanged since the run started) and
-        outputs (regular files created or modified since then, or moved into place), in the order
-        the script first touched them, each capped at MAX_OBSERVED."""
+    def files(self, *, since_ns: int, excluded: Exclusions) -> tuple[list[Path], list[Path]]:
+        """Inputs (read, or named by a parameter, and unchanged since `since_ns`, the run's
+        start in the file system's clock) and outputs (regular files created or modified since
+        then, or moved into place), in the order the script first touched them, each capped at
+        MAX_OBSERVED."""
         inputs: list[Path] = []
         outputs: list[Path] = []
         for path, modes in self.modes.items():
@@ -82,8 +81,8 @@ class Observation:
                 continue  # deleted, renamed away, or never there (a failed open)
             if not stat.S_ISREG(st.st_mode):
                 continue
-            changed = st.st_mtime_ns >= started_ns or (
-                not set(modes).isdisjoint("wm") and st.st_ctime_ns >= started_ns)
+            changed = st.st_mtime_ns >= since_ns or (
+                not set(modes).isdisjoint("wm") and st.st_ctime_ns >= since_ns)
             if changed:
                 outputs.append(Path(path))
             elif not set(modes).isdisjoint("rp"):
@@ -161,11 +160,15 @@ def _params(payload: str) -> dict[str, Any]:
     return values if isinstance(values, dict) else {}
 
 
-def param_text(value: Any) -> str:
+def param_text(value: Any) -> str | list[str]:
     """A parsed parameter as the text a run records: `true`/`false` as argv flags give them,
-    numbers and text as they are, a list as JSON (`[64, 128]`)."""
+    numbers and text as they are, a list as the list of its items' texts."""
+    if isinstance(value, list):
+        return [_text(item) for item in value]
+    return _text(value)
+
+
+def _text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, list):
-        return json.dumps(value)
     return str(value)

@@ -1,9 +1,11 @@
 """Parameters and file paths read from a command line, best effort and without knowing its parser.
 
-    >>> parse_params(["--lr", "-0.1", "--n-steps=1000", "--no-cuda", "--verbose"])
-    {'lr': '-0.1', 'n_steps': '1000', 'cuda': 'false', 'verbose': 'true'}
+    >>> parse_params(["-N", "40", "--lr=-0.1", "--no-cuda", "model.depth=3", "--tag", "a",
+    ...               "--tag", "b"])
+    {'N': '40', 'lr': '-0.1', 'cuda': 'false', 'model.depth': '3', 'tag': ['a', 'b']}
 
-Only long options count: `-k v` is too ambiguous (`-vx`, `-o file`, `-1`) to read as parameters.
+A value is kept as the text it was given; `param_value` reads the typed value from that text, so
+`0.020` and `0.02` are the same number to a query of old and new runs alike.
 """
 
 from __future__ import annotations
@@ -15,37 +17,44 @@ from pathlib import Path
 
 _KEY = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*\Z")
 _EXTENSION = re.compile(r"\.(?=[A-Za-z0-9_]*[A-Za-z])[A-Za-z0-9_]{1,10}\Z")
+# The numbers a param's text may spell, for Python and for DuckDB's regexp_full_match alike.
+INTEGER = r"[+-]?[0-9]+"
+NUMBER = r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|(?i:inf|infinity|nan))"
+_INTEGER, _NUMBER = re.compile(INTEGER), re.compile(NUMBER)
+# `-n5`, `-j4`, `-s0.04`: one letter with a number attached, as getopt reads it.
+_ATTACHED = re.compile(r"([A-Za-z])([0-9]+(?:\.[0-9]+)?)\Z")
+# A Hydra-style override: `key=value`, `+key=value`, `++key=value`, `~key` (a deletion).
+_OVERRIDE = re.compile(r"(\+{0,2}|~)([A-Za-z0-9_][A-Za-z0-9_.\-]*)(?:(=)(.*))?\Z", re.DOTALL)
 
 
-def parse_params(argv: Sequence[str]) -> dict[str, str]:
-    """`--k v`, `--k=v`, `--flag` ("true") and `--no-flag` (flag="false"), keys with `_` for `-`.
+def parse_params(argv: Sequence[str]) -> dict[str, str | list[str]]:
+    """Options and `key=value` overrides, by name (dashes made underscores), with their text.
 
-    A following token is the option's value unless it is itself an option; `-` and negative
-    numbers (`--lr -0.1`) are values. `--no-x` never takes a value. Parsing stops at `--`; a
-    repeated key keeps its last value. Positional arguments and short options are ignored.
+    `--k v`, `--k=v`, `-k v`, `-k=v`, `-seed 7` (one dash, a whole word is one name), `-n5`;
+    `--flag` is "true" and `--no-flag` makes flag "false". An option takes the next argument as
+    its value unless that is an option itself or an override; `-` and negative numbers are
+    values. `k=v`, `+k=v` and `++k=v` set k, `~k` removes it. A name given more than once has
+    the list of its values. Parsing stops at `--`; other positional arguments are ignored.
     """
-    params: dict[str, str] = {}
-    i = 0
-    while i < len(argv):
-        token = argv[i]
-        i += 1
-        if token == "--":
-            break
-        if not token.startswith("--"):
-            continue
-        key, sep, value = token[2:].partition("=")
-        if not _KEY.match(key):
-            continue
-        if sep:
-            params[_normalise(key)] = value
-        elif key.startswith("no-") and len(key) > 3:
-            params[_normalise(key[3:])] = "false"
-        elif i < len(argv) and _is_value(argv[i]):
-            params[_normalise(key)] = argv[i]
-            i += 1
+    found: dict[str, list[str]] = {}
+    for key, value in _pairs(argv):
+        if value is None:
+            found.pop(key, None)
         else:
-            params[_normalise(key)] = "true"
-    return params
+            found.setdefault(key, []).append(value)
+    return {key: values[0] if len(values) == 1 else values for key, values in found.items()}
+
+
+def param_value(text: str) -> bool | int | float | str:
+    """The typed value of a param's text: a number (`0.020`, `1e-3`, `-7`), `true`/`false` in any
+    case, else the text itself."""
+    if _INTEGER.fullmatch(text):
+        return int(text)
+    if _NUMBER.fullmatch(text):
+        return float(text)
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    return text
 
 
 def candidate_paths(argv: Sequence[str], cwd: Path) -> list[Path]:
@@ -68,38 +77,83 @@ def candidate_paths(argv: Sequence[str], cwd: Path) -> list[Path]:
     return [Path(path) for path in found]
 
 
+def _pairs(argv: Sequence[str]) -> Iterator[tuple[str, str | None]]:
+    """(name, text) for each value the arguments give, in order; (name, None) for a deletion."""
+    i = 0
+    while i < len(argv):
+        token = argv[i]
+        i += 1
+        if token == "--":
+            return
+        option = _option(token)
+        if option is None:
+            override = _override(token)
+            if override is not None:
+                yield override
+            continue
+        name, value = option
+        if value is not None:
+            yield _normalise(name), value
+        elif name.startswith("no-") and len(name) > 3:
+            yield _normalise(name[3:]), "false"
+        elif i < len(argv) and _is_value(argv[i]):
+            yield _normalise(name), argv[i]
+            i += 1
+        else:
+            yield _normalise(name), "true"
+
+
+def _option(token: str) -> tuple[str, str | None] | None:
+    """An option's name (as written) and its attached value (`--k=v`, `-n5`), or None if `token`
+    is not an option."""
+    if not token.startswith("-") or _NUMBER.fullmatch(token):
+        return None
+    word = token[2:] if token.startswith("--") else token[1:]
+    name, sep, value = word.partition("=")
+    if not _KEY.match(name):
+        return None
+    if not sep and not token.startswith("--") and (attached := _ATTACHED.match(name)):
+        return attached.group(1), attached.group(2)
+    return name, value if sep else None
+
+
+def _override(token: str) -> tuple[str, str | None] | None:
+    """The name and value of a `key=value` override (None for `~key`), or None if not one."""
+    match = _OVERRIDE.match(token)
+    if match is None:
+        return None
+    prefix, name, sep, value = match.groups()
+    if prefix == "~":
+        return _normalise(name), None
+    return (_normalise(name), value) if sep else None
+
+
 def _normalise(key: str) -> str:
     return key.replace("-", "_")
 
 
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
 def _is_value(token: str) -> bool:
-    return not token.startswith("-") or token == "-" or _is_number(token)
+    """Whether the argument after an option is its value."""
+    return _option(token) is None and _override(token) is None
 
 
 def _path_texts(token: str, cwd: str) -> Iterator[str]:
     """The parts of one argument that may name a file."""
     if token.startswith("-"):
-        _, sep, value = token.partition("=")
-        if token.startswith("--") and sep:
-            yield value
+        option = _option(token)
+        if option is not None and option[1] is not None and "=" in token:
+            yield option[1]  # `--k=v`, `-k=v`; not the number of `-n5`
         return
-    key, sep, value = token.partition("=")
-    if sep and _KEY.match(key) and not _exists(token, cwd):  # a `key=value` override
-        yield value
+    override = _override(token)
+    if override is not None and not _exists(token, cwd):
+        if override[1] is not None:
+            yield override[1]
         return
     yield token
 
 
 def _looks_like_path(text: str, cwd: str) -> bool:
-    if not text or "://" in text or "\0" in text or "\n" in text or _is_number(text):
+    if not text or "://" in text or "\0" in text or "\n" in text or _NUMBER.fullmatch(text):
         return False
     if "/" in text:
         return True

@@ -23,12 +23,12 @@ A Redactor remembers each value it took out, so the same values can be scrubbed 
 
 from __future__ import annotations
 
+import fnmatch
 import functools
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import PurePosixPath
 from typing import Any
-
-from bathos.config import glob_matcher
 
 REDACTED = "<redacted>"
 MIN_SCRUBBED_CHARS = 6  # shorter values are too common to replace in a log
@@ -162,9 +162,9 @@ class Redactor:
         return text
 
     def argv(self, argv: Iterable[str]) -> tuple[str, ...]:
-        """`--api-key X` and `--api-key=X` by name, any argument by value shape.
+        """`--api-key X`, `-api-key X` and `--api-key=X` by name, any argument by value shape.
 
-        Short options (`-p X`) are not read by name: `-p` is as often a port as a password.
+        A one-letter name (`-p X`) is never secret: `-p` is as often a port as a password.
         """
         out: list[str] = []
         waiting: str | None = None  # a secret option whose value is the next argument
@@ -174,10 +174,11 @@ class Redactor:
                 waiting = None
                 continue
             waiting = None
-            name, sep, value = token[2:].partition("=") if token.startswith("--") else ("", "", "")
+            dashes = len(token) - len(token.lstrip("-"))
+            name, sep, value = token[dashes:].partition("=") if dashes else ("", "", "")
             header = _header(token) if not name else None
             if name and self.is_secret_name(name):
-                out.append(f"--{name}={self.value(name, value)}" if sep else token)
+                out.append(f"{token[:dashes]}{name}={self.value(name, value)}" if sep else token)
                 waiting = None if sep or name.startswith("no-") else name
             elif header is not None and self.is_secret_name(header[0]):
                 out.append(f"{header[0]}: {self.value(header[0], header[1].strip())}")
@@ -185,8 +186,9 @@ class Redactor:
                 out.append(self.text(token))
         return tuple(out)
 
-    def params(self, params: Mapping[str, str]) -> dict[str, str]:
-        return {key: self.value(key, value) for key, value in params.items()}
+    def params(self, params: Mapping[str, str | list[str]]) -> dict[str, str | list[str]]:
+        return {key: [self.value(key, v) for v in value] if isinstance(value, list)
+                else self.value(key, value) for key, value in params.items()}
 
     def data(self, value: Any, depth: int = 0) -> Any:
         """JSON-like data (results) with secret strings redacted: a string under a secret-looking
@@ -229,4 +231,15 @@ def is_secret_file(relpath: str, extra: Sequence[str] = ()) -> bool:
 
     A glob without `/` matches the file's name in any folder; one with `/`, the whole path.
     """
-    return glob_matcher((*SECRET_FILES, *extra))(relpath)
+    by_name, by_path = _file_patterns(tuple(extra))
+    return bool(by_name.match(PurePosixPath(relpath).name) or (by_path and by_path.match(relpath)))
+
+
+@functools.cache
+def _file_patterns(extra: tuple[str, ...]) -> tuple[re.Pattern[str], re.Pattern[str] | None]:
+    """All globs as one regex each for names and paths: a tree may hold tens of thousands of
+    untracked files."""
+    globs = (*SECRET_FILES, *extra)
+    by_name = re.compile("|".join(fnmatch.translate(g) for g in globs if "/" not in g))
+    paths = [fnmatch.translate(g) for g in globs if "/" in g]
+    return by_name, re.compile("|".join(paths)) if paths else None

@@ -1,6 +1,5 @@
-"""Helpers for the attack tests: a committed project whose `bth` runs as a real process, the check
-every command's outcome must pass, and a small tmpfs mounted where a full or read-only disk is
-needed (root only; skipped elsewhere)."""
+"""Helpers for the attack tests: the check every command's outcome must pass, and a small tmpfs
+mounted where a full or read-only disk is needed (root only; skipped elsewhere)."""
 
 from __future__ import annotations
 
@@ -8,27 +7,11 @@ import contextlib
 import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "run"))
-from gitrepo import make_repo
-from run_helpers import Done, Project
-
-from bathos.projects import init_project
-
-
-def make_project(root: Path, scripts: dict[str, str]) -> Project:
-    """A clean git repository at `root`, initialised for bathos, with `scripts` committed."""
-    proj = Project(make_repo(root))
-    for relpath, text in scripts.items():
-        proj.write(relpath, text)
-    init_project(proj.root)
-    proj.commit("initial")
-    return proj
+from project import Done
 
 
 def ok(done: Done) -> Done:

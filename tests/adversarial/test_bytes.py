@@ -8,7 +8,8 @@ import os
 from pathlib import Path
 
 import pytest
-from attack_helpers import Project, make_project, ok
+from attack_helpers import ok
+from project import Project, make_project
 
 from bathos.ids import new_run_id
 from bathos.text import original_bytes

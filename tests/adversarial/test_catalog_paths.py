@@ -10,7 +10,8 @@ from pathlib import Path
 
 import attrs
 import pytest
-from attack_helpers import Project, ok
+from attack_helpers import ok
+from project import Project
 from records import make_run
 
 import bathos

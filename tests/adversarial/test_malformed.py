@@ -12,7 +12,8 @@ from pathlib import Path
 import attrs
 import duckdb
 import pytest
-from attack_helpers import Project, make_project, ok
+from attack_helpers import ok
+from project import Project, make_project
 from records import make_run
 
 import bathos
@@ -118,6 +119,8 @@ WRONG = {
     "status 7": (_set("status", 7), "status is 7, not one of running"),
     "tags an object": (_set("tags", {"a": 1}), "tags is an object, not a list"),
     "start not a time": (_set("started_at", "last tuesday"), 'started_at is "last tuesday"'),
+    "start before UTC's year 1": (_set("started_at", "0001-01-01T00:00:00+01:00"),
+                                  'started_at is "0001-01-01T00:00:00+01:00"'),
     "outputs of strings": (_set("outputs", ["out.csv"]), "outputs[0] is \"out.csv\""),
     "results nested deep": (_set("results", json.loads('{"a":' * 40 + "1" + "}" * 40)),
                             "results is nested deeper than 32 levels"),

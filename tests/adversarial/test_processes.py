@@ -8,8 +8,7 @@ import os
 import signal
 from pathlib import Path
 
-from attack_helpers import make_project
-from run_helpers import Done
+from project import Done, make_project
 
 from bathos import Catalog
 

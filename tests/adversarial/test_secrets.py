@@ -6,15 +6,12 @@ from __future__ import annotations
 import gzip
 import secrets
 import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
 import pytest
 from gitrepo import make_repo
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "run"))
-from run_helpers import Project
+from project import Project
 
 from bathos.projects import init_project
 

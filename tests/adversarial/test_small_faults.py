@@ -11,8 +11,9 @@ import time
 from pathlib import Path
 
 import pytest
-from attack_helpers import Project, make_project, stderr_lines
+from attack_helpers import stderr_lines
 from gitrepo import git
+from project import Project, make_project
 
 from bathos import Catalog
 

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import attrs
 import pytest
-from attack_helpers import Project, fill, make_project, remount, stderr_lines, tmpfs
+from attack_helpers import fill, remount, stderr_lines, tmpfs
+from project import Project, make_project
 
 from bathos import Catalog
 
@@ -43,7 +44,7 @@ if os.environ.get("WAIT_FOR"):
         time.sleep(0.05)
 sys.exit(int(os.environ.get("EXIT", "0")))
 """
-KEPT = re.compile(r"kept in (\S+) \(import them later: bth import-spill \S+\)")
+KEPT = re.compile(r"kept in (\S+) \(bth import-spill \S+ records it\)")
 
 
 @pytest.fixture

@@ -12,22 +12,10 @@ from typing import Any
 import pytest
 import records
 
-import bathos
 from bathos.catalog.store import write_record
 from bathos.models import Run, unstructure
 
 MakeRun = Callable[..., Run]
-
-
-@pytest.fixture(autouse=True)
-def _outside_any_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Run from tmp_path, so no `.bth.toml` above the real cwd can pick another catalog."""
-    monkeypatch.chdir(tmp_path)
-
-
-@pytest.fixture
-def catalog(catalog_dir: Path) -> bathos.Catalog:
-    return bathos.Catalog()
 
 
 @pytest.fixture(scope="session")

@@ -4,40 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
-from catalog_helpers import segments
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from bathos.ids import new_run_id
-
-
-@pytest.fixture
-def damaged(make_run, catalog, catalog_dir) -> SimpleNamespace:
-    """Readable runs (in a segment and a fragment), a fragment of garbage bytes, and a compacted
-    segment of another project cut in half."""
-    cool = [make_run() for _ in range(3)]
-    for run in cool:
-        catalog.write(run)
-    catalog.compact()
-    for run in (make_run(project="other"), make_run(project="other")):
-        catalog.write(run)
-    catalog.compact()
-    (truncated,) = segments(catalog_dir, "other")
-    whole = truncated.read_bytes()
-    truncated.write_bytes(whole[: len(whole) // 2])
-    hot = make_run()
-    catalog.write(hot)
-    garbage = catalog_dir / "runs" / "demo" / f"{new_run_id()}.json"
-    garbage.write_bytes(random.Random(3).randbytes(300))
-    return SimpleNamespace(
-        readable=[*cool, hot], garbage=garbage, truncated=truncated,
-        contents={garbage: garbage.read_bytes(), truncated: truncated.read_bytes()},
-    )
 
 
 def test_reads_return_the_rest_and_warn_naming_each_damaged_file(

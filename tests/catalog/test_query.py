@@ -9,13 +9,14 @@ from pathlib import Path
 import polars as pl
 import pytest
 from catalog_helpers import tree_digest
+from records import sample_runs
 
 import bathos
 from bathos import RunQuery
 from bathos.catalog.store import write_record
 from bathos.errors import AmbiguousRunId, CatalogError, ConfigError, QueryRefused, RunNotFound
 from bathos.ids import new_run_id
-from bathos.models import Git, Host, Output, Slurm, unstructure
+from bathos.models import unstructure
 
 NOW = dt.datetime.now(dt.UTC)
 
@@ -65,34 +66,9 @@ class TestRunIds:
 
 
 @pytest.fixture(scope="module")
-def four_runs(make_run, tmp_path_factory) -> dict[str, object]:
+def four_runs(tmp_path_factory) -> dict[str, object]:
     """Four runs, built once: the tests that use them only read."""
-    made = {
-        "a": make_run(
-            project="alpha", started_at=NOW - dt.timedelta(days=10), tags=("baseline", "gpu"),
-            script="scripts/experiments/train.py", params={"lr": "0.1", "n_steps": "1000"},
-            host=Host("node01.cluster", "ana", 1), git=Git("/r", "aaaa1111" + "0" * 32),
-            slurm=Slurm("5001", array_job_id="5000", array_task_id="1"),
-            outputs=(Output("outputs/run1.parquet", 10, "sha256:1"),), campaign_id="c1",
-        ),
-        "b": make_run(
-            project="alpha", started_at=NOW - dt.timedelta(days=2), status="failed",
-            tags=("gpu",), script="scripts/experiments/eval.py", params={"lr": "0.01"},
-            host=Host("node02.cluster", "ana", 1),
-            git=Git("/r", "bbbb2222" + "0" * 32, dirty=True, snapshot="cccc3333" + "0" * 32),
-            slurm=Slurm("5002", array_job_id="5000", array_task_id="2"),
-            outputs=(Output("figures/loss.png", 10, "sha256:2"),), campaign_id="c1",
-        ),
-        "c": make_run(
-            project="beta", started_at=NOW - dt.timedelta(hours=1),
-            script="analysis/plot.py", host=Host("laptop", "ana", 1),
-            git=Git("/r", "dddd4444" + "0" * 32), slurm=Slurm("6000"),
-        ),
-        "d": make_run(
-            project="beta", started_at=NOW - dt.timedelta(days=30), status="interrupted",
-            script="train.py", host=Host("laptop", "ana", 1),
-        ),
-    }
+    made = sample_runs(NOW)
     path = tmp_path_factory.mktemp("filters") / "catalog"
     for run in made.values():
         write_record(path, unstructure(run), durable=False)
@@ -171,10 +147,17 @@ class TestFilters:
             catalog.runs(since="last tuesday")
 
     def test_rows_of_any_sql_type_are_json_ready(self, runs, catalog) -> None:
-        rows = catalog.sql("SELECT started_at::DATE AS day, started_at - started_at AS span, "
-                             "1.5 AS x FROM runs")
+        """Dates as ISO text, intervals in seconds, decimals as floats."""
+        rows = catalog.sql("SELECT id, started_at::DATE AS day, "
+                           "started_at - min(started_at) OVER () AS since_first, 1.5 AS x "
+                           "FROM runs ORDER BY started_at")
 
-        json.dumps(rows.to_dicts())
+        oldest = runs["d"].started_at
+        assert json.loads(json.dumps(rows.to_dicts())) == [
+            {"id": runs[k].id, "day": runs[k].started_at.date().isoformat(),
+             "since_first": (runs[k].started_at - oldest).total_seconds(), "x": 1.5}
+            for k in "dabc"
+        ]
 
     def test_rows_to_data_is_json_ready(self, runs, catalog) -> None:
         (row,) = catalog.runs(project="alpha", status="failed").to_dicts()

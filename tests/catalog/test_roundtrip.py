@@ -16,6 +16,7 @@ from bathos.ids import new_run_id
 from bathos.models import (
     FINISHED_STATUSES,
     STATUSES,
+    Capture,
     Dependency,
     Environment,
     Git,
@@ -71,11 +72,16 @@ outputs = st.builds(Output, path=text, size=sizes, sha256=maybe_text,
 environments = st.builds(Environment, python_executable=maybe_text, python_version=maybe_text,
                          implementation=maybe_text, platform=maybe_text,
                          packages_fingerprint=maybe_text, packages_source=maybe_text,
-                         variables=st.dictionaries(text, text, max_size=3))
+                         variables=st.dictionaries(text, text, max_size=3),
+                         packages_list=maybe_text, packages_count=sizes)
 sidecars = st.builds(Sidecar, path=maybe_text, sha256=maybe_text,
                      mode=st.sampled_from(["recorded", "bypassed"]))
 logs = st.builds(Logs, stdout=maybe_text, stderr=maybe_text, stdout_bytes=st.integers(0, 2**40),
                  stderr_bytes=st.integers(0, 2**40), truncated=st.booleans())
+
+captures = st.builds(Capture, scanned=st.integers(0, 2**31), scan_s=st.floats(0, 1e4),
+                     scan_capped=st.booleans(), not_written=string_tuples,
+                     modified_tracked=string_tuples)
 
 
 def runs(statuses: tuple[str, ...] = STATUSES) -> st.SearchStrategy[Run]:
@@ -84,7 +90,8 @@ def runs(statuses: tuple[str, ...] = STATUSES) -> st.SearchStrategy[Run]:
         Run,
         id=run_ids, project=slugs, started_at=moments, updated_at=moments,
         status=st.sampled_from(statuses), name=maybe_text, script=maybe_text,
-        argv=string_tuples, params=st.dictionaries(text, text, max_size=3), cwd=maybe_text,
+        argv=string_tuples, params=st.dictionaries(text, text | st.lists(text, max_size=3),
+                                                   max_size=3), cwd=maybe_text,
         ended_at=st.none() | moments, duration_s=st.none() | st.floats(0, 1e7),
         heartbeat_at=st.none() | moments, exit_code=st.none() | st.integers(-64, 255),
         signal=maybe_text, error=maybe_text, host=st.none() | hosts, slurm=st.none() | slurms,
@@ -93,7 +100,7 @@ def runs(statuses: tuple[str, ...] = STATUSES) -> st.SearchStrategy[Run]:
         results=st.dictionaries(text, json_values, max_size=4), logs=st.none() | logs,
         tags=string_tuples, parent_run_id=st.none() | run_ids, campaign_id=maybe_text,
         agent_mode=st.none() | st.sampled_from(["collaborative", "autonomous"]),
-        sidecar=st.none() | sidecars,
+        sidecar=st.none() | sidecars, capture=st.none() | captures,
     )
 
 

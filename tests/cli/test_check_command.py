@@ -56,7 +56,7 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
         project = Project.create(base / "proj")
         fresh = project.summarise("results/summary.txt")
         stale = project.train("results/out.txt")
-        failed = project.bth_run(TRAIN, "data/input.csv", "results/failed.txt", "3", expect=3)
+        failed = project.bth_run(TRAIN, "data/input.csv", "results/failed.txt", "3", expect=3).id
         project.write("physics/model.py", CHANGED_MODEL)
         project.write("physics/units.py", CHANGED_UNITS)
         yield Scenario(project, base / "bth-home", fresh, stale, failed)

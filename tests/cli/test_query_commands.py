@@ -13,25 +13,15 @@ from types import SimpleNamespace
 
 import pytest
 from cli_helpers import bth, bth_process
-from records import make_run
+from records import make_run, sample_runs
 
 import bathos
 from bathos import RunQuery
 from bathos.catalog.store import write_record
 from bathos.ids import new_run_id
-from bathos.models import Git, Host, Output, Run, Slurm, unstructure
+from bathos.models import Git, Host, Run, unstructure
 
 NOW = dt.datetime.now(dt.UTC)
-
-
-@pytest.fixture(autouse=True)
-def _outside_any_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-
-
-@pytest.fixture
-def catalog(bth_home: Path) -> bathos.Catalog:
-    return bathos.Catalog()
 
 
 def build(path: Path, runs: list[Run], compact_after: int) -> None:
@@ -94,17 +84,13 @@ class TestJsonAndCsv:
         assert result.exit_code == 0, result.stderr
         assert json.loads(result.stdout) == unstructure(many.catalog.get(many.ids[7]))
 
-    def test_sql_json_is_the_library_data(self, many) -> None:
-        query = ("SELECT project, status, count(*) AS n, list(id ORDER BY id) AS ids, "
-                 "max(started_at) AS last FROM runs GROUP BY ALL ORDER BY ALL")
-        result = bth("sql", query, "--json")
-
-        assert result.exit_code == 0, result.stderr
-        assert json.loads(result.stdout) == many.catalog.sql(query).to_dicts()
-
-    def test_sql_json_of_dates_and_intervals_is_the_library_data(self, many) -> None:
-        query = ("SELECT started_at::DATE AS day, max(started_at) - min(started_at) AS span, "
-                 "count(*) AS n FROM runs GROUP BY ALL")
+    @pytest.mark.parametrize("query", [
+        "SELECT project, status, count(*) AS n, list(id ORDER BY id) AS ids, "
+        "max(started_at) AS last FROM runs GROUP BY ALL ORDER BY ALL",
+        "SELECT started_at::DATE AS day, max(started_at) - min(started_at) AS span, "
+        "count(*) AS n FROM runs GROUP BY ALL",
+    ], ids=["lists-and-times", "dates-and-intervals"])
+    def test_sql_json_is_the_library_data(self, many, query) -> None:
         result = bth("sql", query, "--json")
 
         assert result.exit_code == 0, result.stderr
@@ -231,25 +217,7 @@ class TestReadOnlySql:
 
 @pytest.fixture(scope="module")
 def three_built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
-    made = {
-        "a": make_run(project="alpha", started_at=NOW - dt.timedelta(days=10),
-                      tags=("baseline", "gpu"), script="scripts/experiments/train.py",
-                      params={"lr": "0.1"}, host=Host("node01.cluster", "ana", 1),
-                      git=Git("/r", "aaaa1111" + "0" * 32),
-                      slurm=Slurm("5001", array_job_id="5000", array_task_id="1"),
-                      outputs=(Output("outputs/run1.parquet", 10, "sha256:1"),),
-                      campaign_id="c1"),
-        "b": make_run(project="alpha", started_at=NOW - dt.timedelta(days=2),
-                      status="failed", tags=("gpu",), script="scripts/experiments/eval.py",
-                      params={"lr": "0.01"}, host=Host("node02.cluster", "ana", 1),
-                      git=Git("/r", "bbbb2222" + "0" * 32),
-                      slurm=Slurm("5002", array_job_id="5000", array_task_id="2"),
-                      outputs=(Output("figures/loss.png", 10, "sha256:2"),),
-                      campaign_id="c1"),
-        "c": make_run(project="beta", started_at=NOW - dt.timedelta(hours=1),
-                      script="analysis/plot.py", host=Host("laptop", "ana", 1),
-                      git=Git("/r", "dddd4444" + "0" * 32), slurm=Slurm("6000")),
-    }
+    made = {key: run for key, run in sample_runs(NOW).items() if key in "abc"}
     path = tmp_path_factory.mktemp("three") / "catalog"
     build(path, list(made.values()), compact_after=2)
     return path, {key: run.id for key, run in made.items()}

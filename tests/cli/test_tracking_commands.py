@@ -308,6 +308,37 @@ def test_derived_from_and_inferred_lineage(project: Path, chain: dict[str, str])
     assert edges(a, descendants=True) == {(a, b, False), (a, c, True)}
 
 
+def test_an_input_has_one_parent_the_latest_run_that_wrote_its_bytes(project: Path) -> None:
+    """Fixed seeds write identical files: each reader's parent is the newest producer of those
+    bytes at that path before it started, else (a copied file) the newest producer anywhere."""
+    experiments = project / "scripts" / "experiments"
+    (experiments / "write_csv.py").write_text(WRITE_CSV)
+    (experiments / "read_csv.py").write_text(READ_CSV)
+    (project / "outputs").mkdir()
+
+    def run(script: str, *args: str) -> str:
+        done = bth(project, "run", f"scripts/experiments/{script}", "--", *args)
+        assert done.returncode == 0, done.stderr
+        return Catalog().resolve(started(done))
+
+    def read(data: str, out: str) -> str:
+        return run("read_csv.py", "--data", data, "--out", out)
+
+    first = run("write_csv.py", "--out", "outputs/a.csv")
+    early = read("outputs/a.csv", "outputs/early.txt")
+    second = run("write_csv.py", "--out", "outputs/a.csv")  # the same bytes, again
+    late = read("outputs/a.csv", "outputs/late.txt")
+    elsewhere = run("write_csv.py", "--out", "outputs/b.csv")
+    shutil.copy(project / "outputs" / "b.csv", project / "outputs" / "copy.csv")
+    copied = read("outputs/copy.csv", "outputs/copied.txt")
+
+    assert edges(early) == {(first, early, True)}
+    assert edges(late) == {(second, late, True)}
+    assert edges(copied) == {(elsewhere, copied, True)}
+    assert edges(first, descendants=True) == {(first, early, True)}
+    assert edges(second, descendants=True) == {(second, late, True)}
+
+
 def test_lineage_of_an_unknown_run(project: Path) -> None:
     done = bth(project, "lineage", "zzzzzzzz")
 

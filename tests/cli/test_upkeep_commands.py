@@ -4,21 +4,12 @@ the command line: warnings on stderr, data on stdout, documented exit codes."""
 from __future__ import annotations
 
 import json
-import random
-from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 from cli_helpers import bth
 from records import make_run
 
 import bathos
-from bathos.ids import new_run_id
-
-
-@pytest.fixture(autouse=True)
-def _outside_any_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
 
 
 @pytest.mark.parametrize("args", [
@@ -62,36 +53,16 @@ def test_compact_folds_finished_runs_and_reports_on_stderr(bth_home) -> None:
     assert not list((catalog.path / "runs" / "demo").glob("*.json"))
 
 
-@pytest.fixture
-def damaged(bth_home) -> SimpleNamespace:
-    """Readable runs, a fragment of garbage bytes, and a compacted segment cut in half."""
-    catalog = bathos.Catalog()
-    readable = [make_run() for _ in range(2)]
-    for run in readable:
-        catalog.write(run)
-    catalog.write(make_run(project="other"))
-    catalog.compact()
-    (segment,) = (catalog.path / "runs" / "other").glob("*.parquet")
-    segment.write_bytes(segment.read_bytes()[: segment.stat().st_size // 2])
-    hot = make_run()
-    catalog.write(hot)
-    garbage = catalog.path / "runs" / "demo" / f"{new_run_id()}.json"
-    garbage.write_bytes(random.Random(5).randbytes(200))
-    return SimpleNamespace(catalog=catalog, ids=[r.id for r in [*readable, hot]],
-                           garbage=garbage, segment=segment,
-                           contents={garbage: garbage.read_bytes(),
-                                     segment: segment.read_bytes()})
-
-
 def test_ls_lists_the_rest_and_warns_on_stderr_naming_each_file(damaged) -> None:
     result = bth("ls", "--json")
 
     assert result.exit_code == 0
-    assert sorted(r["id"] for r in json.loads(result.stdout)) == sorted(damaged.ids)
+    assert (sorted(r["id"] for r in json.loads(result.stdout))
+            == sorted(r.id for r in damaged.readable))
     warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
     assert len(warnings) == 2
     assert any(str(damaged.garbage) in w for w in warnings)
-    assert any(str(damaged.segment) in w for w in warnings)
+    assert any(str(damaged.truncated) in w for w in warnings)
     assert all("bth verify --quarantine" in w for w in warnings)
 
 
@@ -100,18 +71,18 @@ def test_verify_lists_damaged_files_and_exits_1(damaged) -> None:
 
     assert result.exit_code == 1
     listed = sorted(line.split(": ")[0] for line in result.stdout.splitlines())
-    assert listed == sorted([str(damaged.garbage), str(damaged.segment)])
+    assert listed == sorted([str(damaged.garbage), str(damaged.truncated)])
     assert "2 unreadable" in result.stderr
 
 
-def test_verify_quarantine_moves_damaged_files_then_verify_passes(damaged) -> None:
+def test_verify_quarantine_moves_damaged_files_then_verify_passes(damaged, catalog_dir) -> None:
     result = bth("verify", "--quarantine")
 
     assert result.exit_code == 0
-    quarantine = damaged.catalog.path / "quarantine"
+    quarantine = catalog_dir / "quarantine"
     moved = {
         damaged.garbage: quarantine / "demo" / damaged.garbage.name,
-        damaged.segment: quarantine / "other" / damaged.segment.name,
+        damaged.truncated: quarantine / "other" / damaged.truncated.name,
     }
     for original, target in moved.items():
         assert not original.exists()
@@ -123,4 +94,5 @@ def test_verify_quarantine_moves_damaged_files_then_verify_passes(damaged) -> No
     assert again.stdout == ""
     listing = bth("ls", "--json")
     assert listing.stderr == ""
-    assert sorted(r["id"] for r in json.loads(listing.stdout)) == sorted(damaged.ids)
+    assert (sorted(r["id"] for r in json.loads(listing.stdout))
+            == sorted(r.id for r in damaged.readable))

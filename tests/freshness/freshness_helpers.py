@@ -1,31 +1,25 @@
 """Helpers for freshness tests: a real git repository made with the git CLI, runs recorded with
-real `bth run` subprocesses, and verdicts read back through `Catalog.check`.
+real `bth run` subprocesses (tests/project.py), and verdicts read back through `Catalog.check`.
 
     proj = Project.create(tmp_path / "proj", slug="alpha")
-    run_id = proj.bth_run(TRAIN, "data/input.csv", "results/out.txt")
+    run_id = proj.train("results/out.txt")          # `bth run` of TRAIN on data/input.csv
     proj.write("physics/model.py", "...")          # change what the run depended on
     verdict = proj.verdict(run_id)                # Catalog.check([run_id]) for that run
 """
 
 from __future__ import annotations
 
-import os
-import re
-import subprocess
-import sys
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import attrs
-from gitrepo import HERMETIC, Repo
+import project
 
 import bathos
 from bathos.config import bth_home
 from bathos.freshness import Reason, Verdict
 from bathos.projects import init_project
 
-STARTED = re.compile(r"bth: run (\w+) started")
 TRAIN = "scripts/experiments/train.py"
 TRAIN_SOURCE = '''\
 """Read an input file, write a result scaled by the model."""
@@ -55,21 +49,6 @@ UNITS_SOURCE = "METRE = 1.0\n"
 SIDECAR_SOURCE = '[params]\nlearning_rate = "0.1"\n'
 
 
-def base_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """os.environ (with the test's BTH_HOME) and a hermetic git; children import `physics` from
-    the repository root through PYTHONPATH, which the caller sets."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("SLURM_", "GIT_")) and k not in (
-               "BTH_PROJECT_SLUG", "BTH_RUN_ID", "BTH_CATALOG_DIR", "BTH_HASH_CAP_MB",
-               "PYTHONPATH")}
-    env.update({
-        "VIRTUAL_ENV": sys.prefix,
-        **HERMETIC,
-    })
-    env.update(extra or {})
-    return env
-
-
 def catalog() -> bathos.Catalog:
     return bathos.Catalog(bth_home() / "catalog")
 
@@ -80,8 +59,9 @@ def check(**kwargs: Any) -> bathos.CheckReport:
 
 
 @attrs.define
-class Project(Repo):
-    """A bathos project in a real git repository; `bth` runs in it as a subprocess."""
+class Project(project.Project):
+    """A bathos project in a real git repository, whose scripts import its local `physics`
+    package (on PYTHONPATH in every `bth` it runs)."""
 
     @classmethod
     def create(cls, root: Path, slug: str = "alpha") -> Project:
@@ -104,27 +84,15 @@ class Project(Repo):
         (root / "results").mkdir()
         return proj
 
-    def bth(self, *args: str, env: Mapping[str, str] | None = None
-            ) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "bathos_cli", *args], cwd=self.root,
-            env=base_env({"PYTHONPATH": str(self.root), **(env or {})}),
-            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120, check=False,
-        )
-
-    def bth_run(self, *args: str, env: Mapping[str, str] | None = None, expect: int = 0) -> str:
-        """`bth run ARGS`, which must exit `expect`; the full id of the run it recorded."""
-        done = self.bth("run", *args, env=env)
-        assert done.returncode == expect, done.stderr
-        found = STARTED.search(done.stderr)
-        assert found, done.stderr
-        return catalog().resolve(found.group(1))
+    def bth(self, *args: str, env: project.Env | None = None,
+            cwd: Path | None = None) -> project.Done:
+        return super().bth(*args, env={"PYTHONPATH": str(self.root), **(env or {})}, cwd=cwd)
 
     def train(self, out: str = "results/out.txt", *, src: str = "data/input.csv",
               script: str = TRAIN, derived_from: str | None = None) -> str:
         """A run of `script` (train, by default) reading `src` and writing `out`."""
         flags = ("--derived-from", derived_from) if derived_from else ()
-        return self.bth_run(*flags, script, src, out)
+        return self.bth_run(*flags, script, src, out).id
 
     def summarise(self, out: str, *, src: str = "data/input.csv",
                   derived_from: str | None = None) -> str:

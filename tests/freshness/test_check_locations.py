@@ -23,7 +23,7 @@ def test_a_project_below_its_repository_root_that_moved(tmp_path: Path) -> None:
     project.write("helpers.py", "def fit():\n    return 1\n")
     init_project(project.root, slug="sub")
     project.commit("analysis")
-    run_id = project.bth_run("fit.py")
+    run_id = project.bth_run("fit.py").id
     moved = tmp_path / "renamed-monorepo"
     shutil.move(repo, moved)
 
@@ -48,7 +48,7 @@ def test_a_run_outside_git_started_below_its_project_root(tmp_path: Path) -> Non
     here.write("hello.bth.toml", "[params]\n")
     here.write("words.txt", "hello\n")
     init_project(plain, slug="plain")
-    run_id = here.bth_run("hello.py", "words.txt")
+    run_id = here.bth_run("hello.py", "words.txt").id
 
     fresh = check(runs=[run_id]).verdicts[0]
     here.write("hello.bth.toml", "[params]\nloud = true\n")

@@ -109,7 +109,7 @@ def test_outputs_missing_modified_and_unverified(project: Project) -> None:
     run_id = project.train()
     huge_run = project.bth_run("--out", "results/huge.txt", "--", "sh", "-c",
                                "head -c 4000 /dev/zero > results/huge.txt",
-                               env={"BTH_HASH_CAP_MB": "0.0001"})
+                               env={"BTH_HASH_CAP_MB": "0.0001"}).id
     child = project.summarise("results/child.txt", derived_from=run_id)
 
     (project.root / "results/out.txt").write_text("edited\n")

@@ -1,4 +1,5 @@
-"""capture_environment and select_variables: interpreter facts, package fingerprints, secrets."""
+"""capture_environment and select_variables: interpreter facts, package fingerprints and lists,
+secrets."""
 
 from __future__ import annotations
 
@@ -7,14 +8,17 @@ import json
 import logging
 import os
 import platform
+import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from bathos.models import unstructure
-from bathos.provenance.environment import capture_environment, select_variables
+from bathos.catalog.blobs import read_blob
+from bathos.models import Environment, unstructure
+from bathos.provenance.environment import capture_environment, decode_packages, select_variables
 from bathos.provenance.secrets import REDACTED, is_secret_name
 
 SECRET = "s3cr3t-value-that-must-not-leak"
@@ -299,3 +303,136 @@ def test_a_wrapper_script_is_cached_per_choice(tmp_path: Path, venv_python: Path
     assert capture("venv") != capture("system")
     assert capture("venv") != capture("system")  # from the cache, still told apart
     assert len(list((cache / "interpreters").iterdir())) == 2
+
+
+def add_distribution(site: Path, name: str, version: str,
+                     direct_url: dict[str, object] | None = None) -> Path:
+    """A `*.dist-info` as an installer leaves it (its METADATA, and PEP 610's direct_url.json
+    when installed from a URL or a directory)."""
+    dist = site / f"{name.replace('-', '_')}-{version}.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text(
+        f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\nSummary: x\n\nName: not me\n")
+    if direct_url is not None:
+        (dist / "direct_url.json").write_text(json.dumps(direct_url))
+    return dist
+
+
+@pytest.fixture
+def venv_site(venv_python: Path) -> Iterator[Path]:
+    """The venv's site-packages, emptied again after the test."""
+    site = site_packages(venv_python)
+    before = set(site.iterdir())
+    yield site
+    for leftover in set(site.iterdir()) - before:
+        if leftover.is_dir():
+            shutil.rmtree(leftover)
+        else:
+            leftover.unlink()
+
+
+def listed(env: Environment, catalog: Path) -> list[dict[str, object]]:
+    assert env.packages_list is not None
+    return decode_packages(read_blob(catalog, env.packages_list))
+
+
+def test_the_package_list_names_versions_and_sources(tmp_path: Path, venv_python: Path,
+                                                      venv_site: Path) -> None:
+    commit = "a" * 40
+    add_distribution(venv_site, "Tiny_Pkg", "1.0")
+    add_distribution(venv_site, "mylib", "0.3.dev0",
+                     {"url": "file:///home/ada/mylib", "dir_info": {"editable": True}})
+    add_distribution(venv_site, "fromgit", "2.1", {
+        "url": "https://github.com/ada/fromgit.git",
+        "vcs_info": {"vcs": "git", "commit_id": commit, "requested_revision": "main"}})
+    (venv_site / "legacy-0.5-py3.11.egg-info").write_text("Metadata-Version: 1.0\nName: legacy\n"
+                                                          "Version: 0.5\n")
+    (venv_site / "bare-1.2.dist-info").mkdir()  # no METADATA: named by its directory
+    catalog = tmp_path / "catalog"
+
+    env = capture_environment(str(venv_python), None, environ={}, cache_dir=tmp_path / "cache",
+                              catalog=catalog)
+
+    assert listed(env, catalog) == [
+        {"name": "bare", "version": "1.2", "source": None, "editable": False},
+        {"name": "fromgit", "version": "2.1",
+         "source": f"git+https://github.com/ada/fromgit.git@{commit}", "editable": False},
+        {"name": "legacy", "version": "0.5", "source": None, "editable": False},
+        {"name": "mylib", "version": "0.3.dev0", "source": "file:///home/ada/mylib",
+         "editable": True},
+        {"name": "Tiny_Pkg", "version": "1.0", "source": None, "editable": False},
+    ]
+    assert env.packages_count == 5
+    assert env.packages_source == "installed"
+
+
+@pytest.mark.parametrize(("url", "stored"), [
+    (f"https://ada:{SECRET}@git.example.org/x.git", "https://<redacted>@git.example.org/x.git"),
+    ("https://ghp_0123456789abcdefghijABCDEFGHIJ012345@github.com/ada/x",
+     "https://<redacted>@github.com/ada/x"),
+    (f"https://{SECRET}@git.example.org/x.git", "https://<redacted>@git.example.org/x.git"),
+    ("ssh://git@github.com/ada/x.git", "ssh://git@github.com/ada/x.git"),
+    ("https://${GIT_USER}:${GIT_TOKEN}@example.org/x", "https://<redacted>@example.org/x"),
+    ("https://example.org/x.tar.gz?token=" + SECRET,
+     "https://example.org/x.tar.gz?token=<redacted>"),
+])
+def test_credentials_in_a_direct_url_are_redacted(tmp_path: Path, venv_python: Path,
+                                                   venv_site: Path, url: str, stored: str) -> None:
+    add_distribution(venv_site, "private", "1.0", {"url": url, "archive_info": {}})
+    catalog = tmp_path / "catalog"
+    env = capture_environment(str(venv_python), None, environ={}, cache_dir=tmp_path / "cache",
+                              catalog=catalog)
+    (package,) = listed(env, catalog)
+    assert package["source"] == stored
+    assert SECRET not in read_blob(catalog, env.packages_list or "").decode()
+
+
+def test_one_list_per_environment_computed_once(tmp_path: Path, venv_python: Path,
+                                                venv_site: Path) -> None:
+    add_distribution(venv_site, "tiny", "1.0")
+    cache, catalog = tmp_path / "cache", tmp_path / "catalog"
+
+    def capture(catalog: Path = catalog) -> Environment:
+        return capture_environment(str(venv_python), None, environ={}, cache_dir=cache,
+                                   catalog=catalog)
+
+    first, second = capture(), capture()
+    # A warm capture reads no metadata: a change that leaves the directory's mtime alone is
+    # not seen (installers always change it).
+    stamp = venv_site.stat().st_mtime_ns
+    (venv_site / "tiny-1.0.dist-info" / "METADATA").write_text("Name: tiny\nVersion: 9.9\n")
+    os.utime(venv_site, ns=(stamp, stamp))
+    third = capture()
+    elsewhere = capture(tmp_path / "other-catalog")  # a catalog without the list gets it
+
+    assert first.packages_list == second.packages_list == third.packages_list
+    assert len(list((catalog / "blobs").rglob("*.gz"))) == 1
+    assert listed(elsewhere, tmp_path / "other-catalog")[0]["version"] == "9.9"
+
+    add_distribution(venv_site, "other", "0.1")
+    changed = capture()
+    assert changed.packages_list != first.packages_list
+    assert changed.packages_fingerprint != first.packages_fingerprint
+    assert [p["name"] for p in listed(changed, catalog)] == ["other", "tiny"]
+    assert len(list((catalog / "blobs").rglob("*.gz"))) == 2
+
+
+def test_a_lock_file_project_lists_what_is_installed(tmp_path: Path, venv_python: Path,
+                                                     venv_site: Path) -> None:
+    add_distribution(venv_site, "numpy", "1.26.4")
+    (tmp_path / "uv.lock").write_text('version = 1\n[[package]]\nname = "numpy"\nversion = "2.0"\n')
+    env = capture_environment(str(venv_python), tmp_path, environ={}, cache_dir=tmp_path / "cache",
+                              catalog=tmp_path / "catalog")
+    assert env.packages_source == "lockfile:uv.lock"
+    assert [(p["name"], p["version"]) for p in listed(env, tmp_path / "catalog")] == [
+        ("numpy", "1.26.4")]
+
+
+def test_no_list_without_a_catalog_or_an_interpreter(tmp_path: Path) -> None:
+    without_catalog = capture_environment(sys.executable, None, environ={},
+                                          cache_dir=tmp_path / "cache")
+    not_python = capture_environment(None, tmp_path, environ={}, cache_dir=tmp_path / "cache",
+                                     catalog=tmp_path / "catalog")
+    assert (without_catalog.packages_list, without_catalog.packages_count) == (None, None)
+    assert (not_python.packages_list, not_python.packages_count) == (None, None)
+    assert not (tmp_path / "catalog").exists()

@@ -9,20 +9,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from gitrepo import make_repo
-from run_helpers import HELLO, Project
+from project import Project, make_project
 
 from bathos.projects import init_project
+
+HELLO = "print('hello')\n"
 
 
 @pytest.fixture
 def project(tmp_path: Path) -> Project:
     """A clean git repository, initialised for bathos and committed, with a hello script."""
-    proj = Project(make_repo(tmp_path / "proj"))
-    proj.write("scripts/experiments/hello.py", HELLO)
-    init_project(proj.root)
-    proj.commit("initial")
-    return proj
+    return make_project(tmp_path / "proj", {"scripts/experiments/hello.py": HELLO})
 
 
 @pytest.fixture

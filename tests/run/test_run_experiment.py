@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from run_helpers import Project
+from project import Project
 
-from bathos import Catalog
+from bathos import Catalog, Run
 
 PLAIN = """\
 import argparse
@@ -58,12 +58,17 @@ def printed_id(stdout: str) -> str:
     return stdout.split("run id ")[1].split()[0]
 
 
+def only_run() -> Run:
+    """The one run the catalog holds."""
+    [run_id] = Catalog().runs().to_polars()["id"].to_list()
+    return Catalog().get(run_id)
+
+
 def test_plain_function_run_directly(scripts: Project) -> None:
     done = scripts.python("scripts/experiments/plain_exp.py", "--n-steps", "5")
 
     assert done.returncode == 0, done.stderr
-    [run_id] = Catalog().runs().to_polars()["id"].to_list()
-    run = Catalog().get(run_id)
+    run = only_run()
     assert printed_id(done.stdout) == run.id
     assert (run.status, run.exit_code, run.name) == ("completed", 0, "plain_exp")
     assert run.tags == ("fast", "plain")
@@ -80,8 +85,7 @@ def test_exception_fails_the_run_and_is_reraised(scripts: Project) -> None:
 
     assert done.returncode != 0
     assert "RuntimeError: diverged" in done.stderr
-    [run_id] = Catalog().runs().to_polars()["id"].to_list()
-    run = Catalog().get(run_id)
+    run = only_run()
     assert run.status == "failed"
     assert run.error == "RuntimeError: diverged"
 
@@ -90,8 +94,7 @@ def test_typer_app_run_directly(scripts: Project) -> None:
     done = scripts.python("scripts/experiments/typer_exp.py", "--n-steps", "5")
 
     assert done.returncode == 0, done.stderr
-    [run_id] = Catalog().runs().to_polars()["id"].to_list()
-    run = Catalog().get(run_id)
+    run = only_run()
     assert printed_id(done.stdout) == run.id
     assert (run.status, run.name, run.tags) == ("completed", "typer_exp", ("typer",))
     assert run.params == {"n_steps": "5", "label": "x"}

@@ -6,7 +6,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from run_helpers import Project
+from project import Project
 
 from bathos.models import Run
 

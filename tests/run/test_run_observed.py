@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from run_helpers import Project
+from project import Project
 
 from bathos.models import Run
 from bathos.provenance.observation import parse_report
@@ -134,7 +134,7 @@ def test_argparse_values_are_recorded_as_parsed_and_default_paths_as_inputs(
 
     assert project.bth("logs", run.id).stdout == "3 5\n"
     assert run.params.items() >= {"data": "data/points.csv", "mesh": "data/mesh.h5",
-                                  "n_steps": "5", "lr": "0.1", "layers": "[64, 128]",
+                                  "n_steps": "5", "lr": "0.1", "layers": ["64", "128"],
                                   "cuda": "false"}.items()
     assert "handler" not in run.params
     assert inputs(run) == {p: sha256(project.root / p)
@@ -211,8 +211,8 @@ def test_a_report_is_untrusted_input() -> None:
     observed = parse_report([
         "x\t/usr/lib", "@\t/work", f"#\t{read}{written}{both}~{moved}",
         "data/x.csv", "/out/./y.csv", "/usr/lib/python3/os.py", "/bad/code", '"/tmp/new\\nline"',
-        '=\t{"lr": 0.1}', "=\tnot json", "=\t[1]", "w\t/old/format", "@\tnot-absolute", f"#\t{read}",
-        "lost.csv", "@\t/work", f"#\t{read}{read}", "/short.csv",
+        '=\t{"lr": 0.1}', "=\tnot json", "=\t[1]", "w\t/old/format", "@\tnot-absolute",
+        f"#\t{read}", "lost.csv", "@\t/work", f"#\t{read}{read}", "/short.csv",
     ])
 
     assert observed.modes == {"/work/data/x.csv": "r", "/out/y.csv": "w", "/tmp/new\nline": "m",

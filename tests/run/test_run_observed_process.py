@@ -8,7 +8,7 @@ import signal
 from pathlib import Path
 
 import pytest
-from run_helpers import Project
+from project import Project
 
 PROBE = """\
 import json, sys

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from run_helpers import Project
+from project import Project
 
 from bathos import Catalog
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from gitrepo import git
-from run_helpers import Project
+from project import Project
 
 HELLO = "scripts/experiments/hello.py"
 

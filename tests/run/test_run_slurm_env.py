@@ -7,7 +7,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from run_helpers import BIN_DIR, Done, Project, base_env
+from project import BIN_DIR, Done, Project, base_env
 
 SYSTEM_PATH = "/usr/bin:/bin"
 SLURM = {

@@ -1,5 +1,8 @@
-"""Helpers for tracked-execution tests: a project directory in which `bth`, `python` and `git` run
-as real subprocesses, and the run each `bth run` recorded, read back through `bathos.Catalog`.
+"""A bathos project directory in which `bth`, `python` and `git` run as real subprocesses, and the
+run each `bth run` recorded, read back through `bathos.Catalog`.
+
+    proj = make_project(tmp_path / "proj", {"scripts/experiments/hello.py": "print('hello')\n"})
+    run = proj.bth_run("scripts/experiments/hello.py")     # a real `bth run`, read back
 """
 
 from __future__ import annotations
@@ -12,30 +15,31 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import attrs
-from gitrepo import Repo
+from gitrepo import HERMETIC, Repo, make_repo
 
 from bathos import Catalog, Run
+from bathos.projects import init_project
 
 BIN_DIR = str(Path(sys.executable).parent)
 STARTED = re.compile(r"bth: run (\w+) started")
-HELLO = "print('hello')\n"
+# Set by a run, a test or the user's shell; a child sees them only when a test passes them.
+NOT_INHERITED = ("BTH_PROJECT_SLUG", "BTH_RUN_ID", "BTH_CATALOG_DIR", "BTH_RESULTS_PATH",
+                 "BTH_OUTPUT_DIR", "BTH_HASH_CAP_MB", "PYTHONPATH")
+
+Env = Mapping[str, str | None]
 
 
-def base_env(extra: Mapping[str, str | None] | None = None) -> dict[str, str]:
-    """os.environ (which carries the test's BTH_HOME) without SLURM or run variables, with a
-    hermetic git, and with this venv first on PATH and active, so `import bth` works in children.
+def base_env(extra: Env | None = None) -> dict[str, str]:
+    """os.environ (which carries the test's BTH_HOME) without SLURM, git or run variables, with a
+    hermetic git, and with this venv first on PATH and active, so `import bth` works in children;
+    then `extra`, where None removes a variable.
     """
-    env = {
-        k: v for k, v in os.environ.items()
-        if not k.startswith("SLURM_") and k not in ("BTH_PROJECT_SLUG", "BTH_RUN_ID",
-                                                     "BTH_CATALOG_DIR", "BTH_RESULTS_PATH",
-                                                     "BTH_OUTPUT_DIR", "PYTHONPATH")
-    }
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("SLURM_", "GIT_")) and k not in NOT_INHERITED}
     env.update({
         "PATH": BIN_DIR + os.pathsep + os.environ.get("PATH", os.defpath),
         "VIRTUAL_ENV": sys.prefix,
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_CONFIG_GLOBAL": os.devnull,
+        **HERMETIC,
     })
     for key, value in (extra or {}).items():
         if value is None:
@@ -67,22 +71,19 @@ class Done:
 class Project(Repo):
     """A project directory; `bth`/`python` run in it as subprocesses."""
 
-    def python(self, *args: str, env: Mapping[str, str | None] | None = None) -> Done:
+    def python(self, *args: str, env: Env | None = None) -> Done:
         return self._run([sys.executable, *args], env)
 
-    def bth(self, *args: str, env: Mapping[str, str | None] | None = None,
-            cwd: Path | None = None) -> Done:
+    def bth(self, *args: str, env: Env | None = None, cwd: Path | None = None) -> Done:
         return self._run([sys.executable, "-m", "bathos_cli", *args], env, cwd)
 
-    def bth_run(self, *args: str, env: Mapping[str, str | None] | None = None,
-                expect: int = 0) -> Run:
+    def bth_run(self, *args: str, env: Env | None = None, expect: int = 0) -> Run:
         """`bth run ARGS` that must exit `expect`; the run it recorded."""
         done = self.bth("run", *args, env=env)
         assert done.returncode == expect, done.stderr
         return done.run()
 
-    def popen(self, *args: str, env: Mapping[str, str | None] | None = None,
-              ) -> subprocess.Popen[bytes]:
+    def popen(self, *args: str, env: Env | None = None) -> subprocess.Popen[bytes]:
         return subprocess.Popen([sys.executable, "-m", "bathos_cli", *args], cwd=self.root,
                                 env=base_env(env), stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -93,11 +94,18 @@ class Project(Repo):
         out, err = proc.communicate(timeout=120)
         return Done(proc.returncode, out.decode(), err.decode())
 
-    def _run(self, argv: list[str], env: Mapping[str, str | None] | None,
-             cwd: Path | None = None) -> Done:
+    def _run(self, argv: list[str], env: Env | None, cwd: Path | None = None) -> Done:
         done = subprocess.run(argv, cwd=cwd or self.root, env=base_env(env),
                               stdin=subprocess.DEVNULL, capture_output=True, text=True,
                               timeout=120, check=False)
         return Done(done.returncode, done.stdout, done.stderr)
 
 
+def make_project(root: Path, files: Mapping[str, str]) -> Project:
+    """A clean git repository at `root`, initialised for bathos, with `files` committed."""
+    proj = Project(make_repo(root))
+    for relpath, text in files.items():
+        proj.write(relpath, text)
+    init_project(proj.root)
+    proj.commit("initial")
+    return proj

@@ -18,8 +18,6 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-import attrs
-
 log = logging.getLogger("bathos.provenance.observation")
 
 BOOTSTRAP = Path(__file__).with_name("bootstrap.py")
@@ -29,16 +27,17 @@ _SYSTEM = ("/proc/", "/sys/", "/dev/", "/etc/")
 _CACHES = frozenset({"__pycache__", ".git", ".cache"})
 
 
-@attrs.frozen
 class Exclusions:
     """Files never recorded as observed inputs or outputs: those under `prefixes` (bathos's own
     catalog and scratch files), the system's (/proc, /sys, /dev, /etc), caches (`__pycache__`,
     `.git`, `.cache`, $XDG_CACHE_HOME), those `glob` matches (`[capture] exclude`, see
     `scan.excluder`), and `known` files (real paths: the run's code, files already recorded)."""
 
-    prefixes: tuple[str, ...] = ()
-    known: frozenset[str] = frozenset()
-    glob: Callable[[str], bool] | None = None
+    # Plain classes, not attrs: this module is imported on every run, and an attrs class costs
+    # half a millisecond to make.
+    def __init__(self, prefixes: tuple[str, ...] = (), known: frozenset[str] = frozenset(),
+                 glob: Callable[[str], bool] | None = None) -> None:
+        self.prefixes, self.known, self.glob = prefixes, known, glob
 
     def __contains__(self, path: str) -> bool:
         if path.startswith(self.prefixes) or not _CACHES.isdisjoint(path.split("/")):
@@ -56,14 +55,15 @@ def own_prefixes(*directories: Path) -> tuple[str, ...]:
     return (*_SYSTEM, *(os.path.join(d, "") for d in sorted(dirs)))
 
 
-@attrs.frozen
 class Observation:
     """Each path the script touched (absolute, normalised) with its mode letters (`rwdmpi`: read,
     written, deleted or renamed away, moved here, named by a parsed parameter, imported), and
     the parameters its argparse or Click parser parsed, defaults included."""
 
-    modes: dict[str, str] = attrs.field(factory=dict)
-    params: dict[str, Any] = attrs.field(factory=dict)
+    def __init__(self, modes: dict[str, str] | None = None,
+                 params: dict[str, Any] | None = None) -> None:
+        self.modes: dict[str, str] = modes or {}
+        self.params: dict[str, Any] = params or {}
 
     def files(self, *, since_ns: int, excluded: Exclusions) -> tuple[list[Path], list[Path]]:
         """Inputs (read, or named by a parameter, and unchanged since `since_ns`, the run's

@@ -32,6 +32,7 @@ _OTHER = frozenset(("os.rename", "os.remove", "shutil.copyfile", "os.link", "os.
 _FLUSH_EVERY_S = 0.25
 _FLUSH_AT = 2048  # pending paths
 _CLOCK_EVERY = 64  # new paths in a burst between two looks at the clock
+_FORGET_AT = 4096  # paths kept to tell new ones from those already written
 
 
 class _Report:
@@ -40,8 +41,10 @@ class _Report:
     The hook does the least it can, since a script may open thousands of files: `open` of a new
     path costs a dict lookup, a store and a comparison. Paths are kept as the script gave them,
     in the order first seen, so a batch is the paths seen since the last one (and those with
-    new modes). Each batch starts with the cwd they are relative to (a chdir writes the batch
-    first), and bathos drops the paths under the excluded prefixes the report starts with.
+    new modes); past 4,096 they are forgotten once written (a path seen again is written again,
+    and bathos reads them as one). Each batch starts with the cwd they are relative to (a
+    chdir writes the batch first), and bathos drops the paths under the excluded prefixes the
+    report starts with.
     """
 
     def __init__(self, fd: int, excluded: "tuple[str, ...]") -> None:
@@ -145,6 +148,9 @@ class _Report:
         self.flushed_at = self.clock()
         paths = list(islice(seen, start, end))
         modes = list(islice(seen.values(), start, end))
+        if end >= _FORGET_AT:  # the report keeps them: forget them here, so memory stays small
+            seen.clear()
+            self.written, self.check_at[0] = 0, 1
         for path in grown:
             if path in seen:
                 paths.append(path)
@@ -174,12 +180,15 @@ class _Report:
             pass  # a full disk: the script's work comes first
 
     def flush_at_exit(self) -> None:
-        """Flush, with the files seen that were modules imported (code, not data) marked."""
+        """Flush, with the files of the modules imported (code, not data) marked."""
+        self.flush()
         for module in list(sys.modules.values()):
             path = getattr(module, "__file__", None)
             if isinstance(path, str) and path in self.seen:
                 self.seen[path] |= IMPORTED
                 self.grown.append(path)
+            elif isinstance(path, str):
+                self.seen[path] = IMPORTED
         self.flush()
 
     def note_params(self, values: "dict[str, Any]") -> None:

@@ -96,10 +96,17 @@ class ProjectConfig:
     secret_values: tuple[str, ...] = ()  # [secrets] values: regexes of secret values
     secret_files: tuple[str, ...] = ()  # [secrets] files: globs kept out of git snapshots
     capture_exclude: tuple[str, ...] = ()  # [capture] exclude: globs no run records as its files
+    pythonpath: tuple[str, ...] = ()  # [run] pythonpath: directories put on a script's sys.path
 
     @property
     def path(self) -> Path:
         return self.root / PROJECT_FILE
+
+    @property
+    def import_paths(self) -> tuple[Path, ...]:
+        """Where a script under `bth run` imports the project's own code from, after its own
+        directory: `[run] pythonpath` (relative to the root), else the project root."""
+        return tuple(self.root / p for p in self.pythonpath) or (self.root,)
 
 
 def find_project_file(start: Path | None = None) -> Path | None:
@@ -206,5 +213,6 @@ def _project_from_dict(path: Path, data: dict[str, Any]) -> ProjectConfig:
         secret_names=_patterns(path, secrets, "names"),
         secret_values=_patterns(path, secrets, "values"),
         secret_files=_strings(path, secrets, "secrets", "files"),
+        pythonpath=_strings(path, run, "run", "pythonpath"),
         capture_exclude=_strings(path, _table(path, data, "capture"), "capture", "exclude"),
     )

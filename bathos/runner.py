@@ -32,13 +32,14 @@ import attrs
 
 from bathos import config, ids
 from bathos.catalog import blobs, store
-from bathos.errors import ConfigError
+from bathos.errors import ConfigError, ProvenanceError
 from bathos.fsutil import relative_posix
 from bathos.models import Capture, Dependency, Logs, Output, Run, Sidecar, unstructure, utcnow
 from bathos.provenance import scan
 
 if TYPE_CHECKING:
     from bathos.hashing import FileDigest
+    from bathos.provenance.observation import Observation
     from bathos.provenance.secrets import Redactor
 
 log = logging.getLogger("bathos.runner")
@@ -228,6 +229,9 @@ class ActiveRun:
     started_monotonic: float
     since_ns: int  # files changed at or after this (the file system's clock, see `begin`) are new
     redactor: Redactor  # what it took out of the record is scrubbed from the kept logs
+    # A Python script runs through the bootstrap, which reports the files it touches and puts
+    # these directories on its sys.path; None for any other command.
+    import_paths: tuple[Path, ...] | None = None
     # Why the catalog could not take the run (None while it can), and where it was spilled.
     unrecorded: str | None = None
     spill: Path | None = None
@@ -247,6 +251,17 @@ class ActiveRun:
             "BTH_RESULTS_PATH": str(self.scratch / "results.jsonl"),
             "BTH_CATALOG_DIR": str(self.catalog),
         }
+
+    def launch_command(self) -> list[str]:
+        """The argv to start: a Python script goes through the bootstrap, in its interpreter."""
+        if self.import_paths is None:
+            return self.command
+        from bathos.provenance.observation import BOOTSTRAP, REPORT_FILE
+
+        python, *script_and_args = self.command
+        paths = [arg for path in self.import_paths for arg in ("--path", str(path))]
+        return [python, str(BOOTSTRAP), str(self.scratch / REPORT_FILE), *paths,
+                "--code-cache", str(config.bth_home() / "cache" / "code"), *script_and_args]
 
     def begin(self) -> None:
         """Write the running record and start the heartbeat.
@@ -310,7 +325,8 @@ class ActiveRun:
         """
         self._stop.set()
         events = read_results(self.scratch / "results.jsonl")
-        inputs, outputs, capture = self._files()
+        observed = self._observation()
+        inputs, outputs, capture = self._files(observed)
         merged = _bounded({**events.results, **(results or {})})
         error = error or events.error
         ended, ended_monotonic = self.ended or (utcnow(), time.monotonic())
@@ -325,7 +341,8 @@ class ActiveRun:
             results=self.redactor.data(merged), logs=logs,
             name=self.run.name or events.name,
             tags=tuple(dict.fromkeys((*self.run.tags, *events.tags))),
-            params={**self.run.params, **self.redactor.params(events.params)},
+            params={**self.run.params, **self.redactor.params(_parsed_params(observed)),
+                    **self.redactor.params(events.params)},
             capture=capture,
         )
         self.run = run
@@ -354,12 +371,14 @@ class ActiveRun:
                     extra={"hint": f"bth import-spill {self.spill} records it"}
                     if self.spill else {})
 
-    def _files(self) -> tuple[list[Dependency], tuple[Output, ...], Capture]:
+    def _files(self, observed: Observation | None = None,
+               ) -> tuple[list[Dependency], tuple[Output, ...], Capture]:
         """Inputs and outputs, and how they were found.
 
         A path named in the arguments or as an output is judged by its own state: changed during
         the run, it is an output; unchanged, an input, or not written when it was named as an
-        output. The tree scan of the run's directories adds every other file the run changed.
+        output. The tree scan of the run's directories adds every other file the run changed,
+        and what the bootstrap `observed` a Python script read and write adds the rest.
         """
         cap = hash_cap_bytes()
         inputs, written, not_written, directories = self._named_files(cap)
@@ -372,6 +391,8 @@ class ActiveRun:
             relpath = _relative(path, self.base)
             if relpath not in named:
                 written[relpath] = path
+        if observed is not None:
+            self._add_observed(observed, inputs, written, cap)
         digests = _digests(written, cap)
         capture = Capture(scanned=found.visited, scan_s=found.seconds,
                           scan_capped=found.capped is not None, not_written=not_written,
@@ -402,6 +423,37 @@ class ActiveRun:
             elif after.exists:
                 inputs.append(file_dependency(path, "input", self.base, cap_bytes=cap))
         return inputs, written, tuple(not_written), directories
+
+    def _observation(self) -> Observation | None:
+        """What the bootstrap saw the script do; None for a command it did not run."""
+        if self.import_paths is None:
+            return None
+        from bathos.provenance.observation import REPORT_FILE, read_report
+
+        return read_report(self.scratch / REPORT_FILE)
+
+    def _add_observed(self, observed: Observation, inputs: list[Dependency],
+                      written: dict[str, Path], cap: int) -> None:
+        """Add to `inputs` and `written` the files the script was seen to read and write, but
+        its code and the files already there."""
+        from bathos.provenance.deps import file_dependency
+        from bathos.provenance.observation import Exclusions, own_prefixes
+
+        recorded = [*(d.path for d in (*self.run.dependencies, *inputs)), *written]
+        excluded = Exclusions(
+            prefixes=own_prefixes(config.bth_home(), self.catalog, self.scratch),
+            known=frozenset(os.path.realpath(self.base / path) for path in recorded),
+            glob=scan.excluder(self.scan_rules.exclude, self.scan_rules.exclude_root))
+        read, wrote = observed.files(since_ns=self.since_ns, excluded=excluded)
+        outputs = {os.path.realpath(p) for p in (
+            *self.named_outputs, *_output_option_paths(observed.params, self.run.cwd or "."))}
+        for path in read:
+            if os.path.realpath(path) in outputs:
+                continue  # named as an output, and not written: never an input
+            with contextlib.suppress(ProvenanceError):  # gone since it was seen
+                inputs.append(file_dependency(path, "input", self.base, cap_bytes=cap))
+        for path in wrote:
+            written.setdefault(_relative(path, self.base), path)
 
     def _modified_tracked(self, digests: Mapping[str, FileDigest]) -> tuple[str, ...]:
         """The outputs tracked by git whose content is not what git's index holds."""
@@ -448,6 +500,15 @@ def _warn_about(found: scan.Scan, capture: Capture) -> None:
                     "until they are committed or restored)", ", ".join(capture.modified_tracked))
 
 
+def _parsed_params(observed: Observation | None) -> dict[str, str | list[str]]:
+    """The values the script's argparse or Click parser parsed, as the run records them."""
+    if observed is None:
+        return {}
+    from bathos.provenance.observation import param_text
+
+    return {key: param_text(value) for key, value in observed.params.items()}
+
+
 def _hold_scratch(scratch: Path) -> int:
     """Make the run's scratch directory and hold a lock in it that the command inherits, so it
     stays held while any process of the run lives (`store.remove_dead_scratch` tests it)."""
@@ -483,6 +544,17 @@ def _code_dependencies(script: Path | None, command: str, base: Path,
         return [deps.file_dependency(program, "script", base)] if inside else []
     return deps.scan_dependencies(script, base if script.is_relative_to(base) else None,
                                   cache_dir=cache)
+
+
+def _import_paths(script: Path | None, project: config.ProjectConfig | None, in_git: bool,
+                  base: Path) -> tuple[Path, ...] | None:
+    """Where a script imports the project's own code from: the project's import paths, else the
+    repository root; None for a command."""
+    if script is None:
+        return None
+    if project is not None:
+        return project.import_paths
+    return (base,) if in_git else ()
 
 
 def _resolve_parent(catalog: Path, id_or_prefix: str | None) -> str | None:
@@ -549,6 +621,7 @@ def start_run(spec: RunSpec, *, environ: Mapping[str, str] | None = None) -> Act
         scan_roots=(spec.cwd, project.root if project else base),
         scan_rules=_scan_rules(project, catalog, output_root, run_id),
         started_monotonic=started_monotonic, since_ns=since_ns, redactor=redactor,
+        import_paths=_import_paths(script, project, git_info is not None, base),
     )
 
 
@@ -558,11 +631,18 @@ def _named_outputs(spec: RunSpec, run_params: Mapping[str, str | list[str]],
     paths) that is a value of an option whose name says it is an output (`--out`,
     `--output-dir`, `--save-path` …)."""
     here = os.path.abspath(spec.cwd)  # as `params.candidate_paths` makes them absolute
-    options = {Path(os.path.normpath(os.path.join(here, v)))
-               for k, values in run_params.items() if OUTPUT_OPTION.fullmatch(k)
-               for v in ([values] if isinstance(values, str) else values) if v}
+    options = _output_option_paths(run_params, here)
     return [*(Path(os.path.normpath(os.path.join(here, o))) for o in spec.outs),
             *(p for p in candidates if p in options)]
+
+
+def _output_option_paths(params: Mapping[str, Any], cwd: str | Path) -> set[Path]:
+    """The values of the options whose name says they name an output, as absolute paths."""
+    here = os.path.abspath(cwd)
+    return {Path(os.path.normpath(os.path.join(here, v)))
+            for k, values in params.items() if OUTPUT_OPTION.fullmatch(k)
+            for v in (values if isinstance(values, list) else [values])
+            if isinstance(v, str) and v}
 
 
 def _scan_rules(project: config.ProjectConfig | None, catalog: Path, output_root: Path,
@@ -774,7 +854,7 @@ def execute(active: ActiveRun, *, on_started: Callable[[Run], None] | None = Non
     env.setdefault("PYTHONUNBUFFERED", "1")
     inherited = () if active.scratch_lock is None else (active.scratch_lock,)
     try:
-        proc = subprocess.Popen(active.command, cwd=active.run.cwd, env=env,
+        proc = subprocess.Popen(active.launch_command(), cwd=active.run.cwd, env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 pass_fds=inherited)
     except OSError as exc:

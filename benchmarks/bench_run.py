@@ -1,13 +1,20 @@
 """What `bth run` adds to running a script directly (target: ≤ 60 ms, median, whole process).
 
-    python benchmarks/bench_run.py [--repeat 21]
+    python benchmarks/bench_run.py [--repeat 21] [--baseline OTHER/bin/bth] [--files 10000]
 
 Makes a small git project (a script importing two local modules, a clean tree) in a temporary
 directory with its own BTH_HOME, then times, interleaved, `python script.py` and
 `bth run script.py` as whole processes. Prints both medians and the difference, and what importing
 the run path's fixed dependencies (click, attrs, pygit2) costs, so the overhead splits into bth's
-own interpreter start-up, those imports, and bathos's own modules and work. `--importtime` also
-prints the slowest imports of `bth run`.
+own interpreter start-up, those imports, and bathos's own modules and work. `--baseline` times
+another installation's `bth run` in the same rounds (say, of the main branch), so a change is
+measured against it on the same machine at the same moment. `--importtime` also prints the
+slowest imports of `bth run`.
+
+Then the observation's cost (target: < 5 %) on a script that opens and reads `--files` small
+files: the script run directly and through the bootstrap `bth run` starts it with (its audit hook
+notes each file), as whole processes, interleaved; and, for reference, under `bth run`, which then
+also hashes the files it records (the first 2,000).
 """
 
 from __future__ import annotations
@@ -23,6 +30,16 @@ import time
 from pathlib import Path
 
 TARGET_MS = 60.0
+TARGET_OBSERVED = 0.05
+READER = """\
+import os, sys
+folder = sys.argv[1]
+total = 0
+for name in sorted(os.listdir(folder)):
+    with open(os.path.join(folder, name)) as fh:
+        total += len(fh.read())
+print(total)
+"""
 
 
 def _git(repo: Path, *args: str) -> None:
@@ -61,11 +78,76 @@ def timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> float:
     return time.perf_counter() - start
 
 
+def medians(commands: dict[str, list[str]], repeat: int, cwd: Path,
+            env: dict[str, str]) -> dict[str, float]:
+    """Median whole-process ms of each command, timed in interleaved rounds after one warm-up."""
+    for cmd in commands.values():
+        timed(cmd, cwd, env)
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    for _ in range(repeat):
+        for name, cmd in commands.items():
+            times[name].append(timed(cmd, cwd, env))
+    return {name: statistics.median(t) * 1000 for name, t in times.items()}
+
+
+def bench_overhead(bth: str, baseline: str | None, repeat: int, repo: Path,
+                   env: dict[str, str]) -> dict[str, list[str]]:
+    run_args = ["run", "--python", sys.executable, "train.py", "--", "--n", "1000"]
+    commands = {
+        "direct": [sys.executable, "train.py", "--n", "1000"],
+        "tracked": [bth, *run_args],
+        "bare": [sys.executable, "-c", "pass"],
+        "floor": [sys.executable, "-c", "import click, attrs, pygit2"],
+        **({"baseline": [baseline, *run_args]} if baseline else {}),
+    }
+    ms = medians(commands, repeat, repo, env)
+    d, t, bare, floor = ms["direct"], ms["tracked"], ms["bare"], ms["floor"]
+    overhead = t - d
+    print(f"python train.py          {d:7.1f} ms (median of {repeat})")
+    print(f"bth run train.py         {t:7.1f} ms")
+    verdict = "PASS" if overhead <= TARGET_MS else "MISS"
+    print(f"overhead                 {overhead:7.1f} ms   target ≤ {TARGET_MS:.0f} ms  {verdict}")
+    print(f"  = bth's interpreter start-up {bare:.1f} ms + importing click, attrs and pygit2 "
+          f"{floor - bare:.1f} ms + bathos's own modules and work {overhead - floor:.1f} ms")
+    if baseline:
+        b = ms["baseline"]
+        print(f"baseline bth run         {b:7.1f} ms   (bathos's own share {b - d - floor:.1f} ms; "
+              f"this one {t - b:+.1f} ms)")
+    return commands
+
+
+def bench_observed(bth: str, files: int, repeat: int, root: Path, env: dict[str, str]) -> None:
+    from bathos.provenance.observation import BOOTSTRAP
+
+    folder = root / "many"
+    folder.mkdir()
+    for i in range(files):
+        (folder / f"f{i:05d}.txt").write_text(f"{i}\n")
+    (root / "reader.py").write_text(READER)
+    report = root / "report"
+    commands = {
+        "direct": [sys.executable, "reader.py", str(folder)],
+        "observed": [sys.executable, str(BOOTSTRAP), str(report), "--code-cache",
+                     str(root / "code"), "reader.py", str(folder)],
+        "tracked": [bth, "run", "--python", sys.executable, "reader.py", "--", str(folder)],
+    }
+    ms = medians(commands, repeat, root, env)
+    d, o, t = ms["direct"], ms["observed"], ms["tracked"]
+    added = (o - d) / d
+    verdict = "PASS" if added < TARGET_OBSERVED else "MISS"
+    print(f"\npython reader.py ({files} files)  {d:7.1f} ms (median of {repeat})")
+    print(f"through the bootstrap            {o:7.1f} ms   {added:+.1%}   "
+          f"target < {TARGET_OBSERVED:.0%}  {verdict}")
+    print(f"bth run reader.py                {t:7.1f} ms   (recording and hashing included)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=21)
     parser.add_argument("--importtime", action="store_true")
+    parser.add_argument("--baseline", help="another installation's bth, timed alongside")
+    parser.add_argument("--files", type=int, default=10_000)
     args = parser.parse_args()
     compile_bathos()
     bth = shutil.which("bth") or str(Path(sys.executable).with_name("bth"))
@@ -73,26 +155,7 @@ def main() -> None:
         repo = make_project(Path(tmp))
         env = {**os.environ, "BTH_HOME": str(Path(tmp) / "home")}
         env.pop("BTH_CATALOG_DIR", None)
-        commands = {
-            "direct": [sys.executable, "train.py", "--n", "1000"],
-            "tracked": [bth, "run", "--python", sys.executable, "train.py", "--", "--n", "1000"],
-            "bare": [sys.executable, "-c", "pass"],
-            "floor": [sys.executable, "-c", "import click, attrs, pygit2"],
-        }
-        timed(commands["tracked"], repo, env)  # warm the interpreter and package caches once
-        times: dict[str, list[float]] = {name: [] for name in commands}
-        for _ in range(args.repeat):
-            for name, cmd in commands.items():
-                times[name].append(timed(cmd, repo, env))
-        d, t, bare, floor = (statistics.median(times[n]) * 1000 for n in commands)
-        overhead = t - d
-        print(f"python train.py          {d:7.1f} ms (median of {args.repeat})")
-        print(f"bth run train.py         {t:7.1f} ms")
-        verdict = "PASS" if overhead <= TARGET_MS else "MISS"
-        print(f"overhead                 {overhead:7.1f} ms   "
-              f"target ≤ {TARGET_MS:.0f} ms  {verdict}")
-        print(f"  = bth's interpreter start-up {bare:.1f} ms + importing click, attrs and pygit2 "
-              f"{floor - bare:.1f} ms + bathos's own modules and work {overhead - floor:.1f} ms")
+        commands = bench_overhead(bth, args.baseline, args.repeat, repo, env)
         if args.importtime:
             out = subprocess.run([sys.executable, "-X", "importtime", "-m", "bathos_cli",
                                   *commands["tracked"][1:]], cwd=repo, env=env, capture_output=True,
@@ -103,6 +166,8 @@ def main() -> None:
             print("\nslowest imports (cumulative µs):")
             for row in slow:
                 print(f"  {int(row[1]):8d}  {row[2].rstrip()}")
+        if args.files:
+            bench_observed(bth, args.files, args.repeat, Path(tmp), env)
 
 
 if __name__ == "__main__":

@@ -7,13 +7,10 @@ import argparse
 import csv
 import random
 import statistics
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
-import bth  # noqa: E402
-from sim.physics import step  # noqa: E402
+import bth
+from sim.physics import step  # the project's own package: `bth run` puts the root on sys.path
 
 
 @bth.experiment(name="simulate_particles", tags=["demo", "simulation"])

@@ -67,7 +67,8 @@ class Rows:
         return self._as_dict(self._tuples[index])
 
     def __repr__(self) -> str:
-        shown = self.to_polars().head(10) if self._tuples else "(no rows)"
+        first = Rows(self.columns, self.types, self._tuples[:10])  # only what is shown is built
+        shown = first.to_polars() if self._tuples else "(no rows)"
         return f"Rows: {len(self)} row(s), {len(self.columns)} column(s)\n{shown}"
 
     def _repr_html_(self) -> str:

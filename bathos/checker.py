@@ -476,7 +476,6 @@ def producer_of(catalog: Catalog, path: Path, *, against: str | None) -> FileOri
                       recorded_path=recorded_path, verdict=report.verdicts[0])
 
 
-
 def tracked_changes(catalog: Catalog, run: Run) -> dict[str, str | None]:
     """What `Catalog.tracked_changes` returns."""
     from bathos.hashing import hash_bytes

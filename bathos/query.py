@@ -154,6 +154,14 @@ def _param_match(key: str, value: str) -> tuple[Any, ...]:
     return f"len(list_filter({items}, lambda v: {test})) > 0", key, key, key, *args
 
 
+def chosen(query: RunQuery | None, criteria: dict[str, Any], **defaults: Any) -> RunQuery:
+    """The query a method was given, as a RunQuery or as its criteria (over `defaults`), with its
+    projects decided; both at once is a ConfigError."""
+    if query is not None and criteria:
+        raise ConfigError("give a RunQuery or criteria as keywords, not both")
+    return (query or RunQuery(**{**defaults, **criteria})).resolved()
+
+
 def naive_utc(value: dt.datetime) -> dt.datetime:
     """An aware datetime as the naive UTC time the views' TIMESTAMP columns hold."""
     return value.astimezone(dt.UTC).replace(tzinfo=None)

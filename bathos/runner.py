@@ -460,7 +460,6 @@ class ActiveRun:
         inside = [relpath for relpath in digests if not os.path.isabs(relpath)]
         if self.run.git is None or not inside:
             return ()
-        from bathos.errors import ProvenanceError
         from bathos.provenance.git import index_blob_ids
 
         try:

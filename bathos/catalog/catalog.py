@@ -23,7 +23,7 @@ from bathos.errors import (
     UnreadableFile,
 )
 from bathos.models import Run, structure_run
-from bathos.query import RunQuery, naive_utc
+from bathos.query import RunQuery, chosen, naive_utc
 
 if TYPE_CHECKING:
     import duckdb
@@ -163,14 +163,12 @@ class Catalog:
         (or of every project outside one). A listing by project, time, status and tags is answered
         from the newest rows compaction keeps beside each manifest, without starting DuckDB,
         whenever they give the same answer."""
-        if query is not None and criteria:
-            raise ConfigError("give a RunQuery or criteria as keywords, not both")
-        chosen = (query or RunQuery(**criteria)).resolved()
-        data = recent.newest(self.path, chosen, self.compact_threshold)
+        picked = chosen(query, criteria)
+        data = recent.newest(self.path, picked, self.compact_threshold)
         if data is not None:
             return Rows.from_dicts(LISTING_COLUMNS, [schema.COLUMNS[c] for c in LISTING_COLUMNS],
                                    data)
-        return self._fetch(*chosen.to_sql(LISTING_COLUMNS))
+        return self._fetch(*picked.to_sql(LISTING_COLUMNS))
 
     def resolve(self, id_or_prefix: str) -> str:
         """The full id of the one run whose id starts with `id_or_prefix` (≥ 4 characters)."""
@@ -252,10 +250,8 @@ class Catalog:
         and unchanged; `verdicts` keeps only those verdicts."""
         from bathos.checker import judge
 
-        if query is not None and criteria:
-            raise ConfigError("give a RunQuery or criteria as keywords, not both")
-        chosen = (query or RunQuery(**{"status": "completed", **criteria})).resolved()
-        return judge(self, runs, chosen, verdicts=verdicts, against=against,
+        return judge(self, runs, chosen(query, criteria, status="completed"), verdicts=verdicts,
+                     against=against,
                      check_outputs=check_outputs)
 
     def producer_of(self, path: str | os.PathLike[str], *,

@@ -18,20 +18,22 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from bathos.provenance.scan import SKIPPED_NAMES
+
 log = logging.getLogger("bathos.provenance.observation")
 
 BOOTSTRAP = Path(__file__).with_name("bootstrap.py")
 REPORT_FILE = "files.report"
 MAX_OBSERVED = 2000  # inputs, and outputs, recorded from one report
 _SYSTEM = ("/proc/", "/sys/", "/dev/", "/etc/")
-_CACHES = frozenset({"__pycache__", ".git", ".cache"})
 
 
 class Exclusions:
     """Files never recorded as observed inputs or outputs: those under `prefixes` (bathos's own
-    catalog and scratch files), the system's (/proc, /sys, /dev, /etc), caches (`__pycache__`,
-    `.git`, `.cache`, $XDG_CACHE_HOME), those `glob` matches (`[capture] exclude`, see
-    `scan.excluder`), and `known` files (real paths: the run's code, files already recorded)."""
+    catalog and scratch files), the system's (/proc, /sys, /dev, /etc), version control and
+    caches (the tree scan's `SKIPPED_NAMES`, $XDG_CACHE_HOME), those `glob` matches
+    (`[capture] exclude`, see `scan.excluder`), and `known` files (real paths: the run's code,
+    files already recorded)."""
 
     # Plain classes, not attrs: this module is imported on every run, and an attrs class costs
     # half a millisecond to make.
@@ -40,7 +42,7 @@ class Exclusions:
         self.prefixes, self.known, self.glob = prefixes, known, glob
 
     def __contains__(self, path: str) -> bool:
-        if path.startswith(self.prefixes) or not _CACHES.isdisjoint(path.split("/")):
+        if path.startswith(self.prefixes) or not SKIPPED_NAMES.isdisjoint(path.split("/")):
             return True
         if self.glob is not None and self.glob(path):
             return True

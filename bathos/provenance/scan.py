@@ -30,9 +30,10 @@ from bathos.ids import is_run_id
 MAX_ENTRIES = 100_000
 MAX_SECONDS = 1.0
 MAX_CHANGED = 2000
-# Never entered: version control and caches of tools, by name.
-SKIPPED_NAMES = frozenset({".git", ".hg", ".svn", "__pycache__", ".mypy_cache", ".pytest_cache",
-                           ".ruff_cache", ".hypothesis", ".tox", ".nox", ".ipynb_checkpoints"})
+# Never entered (nor observed): version control and caches of tools, by name.
+SKIPPED_NAMES = frozenset({".git", ".hg", ".svn", "__pycache__", ".cache", ".mypy_cache",
+                           ".pytest_cache", ".ruff_cache", ".hypothesis", ".tox", ".nox",
+                           ".ipynb_checkpoints"})
 # A directory holding one of these is a Python environment (virtualenv, venv, conda).
 ENV_MARKERS = ("pyvenv.cfg", "conda-meta")
 _CLOCK_EVERY = 256  # entries between two looks at the clock

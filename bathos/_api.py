@@ -8,6 +8,7 @@ from bathos.catalog.catalog import Catalog, VerifyReport
 from bathos.catalog.compact import CompactionReport
 from bathos.catalog.rows import Rows
 from bathos.checker import CheckReport, FileOrigin
+from bathos.diff import DiffSection, FileChange, PackageChange, RunDiff, ValueChange
 from bathos.errors import (
     AmbiguousRunId,
     BathosError,
@@ -49,7 +50,9 @@ __all__ = [
     "CompactionReport",
     "ConfigError",
     "Dependency",
+    "DiffSection",
     "Environment",
+    "FileChange",
     "FileOrigin",
     "Git",
     "Host",
@@ -60,17 +63,20 @@ __all__ = [
     "Logs",
     "Output",
     "OutputCheck",
+    "PackageChange",
     "ProvenanceError",
     "QueryRefused",
     "QueryTimeout",
     "Reason",
     "Rows",
     "Run",
+    "RunDiff",
     "RunNotFound",
     "RunQuery",
     "Sidecar",
     "Slurm",
     "UnreadableFile",
+    "ValueChange",
     "Verdict",
     "VerifyReport",
     "current_run_id",

@@ -49,6 +49,7 @@ COMMANDS = {
     "logs": "bathos_cli.tracking",
     "import-spill": "bathos_cli.tracking",
     "check": "bathos_cli.check",
+    "diff": "bathos_cli.compare",
     "compact": "bathos_cli.queries",
     "verify": "bathos_cli.queries",
     "demo": "bathos_cli.demo",

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
     from bathos.catalog.compact import CompactionReport
     from bathos.checker import CheckReport, FileOrigin
+    from bathos.diff import RunDiff
     from bathos.lineage import Lineage
 
 log = logging.getLogger("bathos.catalog")
@@ -225,6 +226,22 @@ class Catalog:
                                    f"unreadable: {exc}") from None
         return Rows.from_dicts(PACKAGE_COLUMNS, ["VARCHAR", "VARCHAR", "VARCHAR", "BOOLEAN"],
                                packages)
+
+    def diff(self, a: str | Run, b: str | Run) -> RunDiff:
+        """What differs between two runs (Runs, ids or prefixes), section by section: code
+        (commit, snapshot, and a unified diff of each script, module and sidecar that changed,
+        read from the git objects the runs pinned), command, params, environment (interpreter,
+        packages added, removed or upgraded, variables), inputs and outputs by content hash,
+        results, host and SLURM, outcome.
+
+        >>> d = cat.diff("1jd3k", "1jd7m")
+        >>> d.identical, d.outputs_identical     # did the rerun write the same bytes?
+        >>> d["params"].changes                  # (Change(key='lr', a='0.1', b='0.2', …),)
+        """
+        from bathos.diff import diff_runs
+
+        first, second = (r if isinstance(r, Run) else self.get(r) for r in (a, b))
+        return diff_runs(self, first, second)
 
     def lineage(self, run: str, *, descendants: bool = False, max_depth: int = 50) -> Lineage:
         """The runs `run` (an id or prefix) came from, and with `descendants` the runs built on

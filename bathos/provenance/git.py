@@ -15,7 +15,7 @@ import logging
 import os
 import stat
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 
@@ -123,6 +123,22 @@ def snapshot_changes(repo_root: Path, commit: str, snapshot: str) -> dict[str, b
         return {d.old_file.path: None if d.status == DeltaStatus.DELETED else
                 repo[d.new_file.id].read_raw() for d in diff.deltas
                 if d.status != DeltaStatus.ADDED}
+
+
+def read_blobs(repo_root: Path, blob_ids: Iterable[str]) -> dict[str, bytes]:
+    """The content of each blob (by id, as a run's dependencies record them) the repository
+    holds; the ids it lacks (a file left out of every commit and snapshot) are left out."""
+    repo = _open(repo_root)
+    found: dict[str, bytes] = {}
+    with _translated(f"cannot read files from the git objects of {repo_root}", str(repo_root)):
+        for blob_id in blob_ids:
+            try:
+                blob = repo.get(blob_id)
+            except (ValueError, pygit2.GitError):
+                continue  # not an object id
+            if isinstance(blob, pygit2.Blob):
+                found[blob_id] = blob.data
+    return found
 
 
 class History:

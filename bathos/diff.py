@@ -44,7 +44,8 @@ _NOT_IN_GIT = ("its content is not in git (an untracked file left out of the sna
 @attrs.frozen
 class ValueChange:
     """One value that differs: `a` in the first run, `b` in the second (None where absent), and
-    `delta` = b - a when both are numbers (params given as text too)."""
+    for params, results and the duration `delta` = b - a when both are numbers (params given as
+    text too)."""
 
     key: str
     a: Any
@@ -142,29 +143,35 @@ def diff_runs(catalog: Catalog, a: Run, b: Run) -> RunDiff:
     return RunDiff(a.id, b.id, (
         _code(a, b),
         _values("command", _pick(a, _COMMAND_KEYS), _pick(b, _COMMAND_KEYS)),
-        _values("params", a.params, b.params),
+        _values("params", a.params, b.params, deltas=True),
         _environment(catalog, a, b),
         _files("inputs", _inputs(a), _inputs(b)),
         _files("outputs", {o.path: (o.sha256, o.size) for o in a.outputs},
                {o.path: (o.sha256, o.size) for o in b.outputs}),
-        _values("results", _flat(a.results), _flat(b.results)),
+        _values("results", _flat(a.results), _flat(b.results), deltas=True),
         _values("host", _host(a), _host(b)),
-        _values("outcome", _pick(a, _OUTCOME_KEYS), _pick(b, _OUTCOME_KEYS)),
+        _values("outcome", _pick(a, _OUTCOME_KEYS), _pick(b, _OUTCOME_KEYS),
+                deltas=("duration_s",)),
     ))
 
 
-def _values(name: str, a: Mapping[str, Any], b: Mapping[str, Any]) -> DiffSection:
-    return DiffSection(name, _changes(a, b))
+def _values(name: str, a: Mapping[str, Any], b: Mapping[str, Any],
+            deltas: bool | tuple[str, ...] = False) -> DiffSection:
+    return DiffSection(name, _changes(a, b, deltas))
 
 
 # -- values -------------------------------------------------------------------------------------
 
 
-def _changes(a: Mapping[str, Any], b: Mapping[str, Any]) -> tuple[ValueChange, ...]:
-    """A ValueChange per key whose value differs (a key absent on one side is None there)."""
+def _changes(a: Mapping[str, Any], b: Mapping[str, Any],
+             deltas: bool | tuple[str, ...] = False) -> tuple[ValueChange, ...]:
+    """A ValueChange per key whose value differs (a key absent on one side is None there),
+    with the difference of numbers for the keys `deltas` names (True: every key)."""
     keys = [*a, *(k for k in b if k not in a)]
-    return tuple(ValueChange(k, a.get(k), b.get(k), _delta(a.get(k), b.get(k)))
-                 for k in keys if not _same(a.get(k), b.get(k)))
+    return tuple(
+        ValueChange(k, a.get(k), b.get(k), _delta(a.get(k), b.get(k))
+                    if deltas is True or (deltas and k in deltas) else None)
+        for k in keys if not _same(a.get(k), b.get(k)))
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -78,6 +78,39 @@ def test_a_changed_module_and_param_show_as_a_diff_and_a_difference(proj: Projec
     assert not found.outputs_identical
 
 
+def test_modules_imported_by_one_run_only_are_listed(proj: Project) -> None:
+    proj.write("lib/model.py", "from lib.old import K\n\ndef scale(x):\n    return x * K\n")
+    proj.write("lib/old.py", "K = 2\n")
+    proj.commit("old")
+    first = proj.bth_run(TRAIN)
+    proj.write("lib/model.py", "from lib.new import K\n\ndef scale(x):\n    return x * K\n")
+    proj.write("lib/new.py", "K = 2\n")
+    proj.commit("new")
+    second = proj.bth_run(TRAIN)
+
+    lines = lines_of(first.id, second.id)
+    files = Catalog().diff(first, second)["code"].files
+
+    assert [(f.path, f.state) for f in files] == [
+        ("lib/model.py", "changed"), ("lib/old.py", "only_a"), ("lib/new.py", "only_b")]
+    assert "  only in a  lib/old.py (module)" in lines
+    assert "  only in b  lib/new.py (module)" in lines
+    assert "    -from lib.old import K" in lines and "    +from lib.new import K" in lines
+    assert "outputs: identical (1 file)" in lines
+
+
+def test_recorded_variables_changed_and_secrets_stay_redacted(proj: Project) -> None:
+    first = proj.bth_run(TRAIN, env={"CUDA_VISIBLE_DEVICES": "0", "BTH_API_TOKEN": "tok-one"})
+    second = proj.bth_run(TRAIN, env={"CUDA_VISIBLE_DEVICES": "1", "BTH_API_TOKEN": "tok-two"})
+
+    lines = lines_of(first.id, second.id)
+    changes = Catalog().diff(first, second)["environment"].changes
+
+    assert [(c.key, c.a, c.b) for c in changes] == [("variables.CUDA_VISIBLE_DEVICES", "0", "1")]
+    assert "  variables.CUDA_VISIBLE_DEVICES: 0 → 1" in lines
+    assert not any("tok-" in line for line in lines)
+
+
 def test_packages_added_removed_and_upgraded(proj: Project, tmp_path: Path) -> None:
     old, new = make_venv(tmp_path / "old"), make_venv(tmp_path / "new")
     pip_install(old, build_wheel(tmp_path / "old" / "wheels", "oldpkg", "0.1"))

@@ -271,9 +271,9 @@ def _code(a: Run, b: Run) -> DiffSection:
     compared = _files("code", {p: (d.sha256, d.size) for p, d in code_a.items()},
                       {p: (d.sha256, d.size) for p, d in code_b.items()}, roles)
     changed = [f.path for f in compared.files if f.state == "changed"]
-    text_a = _contents(a, [code_a[p] for p in changed])
-    text_b = _contents(b, [code_b[p] for p in changed])
-    files = tuple(_with_diff(f, text_a.get(f.path), text_b.get(f.path)) for f in compared.files)
+    held_a = _contents(a, [code_a[p] for p in changed])
+    held_b = _contents(b, [code_b[p] for p in changed])
+    files = tuple(_with_diff(f, held_a.get(f.path), held_b.get(f.path)) for f in compared.files)
     return attrs.evolve(compared, changes=_changes(_pick(a.git, _CODE_KEYS),
                                                    _pick(b.git, _CODE_KEYS)), files=files)
 
@@ -291,8 +291,10 @@ def _with_diff(change: FileChange, a: str | bytes | None, b: str | bytes | None)
     text_a, text_b = _text(a), _text(b)
     if text_a is None or text_b is None:
         return attrs.evolve(change, note=f"binary file ({len(a)} -> {len(b)} bytes)")
-    lines = difflib.unified_diff(text_a.splitlines(), text_b.splitlines(),
-                                 f"a/{change.path}", f"b/{change.path}", lineterm="")
+    lines = list(difflib.unified_diff(text_a.splitlines(), text_b.splitlines(),
+                                      f"a/{change.path}", f"b/{change.path}", lineterm=""))
+    if not lines:
+        return attrs.evolve(change, note="only the line endings (or the last newline) differ")
     return attrs.evolve(change, diff="\n".join(lines))
 
 

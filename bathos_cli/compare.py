@@ -96,8 +96,8 @@ def _file(change: FileChange) -> Iterator[Line]:
     if change.note:
         yield f"    {change.note}", "yellow"
     for line in (change.diff or "").splitlines():
-        yield f"    {line}", _DIFF_STYLES.get(line[:1], "") if not line.startswith(
-            ("---", "+++")) else "bold"
+        yield f"    {line}", "bold" if line.startswith(("---", "+++")) else _DIFF_STYLES.get(
+            line[:1], "")
 
 
 def _package(change: PackageChange) -> Line:

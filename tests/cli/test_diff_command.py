@@ -247,14 +247,15 @@ def test_binary_and_big_files_get_a_note(tmp_path: Path, catalog: Catalog) -> No
     repo = make_project(tmp_path / "repo", {"README": "x\n"})
     blobs = {name: repo.git("hash-object", "-w", str(repo.write(name, text)))
              for name, text in (("a.bin", "\0one"), ("b.bin", "\0two"), ("a.py", "x = 1\n"),
-                                ("b.py", "x = 2\n"))}
+                                ("b.py", "x = 2\n"), ("a.txt", "x\n"), ("b.txt", "x\r\n"))}
     git = Git(str(repo.root), repo.git("rev-parse", "HEAD"))
 
     def deps(side: str, big: int) -> tuple[Dependency, ...]:
         return (Dependency("data.bin", "module", f"sha256:{side}", 4, blobs[f"{side}.bin"]),
                 Dependency("model.py", "module", f"sha256:{side}p", 6, blobs[f"{side}.py"]),
                 Dependency("huge.py", "module", f"sha256:{side}h", big, "0" * 40),
-                Dependency("gone.py", "module", f"sha256:{side}g", 6, "1" * 40))
+                Dependency("gone.py", "module", f"sha256:{side}g", 6, "1" * 40),
+                Dependency("notes.txt", "sidecar", f"sha256:{side}t", 3, blobs[f"{side}.txt"]))
 
     a = make_run(git=git, dependencies=deps("a", MAX_DIFF_BYTES + 1), results={"acc": 0.5},
                  host=Host("node1", "ana", 1, 4), slurm=Slurm("7", partition="gpu"))
@@ -272,6 +273,7 @@ def test_binary_and_big_files_get_a_note(tmp_path: Path, catalog: Catalog) -> No
         None, "--- a/model.py\n+++ b/model.py\n@@ -1 +1 @@\n-x = 1\n+x = 2")
     assert notes["huge.py"][0] == (f"a: too big to show a diff ({MAX_DIFF_BYTES + 1:,} bytes); "
                                    "b: too big to show a diff (10,000,000 bytes)")
+    assert notes["notes.txt"] == ("only the line endings (or the last newline) differ", None)
     assert notes["gone.py"][0] is not None and notes["gone.py"][0].startswith("its content is "
                                                                               "not in git")
     assert [(c.key, c.a, c.b, c.delta) for c in found["results"].changes] == [

@@ -36,6 +36,7 @@ from bathos.models import (
     Slurm,
 )
 from bathos.query import RunQuery
+from bathos.rerun import OutputComparison, Rerun
 from bathos.scripting import current_run_id, experiment, log, output_dir
 
 __all__ = [
@@ -60,10 +61,12 @@ __all__ = [
     "Logs",
     "Output",
     "OutputCheck",
+    "OutputComparison",
     "ProvenanceError",
     "QueryRefused",
     "QueryTimeout",
     "Reason",
+    "Rerun",
     "Rows",
     "Run",
     "RunNotFound",

@@ -44,7 +44,8 @@ OWN_OUTPUTS = "$BTH_OUTPUT_DIR"
 
 @attrs.frozen
 class OutputComparison:
-    """The outputs of two runs lined up by `output_key`: those with the same bytes (`same`),
+    """The outputs of two runs lined up by where each was written (a run's own output directory
+    counts as one place; `bathos.rerun.output_key`): those with the same bytes (`same`),
     different or unhashed ones (`changed`), those only the first run wrote (`missing`) and those
     only the second did (`added`)."""
 
@@ -257,16 +258,21 @@ def _run(catalog: Catalog, how: _How, tree: Path) -> Rerun:
         python=how.python, catalog=catalog.path,
         no_sidecar=old.sidecar is not None and old.sidecar.mode == "bypassed")
     active = start_run(spec, environ=how.environ)
-    _warn_packages(catalog, old, active.run)
+    _warn_environment(catalog, old, active.run)
     outcome = execute(active, on_started=how.on_started, environ=how.environ)
     new = outcome.run if tree == how.root else _kept(active, how, tree)
     return Rerun(run=new, original=old, exit_code=outcome.exit_code,
                  outputs=compare_outputs(old, new))
 
 
-def _warn_packages(catalog: Catalog, old: Run, new: Run) -> None:
-    """One warning when the interpreter's packages are not the ones the run had."""
-    lists = [r.environment.packages_list if r.environment else None for r in (old, new)]
+def _warn_environment(catalog: Catalog, old: Run, new: Run) -> None:
+    """One warning each when the interpreter's version or packages are not the run's."""
+    envs = [r.environment for r in (old, new)]
+    versions = [e.python_version if e else None for e in envs]
+    if None not in versions and versions[0] != versions[1]:
+        log.warning("the interpreter is Python %s now; run %s had Python %s", versions[1],
+                    old.id, versions[0])
+    lists = [e.packages_list if e else None for e in envs]
     if None in lists or lists[0] == lists[1]:
         return
     before, after = ({(p["name"], p["version"]) for p in catalog.packages(r)} for r in (old, new))

@@ -185,26 +185,41 @@ def _variables(old: Run) -> dict[str, str]:
 
 
 def _matches(path: Path, dep: Dependency) -> bool:
+    """Whether `path` has the content `dep` recorded (only its presence, for a file recorded
+    without a hash: above the hashing cap)."""
     from bathos.hashing import hash_file
 
+    if dep.sha256 is None:
+        return path.is_file()
     try:
-        digest = hash_file(path)
+        return hash_file(path).sha256 == dep.sha256
     except OSError:
         return False
-    return dep.sha256 is None or digest.sha256 == dep.sha256
 
 
-def _differing(old: Run, root: Path, deps: Sequence[Dependency]) -> list[str]:
-    """The files among `deps` that are not as the run read them in `root` (outside it: warned)."""
-    outside = [d.path for d in deps if os.path.isabs(d.path) and not _matches(Path(d.path), d)]
+def _differing(root: Path, deps: Sequence[Dependency]) -> list[str]:
+    """The files among `deps` (inside the repository) that are not as the run read them."""
+    return [d.path for d in deps if not _matches(root / d.path, d)]
+
+
+def _is_inside(relpath: str) -> bool:
+    """Whether a recorded path names a place in the repository (a record is untrusted input)."""
+    return not os.path.isabs(relpath) and ".." not in relpath.split("/")
+
+
+def _inside(old: Run, root: Path) -> list[Dependency]:
+    """The files the run read inside its repository; those outside it are checked here, and
+    one warning names those that changed since."""
+    outside = [d.path for d in old.dependencies
+               if not _is_inside(d.path) and not _matches(root / d.path, d)]
     if outside:
         log.warning("files outside the repository differ from what run %s read: %s", old.id,
-                    ", ".join(outside))
-    return [d.path for d in deps if not os.path.isabs(d.path) and not _matches(root / d.path, d)]
+                    ", ".join(outside[:10]))
+    return [d for d in old.dependencies if _is_inside(d.path)]
 
 
 def _check_here(old: Run, root: Path) -> None:
-    differing = _differing(old, root, old.dependencies)
+    differing = _differing(root, _inside(old, root))
     if differing:
         raise ConfigError(f"run {old.id} cannot be rerun in {root}: these files differ from what "
                           f"it read: {', '.join(differing[:10])}; rerun it from its pinned code "
@@ -213,10 +228,10 @@ def _check_here(old: Run, root: Path) -> None:
 
 def _fill(old: Run, root: Path, tree: Path) -> None:
     """Copy into `tree` the files the run read that its pinned code lacks (git-ignored data, the
-    outputs of earlier runs) from the repository, when they are as the run read them."""
-    absent = [d for d in old.dependencies
-              if not os.path.isabs(d.path) and not (tree / d.path).exists()]
-    differing = _differing(old, root, absent)
+    outputs of earlier runs) from the repository, when they are as the run read them; and make
+    the directories it wrote its outputs into, which git may not keep."""
+    absent = [d for d in _inside(old, root) if not (tree / d.path).exists()]
+    differing = _differing(root, absent)
     if differing:
         raise ConfigError(f"run {old.id} cannot be rerun: it read files its pinned code does not "
                           f"hold, and {root} lacks them or holds them changed: "
@@ -224,6 +239,11 @@ def _fill(old: Run, root: Path, tree: Path) -> None:
     for dep in absent:
         (tree / dep.path).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(root / dep.path, tree / dep.path)
+    for output in old.outputs:
+        key = output_key(old, output.path)
+        if _is_inside(key) and not key.startswith(OWN_OUTPUTS):
+            with contextlib.suppress(OSError):  # a file of the tree stands there: let it be
+                (tree / key).parent.mkdir(parents=True, exist_ok=True)
 
 
 @contextlib.contextmanager

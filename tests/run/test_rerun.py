@@ -184,12 +184,13 @@ def test_a_command_run_by_path_with_single_dash_options(proj: Project) -> None:
 
 
 def test_data_that_git_ignores_is_copied_in_when_unchanged(proj: Project) -> None:
-    proj.write(".gitignore", "data/\n")
+    proj.write(".gitignore", "data/\nresults/\n")
     proj.write("scripts/analysis/count.py", (
         "import sys\nrows = open(sys.argv[2]).read().splitlines()\n"
-        "open('counted.txt', 'w').write(str(len(rows)))\n"))
+        "open('../results/counted.txt', 'w').write(str(len(rows)))\n"))
     proj.commit("a counter")
     proj.write("data/in.csv", "a\nb\nc\n")
+    (proj.root / "results").mkdir()  # ignored: the checkout has no such directory
     (proj.root / "work").mkdir()  # a working directory git does not keep
     old = proj.bth("run", "../scripts/analysis/count.py", "--data", "../data/in.csv",
                    cwd=proj.root / "work").run()
@@ -200,7 +201,7 @@ def test_data_that_git_ignores_is_copied_in_when_unchanged(proj: Project) -> Non
     refused = rerun(proj, old.id)
 
     assert done.returncode == 0, done.stderr
-    assert kept(proj, done.run()) == {"work/counted.txt": b"3"}
+    assert kept(proj, done.run()) == {"results/counted.txt": b"3"}
     assert "outputs byte-identical" in done.stderr
     assert refused.returncode == 2
     assert refused.stderr == (f"Error: run {old.id} cannot be rerun: it read files its pinned "

@@ -37,6 +37,7 @@ from bathos.models import (
     Slurm,
 )
 from bathos.query import RunQuery
+from bathos.rerun import Rerun
 from bathos.scripting import current_run_id, experiment, log, output_dir
 
 __all__ = [
@@ -68,6 +69,7 @@ __all__ = [
     "QueryRefused",
     "QueryTimeout",
     "Reason",
+    "Rerun",
     "Rows",
     "Run",
     "RunDiff",

@@ -146,8 +146,7 @@ def diff_runs(catalog: Catalog, a: Run, b: Run) -> RunDiff:
         _values("params", a.params, b.params, deltas=True),
         _environment(catalog, a, b),
         _files("inputs", _inputs(a), _inputs(b)),
-        _files("outputs", {o.path: (o.sha256, o.size) for o in a.outputs},
-               {o.path: (o.sha256, o.size) for o in b.outputs}),
+        outputs_section(a, b),
         _values("results", _flat(a.results), _flat(b.results), deltas=True),
         _values("host", _host(a), _host(b)),
         _values("outcome", _pick(a, _OUTCOME_KEYS), _pick(b, _OUTCOME_KEYS),
@@ -260,6 +259,18 @@ def _files(name: str, a: Hashes, b: Hashes,
             files.append(FileChange(path, kind, "unknown" if unhashed else "changed", sha_a,
                                     sha_b, note=_UNHASHED if unhashed else None))
     return DiffSection(name, files=tuple(files), same_files=tuple(same))
+
+
+def outputs_section(a: Run, b: Run) -> DiffSection:
+    """The outputs of two runs lined up by where each was written (`bathos.rerun.output_key`: a
+    run's own output directory counts as one place) and compared by content hash."""
+    return _files("outputs", _outputs(a), _outputs(b))
+
+
+def _outputs(run: Run) -> Hashes:
+    from bathos.rerun import output_key
+
+    return {output_key(run, o.path): (o.sha256, o.size) for o in run.outputs}
 
 
 def _code(a: Run, b: Run) -> DiffSection:

@@ -86,6 +86,7 @@ class RunSpec:
     python: str | None = None
     outs: tuple[str, ...] = ()
     params: Mapping[str, str] | None = None
+    catalog: Path | None = None  # where to record the run (default: the project's catalog)
 
     @classmethod
     def from_command(cls, target: str, args: Sequence[str], **labels: Any) -> RunSpec:
@@ -578,7 +579,7 @@ def start_run(spec: RunSpec, *, environ: Mapping[str, str] | None = None) -> Act
     command, python = _command(spec, script, project)
     slug = config.check_slug(spec.project or environ.get("BTH_PROJECT_SLUG") or (
         project.slug if project else None) or config.slug_from_name(spec.cwd.resolve().name))
-    catalog = config.catalog_dir(project)
+    catalog = spec.catalog or config.catalog_dir(project)
     parent = _resolve_parent(catalog, spec.parent_run_id)
     redactor = (secrets.Redactor(project.secret_names, project.secret_values) if project
                 else secrets.Redactor())
@@ -842,14 +843,16 @@ class Outcome:
     exit_code: int
 
 
-def execute(active: ActiveRun, *, on_started: Callable[[Run], None] | None = None) -> Outcome:
-    """Run the command, forwarding signals and teeing its output; record how it ended.
+def execute(active: ActiveRun, *, on_started: Callable[[Run], None] | None = None,
+            environ: Mapping[str, str] | None = None) -> Outcome:
+    """Run the command, forwarding signals and teeing its output; record how it ended. The
+    command sees `environ` (default: ours) and the run's own variables.
 
     A command the system cannot start (a bad `#!` line, a binary for another machine) is bad
     input: its running record is withdrawn and a ConfigError raised.
     """
     active.begin()
-    env = {**os.environ, **active.child_env}
+    env = {**(os.environ if environ is None else environ), **active.child_env}
     env.setdefault("PYTHONUNBUFFERED", "1")
     inherited = () if active.scratch_lock is None else (active.scratch_lock,)
     try:

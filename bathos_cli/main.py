@@ -48,6 +48,7 @@ COMMANDS = {
     "lineage": "bathos_cli.tracking",
     "logs": "bathos_cli.tracking",
     "import-spill": "bathos_cli.tracking",
+    "rerun": "bathos_cli.tracking",
     "check": "bathos_cli.check",
     "diff": "bathos_cli.compare",
     "compact": "bathos_cli.queries",

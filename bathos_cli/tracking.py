@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from bathos_cli import render
+
+if TYPE_CHECKING:
+    from bathos.diff import DiffSection
 
 
 @click.command("init")
@@ -128,3 +131,46 @@ def logs(run_id: str, stream: str) -> None:
 
     sys.stdout.buffer.write(Catalog().read_log(run_id, stream))
 
+
+
+@click.command("rerun")
+@click.argument("run_id")
+@click.option("--here", is_flag=True, help="Run in the repository as it is now (when the files "
+              "the run read are unchanged), not in a temporary checkout of its pinned code.")
+@click.option("--tag", "tags", multiple=True, help="Tag the new run (besides `rerun`).")
+def rerun(run_id: str, here: bool, tags: tuple[str, ...]) -> None:
+    """Run a recorded run again as it was, and say whether its outputs are byte-identical.
+
+    \b
+      bth rerun 1m8cj3xf
+      bth rerun 1m8cj3xf --here
+
+    Its pinned code (the commit, or the snapshot of a dirty tree) is checked out into a temporary
+    directory, removed afterwards; what the run writes there is kept under outputs/<new id>/. Same
+    arguments, working directory, interpreter and recorded variables; the new run is derived from
+    the old and tagged `rerun`. Exits with the command's exit code; 2 when the run cannot be rerun.
+    """
+    from bathos.catalog.catalog import Catalog
+
+    done = Catalog().rerun(run_id, here=here, tags=tags, on_started=lambda run: click.echo(
+        f"bth: run {run.id[: render.SHORT_ID]} started ({run.project}), rerunning "
+        f"{run.parent_run_id[: render.SHORT_ID] if run.parent_run_id else run_id}", err=True))
+    new, short = done.run, done.run.id[: render.SHORT_ID]
+    click.echo(f"bth: run {short} {new.status} in {render.duration(new.duration_s)} "
+               f"(exit {done.exit_code}) — bth show {short}", err=True)
+    click.echo(f"bth: {_compared(done.outputs, done.original.id[: render.SHORT_ID])}", err=True)
+    sys.exit(done.exit_code)
+
+
+def _compared(outputs: DiffSection, old: str) -> str:
+    """One line on how a rerun's outputs compare with those of run `old`."""
+    if outputs.identical:
+        count = len(outputs.same_files)
+        return (f"outputs byte-identical to run {old}'s ({count} file{'s' * (count != 1)})"
+                if count else f"neither this run nor run {old} recorded outputs to compare")
+    by_state = {label: [f.path for f in outputs.files if f.state in states]
+                for label, states in (("changed", ("changed", "unknown")),
+                                      ("missing", ("only_a",)), ("new", ("only_b",)))}
+    parts = [f"{label} {', '.join(paths[:5])}{' …' * (len(paths) > 5)}"
+             for label, paths in by_state.items() if paths]
+    return f"outputs differ from run {old}'s: {'; '.join(parts)}"

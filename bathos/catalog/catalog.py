@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from bathos.checker import CheckReport, FileOrigin
     from bathos.diff import RunDiff
     from bathos.lineage import Lineage
+    from bathos.rerun import Rerun
 
 log = logging.getLogger("bathos.catalog")
 
@@ -250,6 +251,20 @@ class Catalog:
         from bathos.lineage import trace
 
         return trace(self, run, descendants=descendants, max_depth=max_depth)
+
+    def rerun(self, run: str | Run, *, here: bool = False, tags: Sequence[str] = (),
+              on_started: Callable[[Run], None] | None = None) -> Rerun:
+        """Run `run` (a Run, an id or a prefix) again as it was: from its pinned code in a
+        temporary checkout (or, with `here`, in its repository when the files it read are
+        unchanged there), with its arguments, working directory, interpreter and recorded
+        variables. The new run derives from it and is tagged `rerun`; `Rerun.outputs` says
+        whether its outputs have the old ones' bytes. ConfigError when it cannot be rerun.
+
+        >>> cat.rerun("1jd3k").outputs.identical
+        """
+        from bathos.rerun import rerun
+
+        return rerun(self, run, here=here, tags=tags, on_started=on_started)
 
     def check(self, runs: Sequence[str] = (), *, query: RunQuery | None = None,
               verdicts: Sequence[str] = (), against: str | None = None,

@@ -20,7 +20,14 @@ from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 
 import pygit2
-from pygit2.enums import DeltaStatus, FileMode, FileStatus, ReferenceType, SortMode
+from pygit2.enums import (
+    CheckoutStrategy,
+    DeltaStatus,
+    FileMode,
+    FileStatus,
+    ReferenceType,
+    SortMode,
+)
 
 from bathos.errors import ProvenanceError
 from bathos.models import Git
@@ -134,11 +141,41 @@ def read_blobs(repo_root: Path, blob_ids: Iterable[str]) -> dict[str, bytes]:
         for blob_id in blob_ids:
             try:
                 blob = repo.get(blob_id)
-            except (ValueError, pygit2.GitError):
+            except _PYGIT2_ERRORS:
                 continue  # not an object id
             if isinstance(blob, pygit2.Blob):
                 found[blob_id] = blob.data
     return found
+
+
+def has_commit(repo_root: Path, commit: str) -> bool:
+    """Whether the repository at `repo_root` holds the commit `commit` (a full id)."""
+    repo = _open(repo_root)
+    try:
+        return isinstance(repo.get(commit), pygit2.Commit)
+    except _PYGIT2_ERRORS:
+        return False
+
+
+def check_out(repo_root: Path, commit: str, directory: Path) -> None:
+    """Check `commit` out into the empty `directory`, made a repository of its own that borrows
+    the objects of `repo_root` (git's alternates), with its HEAD detached at `commit` and a clean
+    index: nothing in `repo_root` is written, and removing `directory` leaves no trace."""
+    source = _open(repo_root)
+    gitdir = Path(source.path)
+    common = gitdir / "commondir"  # a linked worktree keeps its objects in the main git dir
+    if common.is_file():
+        gitdir = (gitdir / common.read_text().strip()).resolve()
+    with _translated(f"cannot check out {commit} of {repo_root} into {directory}", str(repo_root)):
+        pygit2.init_repository(str(directory))
+        (directory / ".git" / "objects" / "info" / "alternates").write_text(
+            f"{gitdir / 'objects'}\n")
+        repo = pygit2.Repository(str(directory))
+        target = _resolve_commit(repo, commit)
+        repo.set_head(target.id)
+        repo.checkout_tree(target.tree, strategy=CheckoutStrategy.FORCE)  # type: ignore[no-untyped-call]
+        repo.index.read_tree(target.tree)
+        repo.index.write()
 
 
 class History:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -332,44 +332,80 @@ def _with_ancestors(catalog: Catalog, rows: list[dict[str, Any]]
 
 
 class _History:
-    """The commit since a run that last changed a file, each (file, run commit) looked up once.
-    A file the revision still holds as the run read it changed in the working tree only."""
+    """What made each file differ from the version a run used, each (file, version, run
+    commit) worked out once: the first commit since the run to hold something else, an
+    uncommitted edit, a file git does not keep, or a revision that never held the run's version.
+    """
 
     def __init__(self, against: str | None) -> None:
+        self.against = against
         self.rev = against or "HEAD"
         self._histories: dict[str, History | None] = {}
-        self._found: dict[tuple[str, str, str | None, str | None], str | None] = {}
+        self._found: dict[tuple[str, str, str | None, str | None, str | None],
+                          tuple[str | None, str]] = {}
 
     def changed_in(self, verdict: Verdict, root: str | None, recorded: RecordedRun,
-                   run_commit: str | None) -> Verdict:
-        """Name the commit behind each modified or deleted file; `uncommitted` when none."""
+                   run_commit: str | None, files: Mapping[str, CurrentFile]) -> Verdict:
+        """Say, for each modified or deleted file in the repository, which change made it so;
+        `files` are the run's dependencies today, by location."""
         if root is None or verdict.verdict != "stale":
             return verdict
         blobs = {d.path: d.git_blob for d in recorded.dependencies}
         reasons = []
         for reason in verdict.reasons:
-            relpath = _inside(_where(reason.path, root), root)
-            if reason.how in ("modified", "deleted") and relpath is not None:
-                commit = self._commit(root, relpath, blobs.get(reason.path), run_commit)
-                reason = Reason(reason.path, reason.how, reason.role,
-                                reason.detail or ("" if commit else "uncommitted"), commit)
+            location = _where(reason.path, root)
+            if reason.how in ("modified", "deleted") and _inside(location, root) is not None:
+                now = files.get(location)
+                key = (root, location, blobs.get(reason.path), run_commit,
+                       now.git_blob if now else None)
+                if key not in self._found:
+                    self._found[key] = self._explain(*key)
+                commit, detail = self._found[key]
+                reason = Reason(reason.path, reason.how, reason.role, detail, commit)
             reasons.append(reason)
         return attrs.evolve(verdict, reasons=tuple(reasons))
 
-    def _commit(self, root: str, relpath: str, blob: str | None,
-                run_commit: str | None) -> str | None:
-        key = (root, relpath, blob, run_commit)
-        if key not in self._found:
-            history = self._history(root)
-            if history is None or (blob is not None and
-                                   history.blob_at_tip(relpath) == blob.removeprefix("sha1:")):
-                self._found[key] = None
-            else:
-                self._found[key] = history.last_change(relpath, run_commit)
-        return self._found[key]
+    def _explain(self, root: str, location: str, blob: str | None, run_commit: str | None,
+                 today: str | None) -> tuple[str | None, str]:
+        """(the commit that made the file differ, or None; what else to say), from the blob the
+        run used and the blob the file has `today`."""
+        history = self._history(root)
+        # A link is judged by the file it points to: that file's history is the one to read.
+        relpath = _inside(os.path.realpath(location), os.path.realpath(root)) \
+            or _inside(location, root)
+        if history is None or relpath is None:
+            return None, ""
+        blob = blob.removeprefix("sha1:") if blob else None
+        now = history.blob_at(relpath)
+        if now is not None and (self.against or today == now):
+            state = "clean"  # at the revision; or in the working tree, as HEAD holds it
+        else:
+            state = history.worktree_state(relpath)
+        edited = state == "uncommitted" and not self.against
+        change = history.first_change(relpath, run_commit, blob) if now != blob else None
+        if change is not None:
+            commit, later = change
+            notes = [f"and {later} later commit{'s' if later > 1 else ''}"] if later else []
+            return commit, ", ".join([*notes, *(["and uncommitted edits"] if edited else [])])
+        if state in ("ignored", "untracked"):
+            return None, "git-ignored" if state == "ignored" else "untracked"
+        if edited or now == blob:
+            return None, "uncommitted"
+        if now is None:
+            held = f"not in {self.rev}"
+        else:
+            where = "now" if not self.against else f"in {self.against}"
+            commit = history.last_change(relpath) or history.tip or ""
+            held = f"{where} as committed in {commit[:10]}"
+        if run_commit is None or history.blob_at(relpath, run_commit) != blob:
+            return None, f"differs from the run's uncommitted edit, {held}"
+        detail = held if now is None else f"differs in {self.rev}"
+        if not history.contains(run_commit):
+            detail += f", which does not contain the run's commit {run_commit[:10]}"
+        return None, detail
 
     def _history(self, root: str) -> History | None:
-        """The repository's history up to the revision; None when it has none (unborn HEAD)."""
+        """The repository's history up to the revision; None when it cannot be read."""
         if root not in self._histories:
             from bathos.provenance import git
 
@@ -405,7 +441,7 @@ def judge(catalog: Catalog, runs: Sequence[str], query: RunQuery, *, verdicts: S
             if want_outputs else None
         verdict = freshness.judge_run(recorded, files, outputs)
         judged[row["id"]] = history.changed_in(verdict, repo, recorded,
-                                               (row["git"] or {}).get("commit"))
+                                               (row["git"] or {}).get("commit"), files)
     settled = freshness.settle_upstream(judged, parents)
     shown = [settled[r["id"]] for r in chosen]
     if verdicts:

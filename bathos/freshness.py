@@ -77,12 +77,13 @@ class Reason:
     commit: str | None = None
 
     def describe(self) -> str:
-        """The reason in one line: `src/model.py modified in commit 3f2a9c1d0e`."""
+        """The reason in one line: `src/model.py modified in commit 3f2a9c1d0e (and 2 later
+        commits)`, `src/model.py modified (uncommitted)`."""
         text = f"{self.path} {self.how}"
-        if self.detail:
-            text += f" ({self.detail})"
         if self.commit:
             text += f" in commit {self.commit[:10]}"
+        if self.detail:
+            text += f" ({self.detail})"
         return text
 
 
@@ -171,7 +172,8 @@ def judge_run(run: RecordedRun, files: Mapping[str, CurrentFile],
 
 def settle_upstream(verdicts: Mapping[str, Verdict],
                     parents: Mapping[str, Sequence[str]]) -> dict[str, Verdict]:
-    """Mark fresh runs built on a stale (or changed-output) run as stale-upstream, transitively."""
+    """Mark fresh runs built on a stale (or changed-output) run as stale-upstream, transitively;
+    a stale run built on one keeps its verdict and gains the upstream reasons after its own."""
     settled: dict[str, Verdict] = {}
 
     def settle(run_id: str, trail: frozenset[str]) -> Verdict | None:
@@ -181,7 +183,7 @@ def settle_upstream(verdicts: Mapping[str, Verdict],
         if own is None or run_id in trail:
             return own
         result = own
-        if own.verdict == "fresh":
+        if own.verdict in ("fresh", "stale"):  # a stale run's upstream reasons come after its own
             upstream = []
             for parent_id in parents.get(run_id, ()):
                 parent = settle(parent_id, trail | {run_id})
@@ -196,7 +198,9 @@ def settle_upstream(verdicts: Mapping[str, Verdict],
                     upstream.append(Reason(parent_id[:12], "upstream", detail=(
                         f"parent run's output {changed.path} is {changed.state}")))
             if upstream:
-                result = attrs.evolve(own, verdict="stale-upstream", reasons=tuple(upstream))
+                result = attrs.evolve(
+                    own, verdict="stale" if own.verdict == "stale" else "stale-upstream",
+                    reasons=(*own.reasons, *upstream))
         settled[run_id] = result
         return result
 

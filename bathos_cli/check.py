@@ -39,7 +39,8 @@ def _echo_report(report: Any, verbose: bool) -> None:
     changed = sum(1 for v in report.verdicts if v.outputs_changed)
     summary = ", ".join(f"{n} {k}" for k, n in counts.items() if n)
     against = f" against {report.against}" if report.against else ""
-    click.echo(f"{len(report.verdicts)} runs checked{against}: {summary or 'nothing to check'}"
+    runs = f"{len(report.verdicts)} run{'' if len(report.verdicts) == 1 else 's'}"
+    click.echo(f"{runs} checked{against}: {summary or 'nothing to check'}"
                + (f"; {changed} with changed outputs" if changed else ""), err=True)
 
 

@@ -179,32 +179,35 @@ def check_out(repo_root: Path, commit: str, directory: Path) -> None:
 
 
 class History:
-    """A repository's history up to `rev`, read once: which commit last changed a path, counting
-    only commits a given run's commit does not already contain.
+    """A repository's history up to `rev`, read once: which commits changed a path since a given
+    run's commit (counting only commits that commit does not already contain), and how a path
+    stands in the working tree.
 
     One tree diff per commit (in libgit2) and an ancestor bitset per commit, so a check of
     thousands of runs asks it thousands of questions for the price of one walk.
     """
 
     def __init__(self, repo_root: Path, rev: str = "HEAD", max_commits: int = 5000) -> None:
-        repo = _open(repo_root)
-        self._shas: list[str] = []
+        self._repo = repo = _open(repo_root)
+        self._root = str(repo_root)
+        self._commits: list[pygit2.Commit] = []
         self._position: dict[str, int] = {}
         self._ancestors: list[int] = []
         self._changes: dict[str, list[int]] = {}
         self._tip: pygit2.Commit | None = None
-        with _translated(f"cannot walk the history of {repo_root}", str(repo_root)):
+        self._states: dict[str, str] = {}
+        self._met: dict[str, int | None] = {}
+        with _translated(f"cannot walk the history of {repo_root}", self._root):
             if repo.head_is_unborn and rev == "HEAD":
                 return
             self._tip = _resolve_commit(repo, rev)
             walker = repo.walk(self._tip.id, SortMode.TOPOLOGICAL | SortMode.TIME)
-            commits = [c for _, c in zip(range(max_commits), walker, strict=False)]
-            self._read(commits)
+            self._read([c for _, c in zip(range(max_commits), walker, strict=False)])
 
     def _read(self, commits: list[pygit2.Commit]) -> None:
         position = {c.id: i for i, c in enumerate(commits)}
-        self._shas = [str(c.id) for c in commits]
-        self._position = {sha: i for i, sha in enumerate(self._shas)}
+        self._commits = commits
+        self._position = {str(c.id): i for i, c in enumerate(commits)}
         self._ancestors = [0] * len(commits)
         for i in reversed(range(len(commits))):  # parents before children
             bits = 1 << i
@@ -216,17 +219,92 @@ class History:
             for path in _changed_paths(commit):
                 self._changes.setdefault(path, []).append(i)
 
-    def blob_at_tip(self, relpath: str) -> str | None:
-        return _blob_id(self._tip, _tree_path(relpath)) if self._tip is not None else None
+    @property
+    def tip(self) -> str | None:
+        """The commit the history ends at; None when there is none (an unborn HEAD)."""
+        return str(self._tip.id) if self._tip is not None else None
 
-    def last_change(self, relpath: str, after: str | None = None) -> str | None:
-        """The newest commit that changed, added or deleted `relpath`, leaving out commits
-        reachable from `after` (so: a change made since that commit); None if there is none."""
+    def blob_at(self, relpath: str, commit: str | None = None) -> str | None:
+        """The blob id of `relpath` at `commit` (default: the tip); None when absent there, or
+        when the repository does not hold that commit."""
+        if commit is None:
+            return _blob_id(self._tip, _tree_path(relpath)) if self._tip is not None else None
+        try:
+            found = self._repo.get(commit)
+        except _PYGIT2_ERRORS:
+            return None
+        return _blob_id(found, _tree_path(relpath)) if isinstance(found, pygit2.Commit) else None
+
+    def last_change(self, relpath: str) -> str | None:
+        """The newest commit that changed, added or deleted `relpath`; None if there is none."""
+        changes = self._changes.get(_tree_path(relpath))
+        return str(self._commits[changes[0]].id) if changes else None
+
+    def first_change(self, relpath: str, after: str | None, blob: str | None
+                     ) -> tuple[str, int] | None:
+        """The earliest commit since `after` (one `after` does not contain) whose `relpath` is
+        not blob `blob` (changed, added or deleted), and how many later commits changed it
+        again; None if no commit since holds anything else. A commit `after` is not part of
+        (on another branch) counts from where the two histories met."""
         changes = self._changes.get(_tree_path(relpath), [])
-        seen = 0
-        if after is not None and after in self._position:
-            seen = self._ancestors[self._position[after]]
-        return next((self._shas[i] for i in changes if not (seen >> i) & 1), None)
+        seen = self._contained(after)
+        since = [i for i in reversed(changes) if not (seen >> i) & 1]  # oldest first
+        tree_path = _tree_path(relpath)
+        for n, i in enumerate(since):
+            if _blob_id(self._commits[i], tree_path) != blob:
+                return str(self._commits[i].id), len(since) - n - 1
+        return None
+
+    def contains(self, commit: str) -> bool:
+        """Whether `commit` is in the history: the tip or one of its ancestors."""
+        if commit in self._position:
+            return True
+        try:
+            return self._tip is not None and self._repo.descendant_of(self._tip.id, commit)
+        except _PYGIT2_ERRORS:
+            return False
+
+    def worktree_state(self, relpath: str) -> str:
+        """How `relpath` stands in the working tree: `ignored` or `untracked` (git keeps no
+        version of it), `uncommitted` (it, or its staged version, differs from HEAD), else
+        `clean`."""
+        if relpath not in self._states:
+            with _translated(f"cannot read the status of {relpath}", self._root):
+                self._states[relpath] = self._state(relpath)
+        return self._states[relpath]
+
+    def _state(self, relpath: str) -> str:
+        try:
+            flags = self._repo.status_file(relpath)
+        except KeyError:  # gone from disk, and not in the index
+            return "ignored" if self._repo.path_is_ignored(relpath) else "untracked"
+        if flags & FileStatus.IGNORED:
+            return "ignored"
+        if flags & FileStatus.WT_NEW and not flags & FileStatus.INDEX_NEW:
+            return "untracked"
+        return "uncommitted" if flags & (_TRACKED_CHANGE | FileStatus.INDEX_NEW) else "clean"
+
+    def _contained(self, after: str | None) -> int:
+        """The bits of the commits `after` contains: its ancestors, or those of the commit where
+        its history and this one's meet; none when it is unknown here."""
+        if after is None:
+            return 0
+        position = self._position.get(after)
+        if position is None:
+            if after not in self._met:
+                self._met[after] = self._position.get(self._merge_base(after) or "")
+            position = self._met[after]
+        return self._ancestors[position] if position is not None else 0
+
+    def _merge_base(self, commit: str) -> str | None:
+        """Where the history of `commit` meets this one; None when it does not, or is unknown."""
+        if self._tip is None:
+            return None
+        try:
+            base = self._repo.merge_base(commit, self._tip.id)
+        except _PYGIT2_ERRORS:
+            return None
+        return str(base) if base is not None else None
 
 
 def _changed_paths(commit: pygit2.Commit) -> set[str]:

@@ -88,7 +88,7 @@ def test_files_whose_index_blob_is_not_their_content(project: Project) -> None:
     stale = project.verdict(run_id)
 
     assert fresh.verdict == "fresh", fresh.reasons
-    assert [r.path for r in stale.reasons] == ["physics/units.py"]
+    assert [r.describe() for r in stale.reasons] == ["physics/units.py modified (uncommitted)"]
 
 
 def test_a_racily_clean_index_entry_is_not_trusted(project: Project) -> None:

@@ -77,9 +77,11 @@ def test_compare_file_without_comparable_hashes_is_not_a_change() -> None:
 def test_reason_describe_names_path_how_detail_and_short_commit() -> None:
     reason = Reason("lib/model.py", "modified", "module", "uncommitted")
     committed = Reason("lib/model.py", "modified", "module", commit="0123456789abcdef")
+    again = Reason("lib/model.py", "modified", "module", "and 2 later commits", "0123456789abc")
 
     assert reason.describe() == "lib/model.py modified (uncommitted)"
     assert committed.describe() == "lib/model.py modified in commit 0123456789"
+    assert again.describe() == "lib/model.py modified in commit 0123456789 (and 2 later commits)"
 
 
 # check_output ------------------------------------------------------------------------------------
@@ -181,13 +183,16 @@ def test_settle_upstream_when_a_parent_output_changed() -> None:
 
 
 def test_settle_upstream_keeps_own_staleness_and_ignores_unknown_or_absent_parents() -> None:
-    own = verdict("b", "stale", reasons=(Reason("train.py", "modified", "script"),))
-    verdicts = {"a": verdict("a", "stale"), "b": own, "u": verdict("u", "unknown"),
+    own = Reason("train.py", "modified", "script")
+    verdicts = {"a": verdict("a", "stale", reasons=(Reason("lib/model.py", "deleted"),)),
+                "b": verdict("b", "stale", reasons=(own,)), "u": verdict("u", "unknown"),
                 "c": verdict("c", "fresh")}
 
     settled = settle_upstream(verdicts, {"b": ["a"], "c": ["u", "not-checked"]})
 
-    assert settled["b"] == own
+    assert settled["b"].verdict == "stale"
+    assert settled["b"].reasons == (own, Reason(
+        "a", "upstream", detail="parent run is stale: lib/model.py deleted"))
     assert settled["c"].verdict == "fresh"
 
 

@@ -536,29 +536,71 @@ def test_index_blob_ids_gives_what_the_index_stored(repo: Path) -> None:
     assert entries["données.py"][0] == git(repo, "hash-object", "données.py")
 
 
-def test_history_last_change(repo: Path) -> None:
+def test_history_last_and_first_change(repo: Path) -> None:
     first = git(repo, "rev-parse", "HEAD")
+    used = git(repo, "rev-parse", "HEAD:lib/util.py")
     (repo / "lib" / "util.py").write_text("X = 2\n")
     changed_util = commit_all(repo, "change util")
     (repo / "train.py").write_text("print('v2')\n")
     changed_train = commit_all(repo, "change train")
+    (repo / "lib" / "util.py").write_text("X = 3\n")
+    again = commit_all(repo, "change util again")
     history = History(repo)
 
-    assert history.last_change("lib/util.py") == changed_util
-    assert history.last_change("./lib/util.py") == changed_util
+    assert history.last_change("lib/util.py") == again
+    assert history.last_change("./lib/util.py") == again
     assert history.last_change("train.py") == changed_train
     assert history.last_change("run.sh") == first  # added by the root commit
     assert history.last_change("never.py") is None
-    assert history.last_change("lib/util.py", after=changed_util) is None  # unchanged since
-    assert history.last_change("lib/util.py", after=first) == changed_util
-    assert history.blob_at_tip("lib/util.py") == git(repo, "rev-parse", "HEAD:lib/util.py")
-    assert History(repo, max_commits=1).last_change("lib/util.py") is None
-    assert History(repo, "HEAD~1").last_change("train.py") == first
+    assert history.first_change("lib/util.py", first, used) == (changed_util, 1)
+    assert history.first_change("lib/util.py", changed_util, used) == (again, 0)
+    assert history.first_change("lib/util.py", again, used) is None  # unchanged since
+    assert history.first_change("train.py", first, None) == (changed_train, 0)
+    assert history.blob_at("lib/util.py") == git(repo, "rev-parse", "HEAD:lib/util.py")
+    assert history.blob_at("lib/util.py", first) == used
+    assert history.blob_at("lib/util.py", "0" * 40) is None
+    assert history.tip == again and history.contains(first)
+    assert History(repo, max_commits=1).last_change("lib/util.py") == again
+    assert History(repo, max_commits=1).last_change("train.py") is None
+    assert History(repo, "HEAD~2").last_change("train.py") == first
+    assert not History(repo, "HEAD~2").contains(again)
 
     git(repo, "rm", "-q", "lib/util.py")
     deleted = commit_all(repo, "delete util")
-    assert History(repo).last_change("lib/util.py") == deleted
-    assert History(repo).blob_at_tip("lib/util.py") is None
+    assert History(repo).first_change("lib/util.py", again, history.blob_at("lib/util.py")) == (
+        deleted, 0)
+    assert History(repo).blob_at("lib/util.py") is None
+
+
+def test_history_first_change_from_another_branch(repo: Path) -> None:
+    """A run made on a branch: only commits since the histories met count."""
+    base = git(repo, "rev-parse", "HEAD")
+    git(repo, "checkout", "-q", "-b", "side")
+    (repo / "lib" / "util.py").write_text("X = side\n")
+    on_side = commit_all(repo, "side change")
+    side_blob = git(repo, "rev-parse", "HEAD:lib/util.py")
+    git(repo, "checkout", "-q", "main")
+    history = History(repo)
+
+    assert history.first_change("lib/util.py", on_side, side_blob) is None
+    assert not history.contains(on_side) and history.contains(base)
+    (repo / "lib" / "util.py").write_text("X = main\n")
+    on_main = commit_all(repo, "main change")
+    assert History(repo).first_change("lib/util.py", on_side, side_blob) == (on_main, 0)
+
+
+def test_history_worktree_state(repo: Path) -> None:
+    (repo / "run.log").write_text("x\n")
+    (repo / "notes.txt").write_text("x\n")
+    (repo / "train.py").write_text("print('edited')\n")
+    history = History(repo)
+
+    assert history.worktree_state("run.log") == "ignored"
+    assert history.worktree_state("gone.log") == "ignored"
+    assert history.worktree_state("notes.txt") == "untracked"
+    assert history.worktree_state("gone.txt") == "untracked"
+    assert history.worktree_state("train.py") == "uncommitted"
+    assert history.worktree_state("run.sh") == "clean"
 
 
 def test_history_through_a_merge(repo: Path) -> None:
@@ -576,4 +618,5 @@ def test_history_through_a_merge(repo: Path) -> None:
 def test_history_without_commits(tmp_path: Path) -> None:
     git(tmp_path, "init", "-q")
     assert History(tmp_path).last_change("x.py") is None
-    assert History(tmp_path).blob_at_tip("x.py") is None
+    assert History(tmp_path).blob_at("x.py") is None
+    assert History(tmp_path).first_change("x.py", None, None) is None

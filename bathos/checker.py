@@ -238,7 +238,7 @@ class _Records:
         git = row["git"] or {}
         key = (git.get("repo_root") or row["cwd"], row["project"], bool(git))
         if key not in self._roots:
-            self._roots[key] = _locate_root(*key, self.registry)
+            self._roots[key] = locate_root(*key, self.registry)
         root = self._roots[key]
         deps = self._dependencies(row["dependencies"], root)
         outs = tuple(RecordedOutput(o["path"], _where(o["path"], root), o.get("sha256"),
@@ -266,7 +266,7 @@ def _where(path: str, root: str | None) -> str:
     return path if root is None or path.startswith(os.sep) else f"{root}{os.sep}{path}"
 
 
-def _locate_root(recorded: str | None, project: str, in_git: bool,
+def locate_root(recorded: str | None, project: str, in_git: bool,
                  registry: dict[str, Path]) -> str | None:
     """The run's repository (or working directory) today; the registry finds one that moved."""
     if recorded is None:

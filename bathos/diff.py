@@ -339,14 +339,14 @@ def _contents(run: Run, deps: Sequence[Dependency]) -> dict[str, bytes | str]:
 def _blobs(run: Run, ids: set[str]) -> tuple[dict[str, bytes], str | None]:
     """The blobs the run's repository holds (found through the project registry when it
     moved), or none and why."""
-    from bathos.checker import _locate_root
+    from bathos.checker import locate_root
     from bathos.projects import read_registry
     from bathos.provenance.git import read_blobs
 
     if run.git is None:
         return {}, "the run recorded no git repository"
     try:
-        root = _locate_root(run.git.repo_root, run.project, True, read_registry())
+        root = locate_root(run.git.repo_root, run.project, True, read_registry())
         return read_blobs(Path(root or run.git.repo_root), ids), None
     except (ConfigError, ProvenanceError) as exc:
         return {}, str(exc)

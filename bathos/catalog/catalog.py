@@ -169,20 +169,20 @@ class Catalog:
         status and tags is answered from the newest rows compaction keeps beside each manifest,
         without starting DuckDB, whenever they give the same answer."""
         picked = chosen(query, criteria)
+        if query.project if query else criteria.get("project"):
+            self._check_projects(picked.projects() or [])
         data = recent.newest(self.path, picked, self.compact_threshold)
         if data is not None:
             found = Rows.from_dicts(LISTING_COLUMNS,
                                     [schema.COLUMNS[c] for c in LISTING_COLUMNS], data)
         else:
             found = self._fetch(*picked.to_sql(LISTING_COLUMNS))
-        if not found and (query.project if query else criteria.get("project")):
-            self._check_projects(picked.projects() or [])
         rows = Rows(found.columns, found.types, found.tuples(), objects=OBJECT_COLUMNS)
         return rows.flattened() if flatten else rows
 
     def _check_projects(self, named: list[str]) -> None:
-        """ConfigError unless every project named has runs here or is registered (one that has
-        none yet)."""
+        """ConfigError unless every project named has runs here or is registered (and has none
+        yet): a mistyped name is told, not answered with no runs."""
         from bathos.projects import read_registry
 
         known = {d.name for d in store.project_dirs(self.path)}

@@ -152,6 +152,7 @@ class Rows:
 
         >>> cat.runs(limit=5).select(["id", "params.lr", "results.loss"]).to_dicts()
         """
+        names = list(dict.fromkeys(names))
         flat = self.flattened() if any(n not in self.columns for n in names) else self
         picked: list[tuple[Rows, int]] = []
         for name in names:

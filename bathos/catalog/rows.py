@@ -273,7 +273,7 @@ def _typed(value: Any, kind: str | Shape, *, text: bool) -> Any:
     if value is None:
         return None
     if isinstance(kind, dict):
-        return ({key: _typed(value.get(key), sub, text=False) for key, sub in kind.items()}
+        return ({key: _typed(value.get(key), sub, text=text) for key, sub in kind.items()}
                 if isinstance(value, dict) else None)
     if text and isinstance(value, str) and kind != "VARCHAR":
         from bathos.provenance.params import param_value

@@ -28,7 +28,8 @@ def sweep(catalog) -> list[bathos.Run]:
         make_run(
             project="sweep", script="train.py", started_at=NOW - dt.timedelta(minutes=i),
             params={k: v for k, v in {"lr": LRS[i], "n_steps": str(100 * (i + 1)),
-                                      "model": ("mlp", "7")[i % 2]}.items() if v},
+                                      "model": ("mlp", "7")[i % 2],
+                                      "cuda": ("true", "False")[i % 2]}.items() if v},
             results={"loss": [0.5, 2, 0.25, 1.5, 3.0][i], "note": ["ok", 1, "ok", "ok", "ok"][i],
                      "curve": [i, i + 1], "eval": {"acc": i / 10, "split": "val"},
                      "best": i % 2 == 0},
@@ -43,13 +44,14 @@ def test_params_and_results_are_structs_typed_by_key(sweep, catalog) -> None:
     frame = catalog.runs(project="sweep").to_polars()
 
     assert frame.schema["params"] == pl.Struct(
-        {"lr": pl.Float64, "model": pl.String, "n_steps": pl.Int64})
+        {"cuda": pl.Boolean, "lr": pl.Float64, "model": pl.String, "n_steps": pl.Int64})
     assert frame.schema["results"] == pl.Struct({
         "best": pl.Boolean, "curve": pl.String,
         "eval": pl.Struct({"acc": pl.Float64, "split": pl.String}), "loss": pl.Float64,
         "note": pl.String})
     assert frame["params"].to_list() == [
-        {"lr": float(r.params["lr"]) if "lr" in r.params else None,
+        {"cuda": r.params["cuda"].lower() == "true",
+         "lr": float(r.params["lr"]) if "lr" in r.params else None,
          "model": r.params["model"], "n_steps": int(r.params["n_steps"])} for r in sweep]
     assert frame["results"].to_list() == [
         {**r.results, "loss": float(r.results["loss"]), "note": str(r.results["note"]),
@@ -61,7 +63,7 @@ def test_flatten_gives_one_column_per_key_that_sorts_as_numbers(sweep, catalog) 
     frame = catalog.runs(project="sweep", flatten=True).to_polars()
 
     keys = [c for c in frame.columns if "." in c]
-    assert keys == ["params.lr", "params.model", "params.n_steps", "results.best",
+    assert keys == ["params.cuda", "params.lr", "params.model", "params.n_steps", "results.best",
                     "results.curve", "results.eval", "results.loss", "results.note"]
     assert "params" not in frame.columns and "results" not in frame.columns
     assert frame.schema["params.lr"] == pl.Float64
@@ -83,7 +85,7 @@ def test_kept_rows_and_duckdb_give_the_same_typed_frames(sweep, catalog) -> None
 
 def test_dicts_keep_params_as_recorded_and_flattened_ones_typed(sweep, catalog) -> None:
     [newest, *_] = catalog.runs(project="sweep")
-    assert newest["params"] == {"lr": "10", "n_steps": "100", "model": "mlp"}
+    assert newest["params"] == {"lr": "10", "n_steps": "100", "model": "mlp", "cuda": "true"}
     assert newest["results"] == sweep[0].results
 
     [flat, *_] = catalog.runs(project="sweep", flatten=True)

@@ -22,6 +22,8 @@ def _list(criteria: dict[str, Any], *, columns: list[str], sort: str | None, des
           json_: bool, csv_: bool) -> None:
     """The runs `criteria` pick (sorted and cut to -n after sorting, with --sort), in the
     columns asked for."""
+    if desc and not sort:
+        raise click.UsageError("--desc reverses --sort: give --sort COLUMN too")
     limit = criteria.pop("limit")
     rows = _catalog().runs(limit=None if sort else limit, **criteria)
     if sort:

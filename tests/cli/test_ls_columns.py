@@ -124,3 +124,10 @@ def test_an_empty_project_says_where_else_to_look(runs, tmp_path) -> None:
 
     assert (done.returncode, done.stdout) == (0, "")
     assert done.stderr == "No runs in project gamma yet. (--all-projects looks in every project)\n"
+
+
+def test_desc_without_sort_is_bad_usage(runs) -> None:
+    done = bth_process("ls", "--desc")
+
+    assert (done.returncode, done.stdout) == (2, "")
+    assert "--desc reverses --sort" in done.stderr

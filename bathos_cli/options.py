@@ -56,6 +56,33 @@ def run_filters(*, find: bool = False) -> Callable[[F], F]:
     return decorate
 
 
+def listing_columns() -> Callable[[F], F]:
+    """`-c/--columns`, `--sort` and `--desc`: which run columns a listing shows, in what order."""
+
+    def decorate(fn: F) -> F:
+        for option in reversed([
+            click.option("-c", "--columns", metavar="LIST", callback=_split,
+                         help="Only these columns, comma-separated: any of the --json keys "
+                         "(id, name, tags, …) or one param or result (params.lr, "
+                         "results.loss)."),
+            click.option("--sort", metavar="COLUMN", help="Order by this column (as for "
+                         "--columns; numbers as numbers, runs without a value last) instead "
+                         "of newest first; -n then keeps the first N."),
+            click.option("--desc", is_flag=True, help="With --sort: largest first."),
+        ]):
+            fn = option(fn)
+        return fn
+
+    return decorate
+
+
+def _split(ctx: click.Context, param: click.Parameter, value: str | None) -> list[str]:
+    names = [name.strip() for name in (value or "").split(",") if name.strip()]
+    if value is not None and not names:
+        raise click.BadParameter("name at least one column (e.g. -c id,params.lr)")
+    return names
+
+
 def parse_params(values: tuple[str, ...]) -> dict[str, str]:
     """`K=V` pairs from `--param`; a missing `=` is a usage error."""
     params = {}

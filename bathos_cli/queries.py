@@ -10,7 +10,6 @@ from bathos_cli import options, render
 
 if TYPE_CHECKING:
     from bathos.catalog.catalog import Catalog
-    from bathos.catalog.rows import Rows
 
 
 def _catalog() -> Catalog:
@@ -19,44 +18,61 @@ def _catalog() -> Catalog:
     return Catalog()
 
 
-def _runs_table(data: list[dict[str, Any]]) -> None:
-    if not data:
-        click.echo("No runs match. (bth ls --all-projects --since 30d widens the search)", err=True)
-        return
-    import datetime as dt
+def _list(criteria: dict[str, Any], *, columns: list[str], sort: str | None, desc: bool,
+          json_: bool, csv_: bool) -> None:
+    """The runs `criteria` pick (sorted and cut to -n after sorting, with --sort), in the
+    columns asked for."""
+    if desc and not sort:
+        raise click.UsageError("--desc reverses --sort: give --sort COLUMN too")
+    limit = criteria.pop("limit")
+    rows = _catalog().runs(limit=None if sort else limit, **criteria)
+    if sort:
+        rows = rows.sorted_by(sort, descending=desc, limit=limit)
+    shown = rows.select(columns) if columns else rows
 
-    rows = [
-        [
-            r["id"][: render.SHORT_ID], r["project"] or "-", r["status"], r["script"] or "-",
-            render.when(dt.datetime.fromisoformat(r["started_at"])),
-            render.duration(r["duration_s"]), r["hostname"] or "-",
-            render.commit(r["commit"], r["dirty"]),
-        ]
-        for r in data
-    ]
-    render.echo_table(["id", "project", "status", "script", "started", "duration", "host",
-                       "commit"], rows, styles={"status": render.style_status})
+    def table(data: list[dict[str, Any]]) -> None:
+        if data:
+            render.echo_runs(data, columns)
+        else:
+            click.echo(_no_runs(criteria), err=True)
+
+    render.listing(shown.to_dicts(), shown.columns, json_=json_, csv_=csv_, table=table)
 
 
-def _list(rows: Rows, *, json_: bool, csv_: bool) -> None:
-    render.listing(rows.to_dicts(), rows.columns, json_=json_, csv_=csv_, table=_runs_table)
+def _no_runs(criteria: dict[str, Any]) -> str:
+    """Why a listing is empty, and how to widen it where it can be widened."""
+    from bathos.query import RunQuery
+
+    scope = RunQuery(project=criteria["project"], all_projects=criteria["all_projects"])
+    projects = scope.projects()
+    where = f"project {', '.join(projects)}" if projects else "the catalog"
+    narrowed = any(v for k, v in criteria.items() if k not in ("project", "all_projects"))
+    said = (f"No runs in {where} match these criteria." if narrowed
+            else f"No runs in {where} yet.")
+    if projects and not criteria["project"]:  # the project the working directory lies in
+        said += " (--all-projects looks in every project)"
+    return said
 
 
 @click.command("ls")
 @options.run_filters()
+@options.listing_columns()
 @options.output_format()
-def ls(json_: bool, csv_: bool, **criteria: Any) -> None:
+def ls(columns: list[str], sort: str | None, desc: bool, json_: bool, csv_: bool,
+       **criteria: Any) -> None:
     """List runs, newest first (the current project's, inside a project)."""
-    _list(_catalog().runs(**criteria), json_=json_, csv_=csv_)
+    _list(criteria, columns=columns, sort=sort, desc=desc, json_=json_, csv_=csv_)
 
 
 @click.command("find")
 @options.run_filters(find=True)
+@options.listing_columns()
 @options.output_format()
-def find(params: tuple[str, ...], json_: bool, csv_: bool, **criteria: Any) -> None:
+def find(params: tuple[str, ...], columns: list[str], sort: str | None, desc: bool, json_: bool,
+         csv_: bool, **criteria: Any) -> None:
     """Search runs by script, argument, host, commit, SLURM job, output file or campaign."""
-    _list(_catalog().runs(params=options.parse_params(params), **criteria), json_=json_,
-          csv_=csv_)
+    _list({**criteria, "params": options.parse_params(params)}, columns=columns, sort=sort,
+          desc=desc, json_=json_, csv_=csv_)
 
 
 @click.command("show")

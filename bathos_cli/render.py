@@ -112,6 +112,30 @@ def commit(sha: str | None, dirty: bool | None) -> str:
     return sha[:8] + ("*" if dirty else "")
 
 
+# How a run listing shows a column (else as `cell` does), and the columns it shows by default
+# with their headings.
+_RUN_CELLS: dict[str, Callable[[Any, dict[str, Any]], str]] = {
+    "id": lambda v, _: v[:SHORT_ID],
+    "started_at": lambda v, _: when(dt.datetime.fromisoformat(v) if v else None),
+    "ended_at": lambda v, _: when(dt.datetime.fromisoformat(v) if v else None),
+    "duration_s": lambda v, _: duration(v),
+    "commit": lambda v, row: commit(v, row.get("dirty")),
+    "tags": lambda v, _: ", ".join(v) or "-",
+}
+RUN_HEADINGS = {"id": "id", "project": "project", "status": "status", "script": "script",
+                "started_at": "started", "duration_s": "duration", "hostname": "host",
+                "commit": "commit"}
+
+
+def echo_runs(data: list[dict[str, Any]], columns: Sequence[str] = ()) -> None:
+    """Runs as a table: the columns named (headed by their names), else the usual few."""
+    headings = {c: c for c in columns} or RUN_HEADINGS
+    echo_table(list(headings.values()), [
+        [_RUN_CELLS[c](row[c], row) if c in _RUN_CELLS else cell(row[c]) for c in headings]
+        for row in data
+    ], styles={"status": style_status})
+
+
 def listing(data: list[dict[str, Any]], columns: Sequence[str], *, json_: bool, csv_: bool,
             table: Callable[[list[dict[str, Any]]], None]) -> None:
     """Print a listing in the format asked for."""

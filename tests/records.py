@@ -58,3 +58,13 @@ def by_duckdb(catalog: bathos.Catalog, query: RunQuery) -> list[dict[str, Any]]:
     """What the `runs` view answers to a listing query, asked of DuckDB (the oracle of the
     listings `Catalog.runs` answers from the rows compaction keeps)."""
     return catalog.sql(*query.resolved().to_sql(LISTING_COLUMNS)).to_dicts()
+
+
+def write_runs(catalog: bathos.Catalog, runs: list[Run], *, hot: int) -> None:
+    """Write `runs` (newest first) into `catalog`, all but the newest `hot` of them compacted, so
+    a listing reads both kinds."""
+    for run in runs[hot:]:
+        catalog.write(run)
+    catalog.compact()
+    for run in runs[:hot]:
+        catalog.write(run)

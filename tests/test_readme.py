@@ -123,6 +123,12 @@ def check_find(value: Any, demo: Demo) -> None:
     assert ids(value) == [demo.simulation(seed="1")]
 
 
+def check_typed(frame: Any, demo: Demo) -> None:
+    assert frame["id"].to_list() == [demo.simulation(seed="1"), demo.simulation(seed="2")]
+    assert frame.schema["params.seed"] == pl.Int64
+    assert frame["params.n_steps"].to_list() == [300, 300]
+
+
 def check_failed(value: Any, demo: Demo) -> None:
     assert records(value) == demo.ls("--status", "failed")
     assert [r["script"] for r in value] == ["scripts/experiments/fit_unstable_model.py"]
@@ -161,6 +167,7 @@ NOTEBOOK_CHECKS: dict[str, Callable[[Any, Demo], None]] = {
     "bathos.Catalog()": check_catalog,
     "cat.runs(since='7d').to_polars()": check_runs,
     "cat.runs(params={'seed': '1'}, status='completed')": check_find,
+    "cat.runs(script='simulate*', flatten=True).to_polars().sort('params.seed')": check_typed,
     "cat.runs(status='failed', limit=20)": check_failed,
     "cat.get(failed[0]['id'])": check_get,
     "cat.sql('SELECT script, avg(duration_s) FROM runs GROUP BY 1').to_polars()": check_sql,

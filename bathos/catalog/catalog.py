@@ -13,7 +13,7 @@ import attrs
 
 from bathos import config, ids
 from bathos.catalog import lens, recent, schema, segments, store
-from bathos.catalog.rows import LISTING_COLUMNS, Rows
+from bathos.catalog.rows import LISTING_COLUMNS, OBJECT_COLUMNS, Rows
 from bathos.errors import (
     AmbiguousRunId,
     CatalogError,
@@ -155,22 +155,47 @@ class Catalog:
         return self._execute(lambda con: Rows.from_relation(con.sql(sql, params=list(params)
                                                                      or None)))
 
-    def runs(self, query: RunQuery | None = None, /, **criteria: Any) -> Rows:
+    def runs(self, query: RunQuery | None = None, /, *, flatten: bool = False,
+             **criteria: Any) -> Rows:
         """Runs matching a RunQuery (or its criteria as keywords), newest first.
 
         >>> cat.runs(since="7d", status="failed")
         >>> cat.runs(RunQuery(all_projects=True, script="train*.py", limit=20))
+        >>> cat.runs(script="train.py", flatten=True).to_polars().sort("params.lr")
 
         Without `project` or `all_projects`, the runs of the project the working directory lies in
-        (or of every project outside one). A listing by project, time, status and tags is answered
-        from the newest rows compaction keeps beside each manifest, without starting DuckDB,
-        whenever they give the same answer."""
+        (or of every project outside one); a project the catalog has no runs of, and the registry
+        does not know, is a ConfigError. In a frame, `params` and `results` are Structs typed key
+        by key (params that all read as numbers are numbers); `flatten` gives one column per key
+        instead (`params.lr`, `results.loss`: see `Rows.flattened`). A listing by project, time,
+        status and tags is answered from the newest rows compaction keeps beside each manifest,
+        without starting DuckDB, whenever they give the same answer."""
         picked = chosen(query, criteria)
+        if query.project if query else criteria.get("project"):
+            self._check_projects(picked.projects() or [])
         data = recent.newest(self.path, picked, self.compact_threshold)
         if data is not None:
-            return Rows.from_dicts(LISTING_COLUMNS, [schema.COLUMNS[c] for c in LISTING_COLUMNS],
-                                   data)
-        return self._fetch(*picked.to_sql(LISTING_COLUMNS))
+            found = Rows.from_dicts(LISTING_COLUMNS,
+                                    [schema.COLUMNS[c] for c in LISTING_COLUMNS], data)
+        else:
+            found = self._fetch(*picked.to_sql(LISTING_COLUMNS))
+        rows = Rows(found.columns, found.types, found.tuples(), objects=OBJECT_COLUMNS)
+        return rows.flattened() if flatten else rows
+
+    def _check_projects(self, named: list[str]) -> None:
+        """ConfigError unless every project named has runs here or is registered (and has none
+        yet): a mistyped name is told, not answered with no runs."""
+        from bathos.projects import read_registry
+
+        known = {d.name for d in store.project_dirs(self.path)}
+        if set(named) <= known:
+            return
+        unknown = sorted(set(named) - known - read_registry().keys())
+        if unknown:
+            raise ConfigError(
+                f"no project {', '.join(unknown)} in catalog {self.path} (its projects: "
+                f"{', '.join(sorted(known)) or 'none yet'})",
+                hint="bth ls --all-projects lists the runs of every project")
 
     def resolve(self, id_or_prefix: str) -> str:
         """The full id of the one run whose id starts with `id_or_prefix` (≥ 4 characters)."""

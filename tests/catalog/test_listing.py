@@ -91,12 +91,24 @@ ASKS_DUCKDB = [
 ]
 
 
+@pytest.fixture
+def without_kept_rows(built, tmp_path) -> bathos.Catalog:
+    """The same catalog with no `segments.recent`: every listing asks DuckDB."""
+    path = shutil.copytree(built, tmp_path / "no-kept-rows")
+    for kept in path.glob(f"runs/*/{recent.RECENT}"):
+        kept.unlink()
+    return bathos.Catalog(path)
+
+
 @pytest.mark.parametrize("query", ANSWERED, ids=repr)
-def test_kept_rows_answer_as_the_runs_view_does(mixed, query) -> None:
+def test_kept_rows_answer_as_the_runs_view_does(mixed, without_kept_rows, query) -> None:
     assert recent.newest(mixed.path, query, mixed.compact_threshold) is not None
+    if query.status != "running":  # which needs no kept rows
+        assert recent.newest(without_kept_rows.path, query, mixed.compact_threshold) is None
     assert mixed.runs(query).to_dicts() == by_duckdb(mixed, query)
-    assert_frame_equal(mixed.runs(query).to_polars(),
-                       mixed.sql(*query.resolved().to_sql(recent.LISTING_COLUMNS)).to_polars())
+    for flatten in (False, True):
+        assert_frame_equal(mixed.runs(query, flatten=flatten).to_polars(),
+                           without_kept_rows.runs(query, flatten=flatten).to_polars())
 
 
 @pytest.mark.parametrize("query", ASKS_DUCKDB, ids=repr)

@@ -287,9 +287,9 @@ class TestFilters:
         assert result.stdout == ""
         assert "Traceback" not in result.stderr
 
-    def test_no_match_prints_a_hint_on_stderr(self, runs) -> None:
-        result = bth("ls", "--project", "nowhere")
+    def test_no_match_says_so_on_stderr(self, runs) -> None:
+        result = bth("ls", "--project", "alpha", "--tag", "nowhere")
 
         assert result.exit_code == 0
         assert result.stdout == ""
-        assert "No runs match" in result.stderr
+        assert result.stderr == "No runs in project alpha match these criteria.\n"

@@ -27,6 +27,7 @@ from bathos.query import RunQuery, chosen, naive_utc
 
 if TYPE_CHECKING:
     import duckdb
+    import polars as pl
 
     from bathos.catalog.compact import CompactionReport
     from bathos.checker import CheckReport, FileOrigin
@@ -201,6 +202,33 @@ class Catalog:
         run = self.get(id_or_prefix)
         ref = getattr(run.logs, stream, None) if run.logs else None
         return read_blob(self.path, ref) if ref else b""
+
+    def metrics(self, runs: str | Sequence[str], keys: Sequence[str] | None = None
+                ) -> pl.DataFrame:
+        """The metric history of `runs` (ids or unique prefixes): one long polars frame with a
+        row per point — `run_id`, `key`, `step`, `value`, `time` (naive UTC) — in the order the
+        runs are given, then by key and step; only the `keys` named, when given.
+
+        >>> cat.metrics("1jd3k", keys=["loss"]).pivot("key", index="step", values="value")
+
+        A run still running shows the points it has written so far (on this host)."""
+        from bathos.catalog import metrics
+
+        ids = list(dict.fromkeys(self.resolve(r) for r in ([runs] if isinstance(runs, str)
+                                                           else runs)))
+        wanted = None if keys is None else list(keys)
+
+        def work(con: duckdb.DuckDBPyConnection) -> tuple[pl.DataFrame, list[str]]:
+            points = con.sql(
+                "SELECT run_id, key, step, value, time FROM metrics WHERE list_contains(?, run_id)"
+                " AND (?::VARCHAR[] IS NULL OR list_contains(?, key))",
+                params=[ids, wanted, wanted]).pl()
+            running = con.execute("SELECT id FROM runs WHERE list_contains(?, id) AND status = "
+                                  "'running'", [ids]).fetchall()
+            return points, [r[0] for r in running]
+
+        stored, running = self._execute(work)
+        return metrics.arrange(stored, running, ids, wanted)
 
     def packages(self, run: str | Run) -> Rows:
         """The Python distributions installed where `run` (a Run, an id or a prefix) ran, by

@@ -4,6 +4,7 @@ Views:
     runs          one row per run (the newest state of each id); flat columns, nested parts as JSON
     outputs       one row per recorded output file
     dependencies  one row per file a run depended on (script, modules, sidecar, inputs)
+    metrics       one row per metric point a run logged (bathos.catalog.metrics)
 
 No database file exists, so a read never waits on a lock, and a fragment is visible the moment it
 lands. Unreadable files are skipped and reported through `problems`. Hot rows are loaded in
@@ -28,7 +29,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import attrs
 
-from bathos.catalog import schema, segments, store
+from bathos.catalog import metrics, schema, segments, store
 from bathos.errors import QueryTimeout, UnreadableFile
 
 if TYPE_CHECKING:
@@ -38,7 +39,7 @@ log = logging.getLogger("bathos.catalog")
 T = TypeVar("T")
 
 READ_ONLY_STATEMENTS = ("SELECT", "EXPLAIN")
-VIEWS = ("runs", "outputs", "dependencies")
+VIEWS = ("runs", "outputs", "dependencies", "metrics")
 EXPLAIN_ANALYZE = re.compile(r"\bexplain\s+analy[sz]e\b", re.IGNORECASE)
 SCRATCH = ".scratch"
 # Fragments parsed before their rows go to DuckDB in one statement.
@@ -219,6 +220,9 @@ def _load(opened: Lens, catalog: Path, compact_above: int | None,
     hot.finish()
     opened.segments, needs_dedup = live_segments(catalog, skip, opened.problems)
     _create_views(opened.con, opened.segments, needs_dedup, has_hot=hot.count > 0)
+    points = metrics.live_files(catalog, skip)
+    view = metrics.view_sql(points.hot, points.cool, needs_dedup=points.needs_dedup)
+    opened.con.execute(f"CREATE VIEW metrics AS {view}")
 
 
 def live_segments(catalog: Path, skip: Collection[Path] = (),

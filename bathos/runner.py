@@ -835,8 +835,9 @@ class _MetricLines:
         stamp = b'{"time":%.6f,' % time.time()
         lines = [stamp + p.strip()[1:] if b'"time"' not in p and p.lstrip().startswith(b"{")
                  else p for p in payloads]
+        # From a new line: a program writing the file too may have left one unfinished.
         with contextlib.suppress(OSError):  # the scratch is gone or full: the run goes on
-            append_whole(self.path, b"\n".join(lines) + b"\n")
+            append_whole(self.path, b"\n" + b"\n".join(lines) + b"\n")
 
 
 class _Tee(threading.Thread):

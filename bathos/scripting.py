@@ -13,6 +13,7 @@ import functools
 import inspect
 import json
 import logging
+import math
 import numbers
 import os
 import signal
@@ -89,9 +90,11 @@ def _warn_once(message: str) -> None:
 
 class _Points:
     """The points `log` buffers in this process, written to `$BTH_METRICS_PATH` as JSON lines
-    (one line a call) in one write each time: every FLUSH_S seconds or FLUSH_LINES calls, at exit
-    (also of a multiprocessing child), before a fork (so a child never writes its parent's points
-    again) and before a directly run experiment's run ends."""
+    (one line a call) in one write each time: the first at once (a script that logs once writes
+    it before anything can go wrong), then every FLUSH_S seconds or FLUSH_LINES calls, at exit
+    and at SIGTERM (under `bth run`), before a fork (so a child never writes its parent's points
+    again) and before a directly run experiment's run ends. A multiprocessing child writes each
+    call at once: a pool's workers end by SIGTERM or `os._exit`, past every exit hook."""
 
     FLUSH_S = 2.0
     FLUSH_LINES = 2_000
@@ -101,8 +104,9 @@ class _Points:
         self.lines: list[str] = []
         self.lock = threading.Lock()
         self.path: str | None = None
-        self.flushed_at = time.monotonic()
+        self.flushed_at = -math.inf
         self.hooked = False
+        self.eager = False
         self.encode = json.JSONEncoder(separators=(",", ":"), default=float).encode
 
     def add(self, step: int | None, points: dict[str, Any]) -> None:
@@ -115,7 +119,7 @@ class _Points:
                            else {"step": step, "time": round(now, 6), **points})
         with self.lock:
             self.lines.append(line)
-            due = len(self.lines) >= self.FLUSH_LINES
+            due = self.eager or len(self.lines) >= self.FLUSH_LINES
         if due or time.monotonic() - self.flushed_at >= self.FLUSH_S:
             self.flush()
 
@@ -126,18 +130,18 @@ class _Points:
         if self.path is None:
             _warn_once("bth.log(...) outside a tracked run: metrics not recorded")
             return
+        multiprocessing = sys.modules.get("multiprocessing")
+        self.eager = self.eager or (multiprocessing is not None
+                                    and multiprocessing.parent_process() is not None)
         if not _Points.registered:
             _Points.registered = True
             atexit.register(self.flush)
             os.register_at_fork(before=self.flush, after_in_child=self._forked)
-        util = sys.modules.get("multiprocessing.util")
-        if util is not None:  # a multiprocessing child leaves by os._exit, past atexit
-            util.Finalize(None, self.flush, exitpriority=0)
 
     def _forked(self) -> None:
         self.lines = []  # flushed before the fork; the parent's, in any case
         self.lock = threading.Lock()
-        self.hooked = False
+        self.eager = True
 
     def flush(self) -> None:
         with self.lock:
@@ -158,9 +162,15 @@ class _Points:
         self.flush()
         self.hooked = False
         self.path = None
+        self.flushed_at = -math.inf
 
 
 _POINTS = _Points()
+
+
+def flush_points() -> None:
+    """Write the points `log` holds now (the bootstrap calls it at SIGTERM)."""
+    _POINTS.flush()
 
 
 def _event(kind: str, **fields: Any) -> None:

@@ -51,7 +51,8 @@ def log(step: int | None = None, **values: Any) -> None:
     key's previous step (0 for the first). Values that are not numbers (text, lists, dicts) are
     results only. Points are buffered and written every few seconds and at exit, so a call costs
     microseconds (`benchmarks/bench_log.py`)."""
-    if step is not None and (isinstance(step, bool) or not isinstance(step, numbers.Integral)):
+    if step is not None and type(step) is not int and (isinstance(step, bool) or not isinstance(
+            step, numbers.Integral)):
         raise TypeError(f"bth.log step must be an integer, not {step!r}")
     points = {k: v for k, v in values.items() if _is_number(v)}
     if "time" in points:
@@ -70,6 +71,17 @@ def log(step: int | None = None, **values: Any) -> None:
 
     append_event(path, {RESULTS_EVENT: "log",
                         "values": {k: v for k, v in values.items() if k not in points}})
+
+
+_NOT_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
+
+
+def _number_text(value: Any) -> str:
+    """A number as JSON text (as Python's json writes NaN and infinities)."""
+    if type(value) is int:
+        return int.__repr__(value)
+    text = float.__repr__(float(value))
+    return _NOT_FINITE.get(text, text) if text[-1] in "nf" else text
 
 
 def _is_number(value: Any) -> bool:
@@ -107,7 +119,11 @@ class _Points:
         self.flushed_at = -math.inf
         self.hooked = False
         self.eager = False
-        self.encode = json.JSONEncoder(separators=(",", ":"), default=float).encode
+        self.names: dict[str, str] = {}  # each metric's name as JSON text
+
+    def _name(self, name: str) -> str:
+        self.names[name] = text = json.dumps(name)
+        return text
 
     def add(self, step: int | None, points: dict[str, Any]) -> None:
         now = time.time()
@@ -115,12 +131,15 @@ class _Points:
             self._hook()
         if self.path is None:
             return
-        line = self.encode({"time": round(now, 6), **points} if step is None
-                           else {"step": step, "time": round(now, 6), **points})
+        names = self.names
+        values = "".join([f",{names.get(k) or self._name(k)}:{_number_text(v)}"
+                          for k, v in points.items()])
+        line = (f'{{"time":{now:.3f}{values}}}' if step is None
+                else f'{{"step":{step},"time":{now:.3f}{values}}}')
         with self.lock:
             self.lines.append(line)
             due = self.eager or len(self.lines) >= self.FLUSH_LINES
-        if due or time.monotonic() - self.flushed_at >= self.FLUSH_S:
+        if due or now - self.flushed_at >= self.FLUSH_S:  # wall time: a jump only flushes early
             self.flush()
 
     def _hook(self) -> None:
@@ -146,7 +165,7 @@ class _Points:
     def flush(self) -> None:
         with self.lock:
             lines, self.lines = self.lines, []
-        self.flushed_at = time.monotonic()
+        self.flushed_at = time.time()
         if not lines or self.path is None:
             return
         from bathos.fsutil import append_whole

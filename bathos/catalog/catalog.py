@@ -302,9 +302,9 @@ class Catalog:
 
     def sql(self, sql: str, params: Sequence[Any] = (), *,
             timeout: float | None = DEFAULT_QUERY_TIMEOUT_S) -> Rows:
-        """A read-only SQL query over the views `runs`, `outputs` and `dependencies` (`?`
-        placeholders take `params`). QueryRefused for a statement that would write; QueryTimeout
-        once it has run `timeout` seconds (None: no limit).
+        """A read-only SQL query over the views `runs`, `outputs`, `dependencies` and `metrics`
+        (`?` placeholders take `params`). QueryRefused for a statement that would write;
+        QueryTimeout once it has run `timeout` seconds (None: no limit).
 
         >>> cat.sql("SELECT script, count(*) AS n FROM runs GROUP BY ALL").to_polars()
         """

@@ -337,20 +337,26 @@ class Catalog:
                on_progress: Progress | None = None) -> VerifyReport:
         """Read every fragment, segment and manifest in full; list what readers skip, mend or
         ignore, and with `quarantine` fix each (originals go to `quarantine/`, nothing is lost)."""
+        from bathos.catalog import metrics
+
         directories = store.project_dirs(self.path)
+        point_dirs = [m for d in directories if (m := metrics.metrics_dir(d)).is_dir()]
         files = [
-            p for d in directories
+            (p, schema.COLUMNS) for d in directories
             for p in [*store.iter_fragment_paths(d), *segments.segment_files(d)]
-        ]
-        problems = [problem for d in directories for problem in segments.check_manifest(d)]
-        for done, path in enumerate(files, 1):
-            problem = _check_file(path)
+        ] + [(p, metrics.COLUMNS) for d in point_dirs
+             for p in [*metrics.hot_files(d), *segments.segment_files(d)]]
+        problems = [problem for d in [*directories, *point_dirs]
+                    for problem in segments.check_manifest(d)]
+        for done, (path, columns) in enumerate(files, 1):
+            problem = _check_file(path, columns)
             if problem:
                 problems.append(problem)
             if on_progress:
                 on_progress(done, len(files))
         moved = self._fix(problems) if quarantine and problems else ()
-        checked = len(files) + sum(segments.manifest_path(d).exists() for d in directories)
+        checked = len(files) + sum(segments.manifest_path(d).exists()
+                                   for d in [*directories, *point_dirs])
         return VerifyReport(tuple(problems), moved, checked)
 
     def _fix(self, problems: list[UnreadableFile]) -> tuple[Path, ...]:
@@ -425,21 +431,28 @@ def _read_only(con: duckdb.DuckDBPyConnection, sql: str) -> duckdb.DuckDBPyConne
     return con
 
 
-def _check_file(path: Path) -> UnreadableFile | None:
-    """What readers make of one fragment or segment: None if they read it as it is."""
+def _check_file(path: Path, columns: dict[str, str]) -> UnreadableFile | None:
+    """What readers make of one fragment, point file or segment (of `columns`): None if they
+    read it as it is."""
     if path.suffix == store.FRAGMENT_SUFFIX:
         try:
             return store.check_fragment(path)
         except FileNotFoundError:
             return None  # compacted away while verify ran
+    if path.suffix != store.SEGMENT_SUFFIX:  # a hot point file
+        from bathos.catalog.metrics import check_hot_file
+
+        why = check_hot_file(path) if path.exists() else None
+        return UnreadableFile(path, why) if why else None
     import duckdb
 
-    damaged = segments.damage([path])
+    damaged = segments.damage([path], columns)
     if damaged:
         return UnreadableFile(path, damaged[path])
+    every = "record" if "record" in columns else "key"  # the column that holds the most
     try:
         duckdb.connect(":memory:").execute(
-            "SELECT count(*), max(length(record::VARCHAR)) "
+            f"SELECT count(*), max(length({every}::VARCHAR)) "
             f"FROM read_parquet({schema.sql_paths([path])})"
         ).fetchall()
     except duckdb.Error as exc:

@@ -220,7 +220,7 @@ def _load(opened: Lens, catalog: Path, compact_above: int | None,
     hot.finish()
     opened.segments, needs_dedup = live_segments(catalog, skip, opened.problems)
     _create_views(opened.con, opened.segments, needs_dedup, has_hot=hot.count > 0)
-    points = metrics.live_files(catalog, skip)
+    points = metrics.live_files(catalog, skip, opened.problems)
     view = metrics.view_sql(points.hot, points.cool, needs_dedup=points.needs_dedup)
     opened.con.execute(f"CREATE VIEW metrics AS {view}")
 

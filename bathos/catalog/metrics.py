@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from bathos.catalog import schema, segments, store
+from bathos.errors import UnreadableFile
 from bathos.fsutil import atomic_write_bytes
 from bathos.ids import is_run_id
 
@@ -250,9 +251,10 @@ class Files:
     needs_dedup: bool
 
 
-def live_files(catalog: Path, skip: Iterable[Path] = ()) -> Files:
+def live_files(catalog: Path, skip: Iterable[Path] = (),
+               problems: list[UnreadableFile] | None = None) -> Files:
     """Every project's point files that readers use (one directory listing per project that
-    has points; truncated segments and those in `skip` left out)."""
+    has points; those in `skip` left out, and truncated segments, added to `problems`)."""
     hot: list[Path] = []
     cool: list[Path] = []
     needs_dedup = False
@@ -264,7 +266,13 @@ def live_files(catalog: Path, skip: Iterable[Path] = ()) -> Files:
         hot += hot_files(directory)
         live, unique = segments.live_segments(directory)
         needs_dedup |= not unique and bool(live)
-        cool += [p for p in live if p not in skipped and segments.looks_complete(p)]
+        for path in live:
+            if path in skipped:
+                continue
+            if segments.looks_complete(path):
+                cool.append(path)
+            elif problems is not None:
+                problems.append(UnreadableFile(path, "truncated Parquet segment"))
     return Files(hot, cool, needs_dedup)
 
 

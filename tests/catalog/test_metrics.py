@@ -94,3 +94,33 @@ def test_a_read_without_points_has_an_empty_metrics_view(make_run, catalog, file
     assert catalog.sql("SELECT * FROM metrics").columns == (
         "run_id", "project", "key", "step", "value", "time")
     assert len(catalog.sql("SELECT * FROM metrics")) == 0
+
+
+def test_a_damaged_metric_segment_is_skipped_named_and_quarantined(make_run, catalog,
+                                                                   caplog) -> None:
+    kept, lost = make_run(), make_run()
+    log_points(catalog, lost, 3)
+    catalog.compact()
+    [segment] = metrics_dir(catalog).glob("seg-*.parquet")
+    segment.write_bytes(segment.read_bytes()[:100])
+    log_points(catalog, kept, 2)
+
+    assert count(catalog) == {kept.id: 2}
+    assert "truncated Parquet segment" in caplog.text
+    report = catalog.verify()
+    assert [(p.path, p.reason) for p in report.problems] == [
+        (segment, "truncated Parquet segment")]
+    catalog.verify(quarantine=True)
+    assert catalog.verify().problems == ()
+    assert count(catalog) == {kept.id: 2}
+
+
+def test_verify_names_a_hot_point_file_readers_cannot_read_whole(make_run, catalog) -> None:
+    run = make_run()
+    log_points(catalog, run, 3)
+    hot = metrics_dir(catalog) / f"{run.id}.jsonl"
+    hot.write_bytes(hot.read_bytes() + b"garbage\n")
+
+    [problem] = catalog.verify().problems
+    assert (problem.path, problem.reason) == (hot, "line 2 is not a chunk of metric points")
+    assert count(catalog) == {run.id: 3}  # the good lines are still read

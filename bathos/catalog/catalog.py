@@ -109,20 +109,22 @@ class Catalog:
         return spill.find_spills(Path(start) if start is not None else None)
 
     # reading -----------------------------------------------------------------------------
-    def _connect(self, skip: Collection[Path] = ()) -> lens.Lens:
-        """A fresh lens without the segments `skip`; first an automatic compaction, once more
-        than `compact_threshold` finished runs are hot (found before the rest is read)."""
+    def _connect(self, skip: Collection[Path] = (), with_metrics: bool = False) -> lens.Lens:
+        """A fresh lens without the segments `skip` (and `with_metrics`, the `metrics` view);
+        first an automatic compaction, once more than `compact_threshold` finished runs are hot
+        (found before the rest is read)."""
         try:
-            return lens.connect(self.path, compact_above=self.compact_threshold, skip=skip)
+            return lens.connect(self.path, compact_above=self.compact_threshold, skip=skip,
+                                with_metrics=with_metrics)
         except lens.CompactionDue:
             try:
                 self.compact(wait=False)
             except CatalogError as exc:
                 log.info("automatic compaction skipped: %s", exc)
-        return lens.connect(self.path, skip=skip)
+        return lens.connect(self.path, skip=skip, with_metrics=with_metrics)
 
     def _execute(self, work: Callable[[duckdb.DuckDBPyConnection], T],
-                 timeout: float | None = None) -> T:
+                 timeout: float | None = None, *, with_metrics: bool = False) -> T:
         """Do `work` (queries and fetches) on a fresh lens, stoppable by Ctrl-C and `timeout`;
         retry when a compactor swapped files underneath (DuckDB binds and reads lazily, so all of
         it is inside the retry), and without any segment found damaged once a query failed (the
@@ -134,7 +136,7 @@ class Catalog:
         while True:
             opened: lens.Lens | None = None
             try:
-                opened = self._connect(skipped)
+                opened = self._connect(skipped, with_metrics)
                 with opened as con:
                     return lens.run(con, work, timeout)
             except duckdb.Error as exc:
@@ -227,7 +229,7 @@ class Catalog:
                                   "'running'", [ids]).fetchall()
             return points, [r[0] for r in running]
 
-        stored, running = self._execute(work)
+        stored, running = self._execute(work, with_metrics=True)
         return metrics.arrange(stored, running, ids, wanted)
 
     def packages(self, run: str | Run) -> Rows:
@@ -311,14 +313,14 @@ class Catalog:
         return self._execute(
             lambda con: Rows.from_relation(_read_only(con, sql).sql(sql, params=list(params)
                                                                     or None)),
-            _check_timeout(timeout))
+            _check_timeout(timeout), with_metrics="metrics" in sql.lower())
 
     def schema(self) -> dict[str, list[tuple[str, str]]]:
         """The views and their columns with types."""
         return self._execute(lambda con: {
             view: [(r[0], str(r[1])) for r in con.execute(f"DESCRIBE {view}").fetchall()]
             for view in lens.VIEWS
-        })
+        }, with_metrics=True)
 
     # maintenance -------------------------------------------------------------------------
     def compact(self, *, wait: bool = True,

@@ -185,14 +185,21 @@ def _columns_sql(prefix: str = "") -> str:
 
 
 def connect(catalog: Path, *, compact_above: int | None = None,
-            skip: Collection[Path] = ()) -> Lens:
+            skip: Collection[Path] = (), with_metrics: bool = False) -> Lens:
     """An in-memory DuckDB with the views over the catalog's live segments (less `skip`) and hot
     fragments, locked read-only; unreadable files are skipped with a warning. CompactionDue as
-    soon as more than `compact_above` finished runs are found hot (the rest is not read)."""
+    soon as more than `compact_above` finished runs are found hot (the rest is not read).
+
+    The `metrics` view is defined only `with_metrics`: DuckDB binds a view when it is created,
+    which opens every hot point file, so a query that does not name it does not pay for it."""
     scratch = scratch_dir(catalog)
     opened = Lens(open_duckdb(scratch), scratch)
     try:
         _load(opened, catalog, compact_above, skip)
+        if with_metrics:
+            points = metrics.live_files(catalog, skip, opened.problems)
+            view = metrics.view_sql(points.hot, points.cool, needs_dedup=points.needs_dedup)
+            opened.con.execute(f"CREATE VIEW metrics AS {view}")
     except BaseException:
         opened.close()
         raise
@@ -220,9 +227,6 @@ def _load(opened: Lens, catalog: Path, compact_above: int | None,
     hot.finish()
     opened.segments, needs_dedup = live_segments(catalog, skip, opened.problems)
     _create_views(opened.con, opened.segments, needs_dedup, has_hot=hot.count > 0)
-    points = metrics.live_files(catalog, skip, opened.problems)
-    view = metrics.view_sql(points.hot, points.cool, needs_dedup=points.needs_dedup)
-    opened.con.execute(f"CREATE VIEW metrics AS {view}")
 
 
 def live_segments(catalog: Path, skip: Collection[Path] = (),

@@ -65,12 +65,14 @@ class Points:
 
 
 def read_logged(path: Path, cap: int = MAX_POINTS) -> Points:
-    """The points a run logged in `path` (a missing file has none), read line by line; bad lines
-    and points past `cap` are counted, not raised."""
+    """The points a run logged in `path` (a missing file has none), read a block of lines at a
+    time; bad lines and points past `cap` are counted, not raised."""
     points = Points()
+    next_step: dict[str, int] = {}
     try:
         with open(path, "rb") as fh:
-            _add_lines(points, fh, cap)
+            while block := fh.readlines(BLOCK_BYTES):
+                _add_items(points, _items(block), cap, next_step)
     except FileNotFoundError:
         pass
     except OSError as exc:
@@ -78,35 +80,57 @@ def read_logged(path: Path, cap: int = MAX_POINTS) -> Points:
     return points
 
 
-def _add_lines(points: Points, lines: Iterable[bytes], cap: int) -> None:
-    next_step: dict[str, int] = {}
-    for line in lines:
-        if not line.strip():
-            continue
-        parsed = _parse(line)
+BLOCK_BYTES = 1024 * 1024
+
+
+def _items(block: list[bytes]) -> list[Any]:
+    """The JSON value of each line (None for one that is not JSON), blank lines left out: parsed
+    as one array when every line is one object (a third of the time of a parse a line), else a
+    line at a time."""
+    lines = [line.strip() for line in block]
+    lines = [line for line in lines if line]
+    if all(line[:1] == b"{" and line[-1:] == b"}" for line in lines):
+        try:
+            items = json.loads(b"[" + b",".join(lines) + b"]")
+        except (ValueError, RecursionError):
+            pass
+        else:
+            if len(items) == len(lines):  # else a line held more than one object
+                return list(items)
+    return [_loads(line) for line in lines]
+
+
+def _loads(line: bytes) -> Any:
+    try:
+        return json.loads(line)
+    except (ValueError, RecursionError):
+        return None
+
+
+def _add_items(points: Points, items: list[Any], cap: int, next_step: dict[str, int]) -> None:
+    keys, steps, values, times, last = (points.keys, points.steps, points.values, points.times,
+                                        points.last)
+    for item in items:
+        parsed = _checked(item)
         if parsed is None:
             points.bad += 1
             continue
-        step, at, values = parsed
-        for key, value in values.items():
+        step, at, logged = parsed
+        for key, value in logged.items():
             point_step = next_step.get(key, 0) if step is None else step
             next_step[key] = point_step + 1
-            points.last[key] = value
-            if len(points.keys) >= cap:
+            last[key] = value
+            if len(keys) >= cap:
                 points.dropped += 1
                 continue
-            points.keys.append(key)
-            points.steps.append(point_step)
-            points.values.append(float(value))
-            points.times.append(at)
+            keys.append(key)
+            steps.append(point_step)
+            values.append(float(value))
+            times.append(at)
 
 
-def _parse(line: bytes) -> tuple[int | None, float | None, dict[str, Any]] | None:
+def _checked(item: Any) -> tuple[int | None, float | None, dict[str, Any]] | None:
     """(step, time, values) of one logged line, or None when it is not a good one."""
-    try:
-        item = json.loads(line)
-    except (ValueError, RecursionError):
-        return None
     if type(item) is not dict:
         return None
     step, at = item.pop("step", None), item.pop("time", None)
@@ -142,19 +166,20 @@ def points_path(catalog: Path, project: str, run_id: str) -> Path:
 def encode(points: Points) -> bytes:
     """A run's points as a hot point file: per key (in order of first use), lines of at most
     CHUNK_POINTS of its points in the order logged."""
-    by_key: dict[str, list[int]] = {}
-    for n, key in enumerate(points.keys):
-        by_key.setdefault(key, []).append(n)
-    lines = []
-    for key, rows in by_key.items():
-        for start in range(0, len(rows), CHUNK_POINTS):
-            chunk = rows[start:start + CHUNK_POINTS]
-            lines.append(json.dumps({
-                "key": key, "step": [points.steps[n] for n in chunk],
-                "value": [points.values[n] for n in chunk],
-                "time": [None if (t := points.times[n]) is None else round(t, 6)
-                         for n in chunk],
-            }, separators=(",", ":"), ensure_ascii=False))
+    by_key: dict[str, tuple[list[int], list[float], list[float | None]]] = {}
+    for key, step, value, at in zip(points.keys, points.steps, points.values, points.times,
+                                    strict=True):
+        columns = by_key.get(key) or by_key.setdefault(key, ([], [], []))
+        columns[0].append(step)
+        columns[1].append(value)
+        columns[2].append(at)
+    lines = [
+        json.dumps({"key": key, "step": steps[n:n + CHUNK_POINTS],
+                    "value": values[n:n + CHUNK_POINTS], "time": times[n:n + CHUNK_POINTS]},
+                   separators=(",", ":"), ensure_ascii=False)
+        for key, (steps, values, times) in by_key.items()
+        for n in range(0, len(steps), CHUNK_POINTS)
+    ]
     return ("\n".join(lines) + "\n").encode("utf-8", "backslashreplace")
 
 

@@ -4,9 +4,10 @@ that is not Python logs points through `BTH_METRIC` lines on stdout or `$BTH_MET
 from __future__ import annotations
 
 import json
+import time
 
 import polars as pl
-from project import Project
+from project import STARTED, Project
 
 from bathos import Catalog
 
@@ -232,3 +233,29 @@ def test_points_survive_compaction_each_once(project: Project) -> None:
     assert Catalog().metrics([second.id, first.id]).select("run_id").unique(
         maintain_order=True)["run_id"].to_list() == [second.id, first.id]
     assert project.bth("verify").returncode == 0
+
+
+def test_a_running_run_shows_the_points_it_has_written(project: Project) -> None:
+    project.write("scripts/experiments/slow.py", """\
+import os, time
+import bth
+
+bth.log(step=0, loss=1.0)  # the first point of a process is written at once
+open("ready", "w").close()
+while not os.path.exists("go"):
+    time.sleep(0.05)
+bth.log(step=1, loss=0.5)
+""")
+    proc = project.popen("run", "scripts/experiments/slow.py")
+    try:
+        started = proc.stderr.readline().decode()  # type: ignore[union-attr]
+        run_id = STARTED.search(started).group(1)  # type: ignore[union-attr]
+        while not (project.root / "ready").exists():
+            time.sleep(0.05)
+
+        assert points(run_id) == [("loss", 0, 1.0)]
+    finally:
+        (project.root / "go").touch()
+        done = project.wait(proc)
+    assert done.returncode == 0, done.stderr
+    assert points(run_id) == [("loss", 0, 1.0), ("loss", 1, 0.5)]

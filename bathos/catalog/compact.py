@@ -234,7 +234,9 @@ def _fold_points(con: duckdb.DuckDBPyConnection, directory: Path) -> None:
     if live is None:
         live = [p.name for p in segments.segment_files(directory)] if rebuild else []
     _collect_garbage(directory, live)
-    hot = [(path, path.stat()) for path in metrics.hot_files(directory)]
+    # A file `bth verify` would name stays hot, as an unreadable fragment does.
+    hot = [(path, path.stat()) for path in metrics.hot_files(directory)
+           if metrics.check_hot_file(path) is None]
     damaged = segments.damage([directory / n for n in live], columns=metrics.COLUMNS)
     live_paths = [directory / n for n in live if directory / n not in damaged]
     hot_paths = [path for path, _ in hot]

@@ -124,3 +124,5 @@ def test_verify_names_a_hot_point_file_readers_cannot_read_whole(make_run, catal
     [problem] = catalog.verify().problems
     assert (problem.path, problem.reason) == (hot, "line 2 is not a chunk of metric points")
     assert count(catalog) == {run.id: 3}  # the good lines are still read
+    catalog.compact()
+    assert hot.exists()  # never folded, as an unreadable fragment is not

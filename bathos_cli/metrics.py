@@ -23,21 +23,22 @@ def metrics(run_ids: tuple[str, ...], keys: tuple[str, ...], json_: bool, csv_: 
     points = Catalog().metrics(run_ids, keys=list(keys) or None)
     data = [{k: plain(v) for k, v in row.items()} for row in points.iter_rows(named=True)]
     render.listing(data, points.columns, json_=json_, csv_=csv_,
-                   table=lambda _: _table(points, several=len(run_ids) > 1))
+                   table=lambda _: _table(points, several=len(run_ids) > 1, keys=keys))
 
 
-def _table(points: Any, *, several: bool) -> None:
+def _table(points: Any, *, several: bool, keys: tuple[str, ...]) -> None:
     """One row per step (per run, when there are several), one column per metric."""
     if points.is_empty():
-        click.echo("No metric points recorded for these runs (a run logs them with bth.log).",
+        click.echo(f"No points of {', '.join(keys)} recorded for these runs." if keys else
+                   "No metric points recorded for these runs (a run logs them with bth.log).",
                    err=True)
         return
     wide = points.pivot(on="key", index=["run_id", "step"], values="value",
                         aggregate_function="last", maintain_order=True)
-    keys = [c for c in wide.columns if c not in ("run_id", "step")]
-    headers = (["run"] if several else []) + ["step", *keys]
+    names = [c for c in wide.columns if c not in ("run_id", "step")]
+    headers = (["run"] if several else []) + ["step", *names]
     rows = [([row["run_id"][:render.SHORT_ID]] if several else [])
-            + [str(row["step"]), *(_number(row[k]) for k in keys)]
+            + [str(row["step"]), *(_number(row[k]) for k in names)]
             for row in wide.iter_rows(named=True)]
     render.echo_table(headers, rows)
 

@@ -206,6 +206,13 @@ def test_bth_metrics_prints_a_step_per_row_and_a_metric_per_column(project: Proj
     assert rows[0]["time"].endswith("Z")
     assert as_csv.stdout.splitlines()[0] == "run_id,key,step,value,time"
     assert len(as_csv.stdout.splitlines()) == 4
+    other = project.bth_run("scripts/experiments/train.py")
+    both = project.bth("metrics", run.id, other.id, "-k", "loss").stdout.splitlines()
+    assert both[0].split() == ["run", "step", "loss"] and len(both) == 7
+    assert both[1].split()[0] == run.id[:12] and both[4].split()[0] == other.id[:12]
+    missing = project.bth("metrics", run.id, "--key", "lsos")
+    assert (missing.returncode, missing.stdout) == (0, "")
+    assert "No points of lsos recorded" in missing.stderr
 
 
 def test_bth_metrics_of_a_run_without_points_says_so(project: Project) -> None:

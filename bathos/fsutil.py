@@ -43,6 +43,21 @@ def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None
         fsync_dir(path.parent)
 
 
+def append_whole(path: str | os.PathLike[str], data: bytes) -> None:
+    """Append `data` (whole lines) to `path` in one write, so lines of concurrent writers stay
+    whole; a write the disk cuts short is taken back (ENOSPC raised)."""
+    import errno
+
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        written = os.write(fd, data)
+        if written < len(data):
+            os.ftruncate(fd, os.fstat(fd).st_size - written)
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    finally:
+        os.close(fd)
+
+
 def commit_file(tmp: Path, path: Path) -> None:
     """Rename an already-written, fsynced temporary file into place and make the rename durable."""
     os.replace(tmp, path)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import errno
 import fcntl
 import json
 import logging
@@ -33,11 +32,12 @@ import attrs
 from bathos import config, ids
 from bathos.catalog import blobs, store
 from bathos.errors import ConfigError, ProvenanceError
-from bathos.fsutil import relative_posix
+from bathos.fsutil import append_whole, relative_posix
 from bathos.models import Capture, Dependency, Logs, Output, Run, Sidecar, unstructure, utcnow
 from bathos.provenance import scan
 
 if TYPE_CHECKING:
+    from bathos.catalog.metrics import Points
     from bathos.hashing import FileDigest
     from bathos.provenance.observation import Observation
     from bathos.provenance.secrets import Redactor
@@ -51,6 +51,10 @@ DEFAULT_HASH_CAP_BYTES = 1024 * 1024 * 1024
 OUTPUT_OPTION = re.compile(r"o|(out|output|save|dest|destination)s?(_?(dir|file|path|to|as))?"
                            r"|(out|output|save)_\w+|\w+_(out|output|outputs)", re.IGNORECASE)
 RESULTS_EVENT = "_bth"
+METRICS_FILE = "metrics.jsonl"  # in the run's scratch: $BTH_METRICS_PATH
+# A stdout line that starts so carries metric points: `BTH_METRIC {"loss": 0.2, "step": 4}`.
+METRIC_MARKER = b"BTH_METRIC "
+METRIC_LINE_MAX = 64 * 1024
 # After the command exits, its output is still read this long: a daemon it started may hold its
 # stdout open, and the run must not wait for the daemon.
 LOG_GRACE_S = 1.5
@@ -244,12 +248,13 @@ class ActiveRun:
 
     @property
     def child_env(self) -> dict[str, str]:
-        """Variables the child sees: its run id, output directory and results file."""
+        """Variables the child sees: its run id, output directory, results and metrics files."""
         return {
             "BTH_RUN_ID": self.run.id,
             "BTH_PROJECT_SLUG": self.run.project,
             "BTH_OUTPUT_DIR": str(self.output_dir),
             "BTH_RESULTS_PATH": str(self.scratch / "results.jsonl"),
+            "BTH_METRICS_PATH": str(self.scratch / METRICS_FILE),
             "BTH_CATALOG_DIR": str(self.catalog),
         }
 
@@ -326,9 +331,11 @@ class ActiveRun:
         """
         self._stop.set()
         events = read_results(self.scratch / "results.jsonl")
+        points = _read_points(self.scratch / METRICS_FILE, self.run.id)
         observed = self._observation()
         inputs, outputs, capture = self._files(observed)
-        merged = _bounded({**events.results, **(results or {})})
+        merged = _bounded({**(points.last if points else {}), **events.results,
+                           **(results or {})})
         error = error or events.error
         ended, ended_monotonic = self.ended or (utcnow(), time.monotonic())
         run = attrs.evolve(
@@ -347,16 +354,24 @@ class ActiveRun:
             capture=capture,
         )
         self.run = run
-        self._record(run)
+        self._record(run, points)
         self._remove_scratch()
         with contextlib.suppress(OSError):
             self.output_dir.rmdir()  # only if the run left it empty (and nothing was spilled)
         return run
 
-    def _record(self, run: Run) -> None:
-        """Write the final record, or spill it (with the kept logs) if the catalog cannot."""
+    def _record(self, run: Run, points: Points | None) -> None:
+        """Write the run's points, then its final record; or spill both (with the kept logs) if
+        the catalog cannot take them."""
+        encoded = None
+        if points:
+            from bathos.catalog import metrics
+
+            encoded = metrics.encode(points)
         if not self.logs_unstored:
             try:
+                if encoded is not None:
+                    metrics.write_points(self.catalog, run.project, run.id, encoded)
                 store.write_run(self.catalog, run)
                 self.unrecorded = None  # a catalog that failed at the start may take the end
                 return
@@ -365,7 +380,8 @@ class ActiveRun:
         from bathos.catalog import spill
 
         self.spill = spill.write_spill(unstructure(run), self.kept_logs,
-                                       spill.spill_places(self.output_dir, run.id))
+                                       spill.spill_places(self.output_dir, run.id),
+                                       points=encoded)
         where = (f"its record and logs are kept in {self.spill}" if self.spill else
                  "nothing of it could be kept (no spill place was writable)")
         log.warning("run %s could not be recorded (%s); %s", run.id, self.unrecorded, where,
@@ -713,6 +729,18 @@ def read_results(path: Path) -> ChildEvents:
     return ChildEvents(results, params, tuple(tags), name, error)
 
 
+def _read_points(path: Path, run_id: str) -> Points | None:
+    """The points the run logged (bth.log, `BTH_METRIC` lines, $BTH_METRICS_PATH), warned about;
+    None when it logged none (nothing is imported for a run without metrics)."""
+    if not path.exists():
+        return None
+    from bathos.catalog import metrics
+
+    points = metrics.read_logged(path)
+    metrics.warn_about(points, run_id)
+    return points
+
+
 def _bounded(results: dict[str, Any]) -> dict[str, Any]:
     """`results` without what would make the run's record unreadable, with one warning, never
     losing the run: what is nested deeper than `schema.MAX_NESTING` levels, or all of them when
@@ -757,16 +785,60 @@ def append_event(path: str | os.PathLike[str], event: Mapping[str, Any]) -> None
     comes first."""
     data = (json.dumps(event, default=str, separators=(",", ":")) + "\n").encode()
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            written = os.write(fd, data)
-            if written < len(data):  # the disk is full: take the part back, keep lines whole
-                os.ftruncate(fd, os.fstat(fd).st_size - written)
-                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        finally:
-            os.close(fd)
+        append_whole(path, data)
     except OSError as exc:
         log.warning("results not recorded: cannot write %s: %s", path, exc.strerror or exc)
+
+
+class _MetricLines:
+    """Finds the `BTH_METRIC {json}` lines in a stream as it passes (across chunk boundaries) and
+    appends their JSON to the metrics file, stamped with the time they were read unless they
+    give one. A chunk without the marker costs one search of it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.rest = b""  # the unfinished last line, while it may be a metric line
+        self.midline = False  # the next chunk continues a line that is not one
+
+    def feed(self, chunk: bytes) -> None:
+        data, at_start = (self.rest + chunk, True) if self.rest else (chunk, not self.midline)
+        found: list[bytes] = []
+        pos = data.find(METRIC_MARKER)
+        while pos >= 0:
+            if (pos == 0 and at_start) or (pos > 0 and data[pos - 1] == 10):  # starts a line
+                end = data.find(b"\n", pos)
+                if end < 0:
+                    break  # the unfinished last line, kept below
+                found.append(data[pos + len(METRIC_MARKER):end])
+                pos = data.find(METRIC_MARKER, end + 1)
+            else:
+                pos = data.find(METRIC_MARKER, pos + 1)
+        last = data.rfind(b"\n")
+        tail = data[last + 1:]
+        starts_line = last >= 0 or at_start
+        self.rest = b""
+        if starts_line and (tail.startswith(METRIC_MARKER) or METRIC_MARKER.startswith(tail)):
+            if len(tail) > METRIC_LINE_MAX:
+                found.append(b"{}")  # too long to be one: counted as a bad line
+            else:
+                self.rest = tail
+        self.midline = bool(tail) and not self.rest
+        if found:
+            self._append(found)
+
+    def end(self) -> None:
+        """The stream ended: a last metric line without its newline counts too."""
+        if self.rest.startswith(METRIC_MARKER):
+            self._append([self.rest[len(METRIC_MARKER):]])
+        self.rest = b""
+
+    def _append(self, payloads: list[bytes]) -> None:
+        stamp = b'{"time":%.6f,' % time.time()
+        lines = [stamp + p.strip()[1:] if b'"time"' not in p and p.lstrip().startswith(b"{")
+                 else p for p in payloads]
+        # From a new line: a program writing the file too may have left one unfinished.
+        with contextlib.suppress(OSError):  # the scratch is gone or full: the run goes on
+            append_whole(self.path, b"\n" + b"\n".join(lines) + b"\n")
 
 
 class _Tee(threading.Thread):
@@ -776,9 +848,11 @@ class _Tee(threading.Thread):
     daemon the command left behind may hold the stream open for as long as it lives.
     """
 
-    def __init__(self, source: IO[bytes], sink: IO[bytes]) -> None:
+    def __init__(self, source: IO[bytes], sink: IO[bytes],
+                 metric_lines: _MetricLines | None = None) -> None:
         super().__init__(daemon=True)
         self.source, self.sink = source, sink
+        self.metric_lines = metric_lines
         self.head = bytearray()
         self.tail = bytearray()
         self.total = 0
@@ -809,6 +883,8 @@ class _Tee(threading.Thread):
         with contextlib.suppress(OSError, ValueError):
             self.sink.write(chunk)
             self.sink.flush()
+        if self.metric_lines is not None:
+            self.metric_lines.feed(chunk)
         self.total += len(chunk)
         half = LOG_CAP_BYTES // 2
         room = half - len(self.head)
@@ -876,7 +952,9 @@ def execute(active: ActiveRun, *, on_started: Callable[[Run], None] | None = Non
             proc.send_signal(signum)
 
     previous = {s: signal.signal(s, forward) for s in FORWARDED_SIGNALS}
-    tees = [_Tee(proc.stdout, sys.stdout.buffer), _Tee(proc.stderr, sys.stderr.buffer)]  # type: ignore[arg-type]
+    metric_lines = _MetricLines(active.scratch / METRICS_FILE)
+    tees = [_Tee(proc.stdout, sys.stdout.buffer, metric_lines),  # type: ignore[arg-type]
+            _Tee(proc.stderr, sys.stderr.buffer)]  # type: ignore[arg-type]
     for tee in tees:
         tee.start()
     try:
@@ -887,6 +965,7 @@ def execute(active: ActiveRun, *, on_started: Callable[[Run], None] | None = Non
             tee.stop_at(deadline)
         for tee in tees:
             tee.join()
+        metric_lines.end()
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

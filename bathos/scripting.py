@@ -7,13 +7,19 @@ results to that run instead of recording a second one.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import functools
 import inspect
+import json
 import logging
+import math
+import numbers
 import os
 import signal
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -36,15 +42,154 @@ def output_dir() -> Path:
     return path
 
 
-def log(**values: Any) -> None:
-    """Record results (metrics) of the current run: `bth.log(loss=0.12, accuracy=0.93)`."""
+def log(step: int | None = None, **values: Any) -> None:
+    """Record metrics of the current run: `bth.log(loss=0.12, accuracy=0.93)`, or in a loop
+    `bth.log(step=i, loss=loss)`.
+
+    Each number is a point of the run's metric history (key, step, value, wall time), and the
+    last value of each key is also a result. Without `step`, a point's step is one more than its
+    key's previous step (0 for the first). Values that are not numbers (text, lists, dicts) are
+    results only. Points are buffered and written every few seconds and at exit, so a call costs
+    microseconds (`benchmarks/bench_log.py`)."""
+    if step is not None and type(step) is not int and (isinstance(step, bool) or not isinstance(
+            step, numbers.Integral)):
+        raise TypeError(f"bth.log step must be an integer, not {step!r}")
+    points = {k: v for k, v in values.items() if _is_number(v)}
+    if "time" in points:
+        _warn_once("bth.log(time=...): 'time' is the wall time of a point, so it is kept as a "
+                   "result only (name the metric, e.g., time_s)")
+        del points["time"]
+    if points:
+        _POINTS.add(None if step is None else int(step), points)
+    if len(points) == len(values):
+        return
     path = os.environ.get("BTH_RESULTS_PATH")
     if not path:
-        logger.warning("bth.log(%s) outside a tracked run: not recorded", ", ".join(values))
+        _warn_once(f"bth.log({', '.join(values)}) outside a tracked run: not recorded")
         return
     from bathos.runner import RESULTS_EVENT, append_event
 
-    append_event(path, {RESULTS_EVENT: "log", "values": values})
+    append_event(path, {RESULTS_EVENT: "log",
+                        "values": {k: v for k, v in values.items() if k not in points}})
+
+
+_NOT_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
+
+
+def _number_text(value: Any) -> str:
+    """A number as JSON text (as Python's json writes NaN and infinities)."""
+    if type(value) is int:
+        return int.__repr__(value)
+    text = float.__repr__(float(value))
+    return _NOT_FINITE.get(text, text) if text[-1] in "nf" else text
+
+
+def _is_number(value: Any) -> bool:
+    kind = type(value)
+    if kind is float or kind is int:
+        return True
+    return isinstance(value, numbers.Real) and kind is not bool
+
+
+_warned: set[str] = set()
+
+
+def _warn_once(message: str) -> None:
+    if message not in _warned:
+        _warned.add(message)
+        logger.warning("%s", message)
+
+
+class _Points:
+    """The points `log` buffers in this process, written to `$BTH_METRICS_PATH` as JSON lines
+    (one line a call) in one write each time: the first at once (a script that logs once writes
+    it before anything can go wrong), then every FLUSH_S seconds or FLUSH_LINES calls, at exit
+    and at SIGTERM (under `bth run`), before a fork (so a child never writes its parent's points
+    again) and before a directly run experiment's run ends. A multiprocessing child writes each
+    call at once: a pool's workers end by SIGTERM or `os._exit`, past every exit hook."""
+
+    FLUSH_S = 2.0
+    FLUSH_LINES = 2_000
+    registered = False  # the exit and fork hooks, once per process (a fork inherits them)
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.lock = threading.Lock()
+        self.path: str | None = None
+        self.flushed_at = -math.inf
+        self.hooked = False
+        self.eager = False
+        self.names: dict[str, str] = {}  # each metric's name as JSON text
+
+    def _name(self, name: str) -> str:
+        self.names[name] = text = json.dumps(name)
+        return text
+
+    def add(self, step: int | None, points: dict[str, Any]) -> None:
+        now = time.time()
+        if not self.hooked:
+            self._hook()
+        if self.path is None:
+            return
+        names = self.names
+        values = "".join([f",{names.get(k) or self._name(k)}:{_number_text(v)}"
+                          for k, v in points.items()])
+        line = (f'{{"time":{now:.3f}{values}}}' if step is None
+                else f'{{"step":{step},"time":{now:.3f}{values}}}')
+        with self.lock:
+            self.lines.append(line)
+            due = self.eager or len(self.lines) >= self.FLUSH_LINES
+        if due or now - self.flushed_at >= self.FLUSH_S:  # wall time: a jump only flushes early
+            self.flush()
+
+    def _hook(self) -> None:
+        """On this process's first point: where points go, and the flushes at exit and fork."""
+        self.hooked = True
+        self.path = os.environ.get("BTH_METRICS_PATH")
+        if self.path is None:
+            _warn_once("bth.log(...) outside a tracked run: metrics not recorded")
+            return
+        multiprocessing = sys.modules.get("multiprocessing")
+        self.eager = self.eager or (multiprocessing is not None
+                                    and multiprocessing.parent_process() is not None)
+        if not _Points.registered:
+            _Points.registered = True
+            atexit.register(self.flush)
+            os.register_at_fork(before=self.flush, after_in_child=self._forked)
+
+    def _forked(self) -> None:
+        self.lines = []  # flushed before the fork; the parent's, in any case
+        self.lock = threading.Lock()
+        self.eager = True
+
+    def flush(self) -> None:
+        with self.lock:
+            lines, self.lines = self.lines, []
+        self.flushed_at = time.time()
+        if not lines or self.path is None:
+            return
+        from bathos.fsutil import append_whole
+
+        try:
+            append_whole(self.path, ("\n".join(lines) + "\n").encode("utf-8", "backslashreplace"))
+        except OSError as exc:
+            logger.warning("%d metric point line(s) not recorded: cannot write %s: %s",
+                           len(lines), self.path, exc.strerror or exc)
+
+    def end_run(self) -> None:
+        """Write what is buffered, and forget where to: the next point finds its run anew."""
+        self.flush()
+        self.hooked = False
+        self.path = None
+        self.flushed_at = -math.inf
+
+
+_POINTS = _Points()
+
+
+def flush_points() -> None:
+    """Write the points `log` holds now (the bootstrap calls it at SIGTERM)."""
+    _POINTS.flush()
 
 
 def _event(kind: str, **fields: Any) -> None:
@@ -97,21 +242,27 @@ def _run_directly(fn: Callable[P, R], name: str, tags: tuple[str, ...], params: 
     active.begin()
     saved = {k: os.environ.get(k) for k in active.child_env}
     os.environ.update(active.child_env)
+    _POINTS.end_run()  # the points logged from here on are this run's
+
+    def finish(**outcome: Any) -> None:
+        _POINTS.end_run()
+        active.finish(**outcome)
+
     try:
         with _terminate_as_exception():
             result = fn(*args, **kwargs)
     except (KeyboardInterrupt, _Terminated) as exc:
         sig = "SIGINT" if isinstance(exc, KeyboardInterrupt) else "SIGTERM"
-        active.finish(status="interrupted", exit_code=None, signal_name=sig)
+        finish(status="interrupted", exit_code=None, signal_name=sig)
         if isinstance(exc, _Terminated):
             raise SystemExit(128 + signal.SIGTERM) from None
         raise
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        active.finish(status="completed" if code == 0 else "failed", exit_code=code)
+        finish(status="completed" if code == 0 else "failed", exit_code=code)
         raise
     except BaseException as exc:
-        active.finish(status="failed", exit_code=1, error=f"{type(exc).__name__}: {exc}")
+        finish(status="failed", exit_code=1, error=f"{type(exc).__name__}: {exc}")
         raise
     finally:
         for key, value in saved.items():
@@ -119,8 +270,8 @@ def _run_directly(fn: Callable[P, R], name: str, tags: tuple[str, ...], params: 
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-    active.finish(status="completed", exit_code=0,
-                  results=dict(result) if isinstance(result, Mapping) else None)
+    finish(status="completed", exit_code=0,
+           results=dict(result) if isinstance(result, Mapping) else None)
     return result
 
 

@@ -45,6 +45,7 @@ COMMANDS = {
     "show": "bathos_cli.queries",
     "find": "bathos_cli.queries",
     "sql": "bathos_cli.queries",
+    "metrics": "bathos_cli.metrics",
     "lineage": "bathos_cli.tracking",
     "logs": "bathos_cli.tracking",
     "import-spill": "bathos_cli.tracking",

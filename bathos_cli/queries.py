@@ -110,7 +110,8 @@ def show(run_id: str, packages: bool, json_: bool) -> None:
 @options.output_format()
 def sql(query: str | None, schema_: bool, timeout: float | None, json_: bool,
         csv_: bool) -> None:
-    """Run a read-only DuckDB query over the views `runs`, `outputs` and `dependencies`.
+    """Run a read-only DuckDB query over the views `runs`, `outputs`, `dependencies` and
+    `metrics`.
     Ctrl-C stops it (exit 130).
 
     Example: bth sql "SELECT project, status, count(*) FROM runs GROUP BY ALL"

@@ -27,6 +27,7 @@ from bathos.query import RunQuery, chosen, naive_utc
 
 if TYPE_CHECKING:
     import duckdb
+    import polars as pl
 
     from bathos.catalog.compact import CompactionReport
     from bathos.checker import CheckReport, FileOrigin
@@ -110,20 +111,22 @@ class Catalog:
         return spill.find_spills(Path(start) if start is not None else None)
 
     # reading -----------------------------------------------------------------------------
-    def _connect(self, skip: Collection[Path] = ()) -> lens.Lens:
-        """A fresh lens without the segments `skip`; first an automatic compaction, once more
-        than `compact_threshold` finished runs are hot (found before the rest is read)."""
+    def _connect(self, skip: Collection[Path] = (), with_metrics: bool = False) -> lens.Lens:
+        """A fresh lens without the segments `skip` (and `with_metrics`, the `metrics` view);
+        first an automatic compaction, once more than `compact_threshold` finished runs are hot
+        (found before the rest is read)."""
         try:
-            return lens.connect(self.path, compact_above=self.compact_threshold, skip=skip)
+            return lens.connect(self.path, compact_above=self.compact_threshold, skip=skip,
+                                with_metrics=with_metrics)
         except lens.CompactionDue:
             try:
                 self.compact(wait=False)
             except CatalogError as exc:
                 log.info("automatic compaction skipped: %s", exc)
-        return lens.connect(self.path, skip=skip)
+        return lens.connect(self.path, skip=skip, with_metrics=with_metrics)
 
     def _execute(self, work: Callable[[duckdb.DuckDBPyConnection], T],
-                 timeout: float | None = None) -> T:
+                 timeout: float | None = None, *, with_metrics: bool = False) -> T:
         """Do `work` (queries and fetches) on a fresh lens, stoppable by Ctrl-C and `timeout`;
         retry when a compactor swapped files underneath (DuckDB binds and reads lazily, so all of
         it is inside the retry), and without any segment found damaged once a query failed (the
@@ -135,7 +138,7 @@ class Catalog:
         while True:
             opened: lens.Lens | None = None
             try:
-                opened = self._connect(skipped)
+                opened = self._connect(skipped, with_metrics)
                 with opened as con:
                     return lens.run(con, work, timeout)
             except duckdb.Error as exc:
@@ -228,6 +231,33 @@ class Catalog:
         run = self.get(id_or_prefix)
         ref = getattr(run.logs, stream, None) if run.logs else None
         return read_blob(self.path, ref) if ref else b""
+
+    def metrics(self, runs: str | Sequence[str], keys: Sequence[str] | None = None
+                ) -> pl.DataFrame:
+        """The metric history of `runs` (ids or unique prefixes): one long polars frame with a
+        row per point — `run_id`, `key`, `step`, `value`, `time` (naive UTC) — in the order the
+        runs are given, then by key and step; only the `keys` named, when given.
+
+        >>> cat.metrics("1jd3k", keys=["loss"]).pivot("key", index="step", values="value")
+
+        A run still running shows the points it has written so far (on this host)."""
+        from bathos.catalog import metrics
+
+        ids = list(dict.fromkeys(self.resolve(r) for r in ([runs] if isinstance(runs, str)
+                                                           else runs)))
+        wanted = None if keys is None else list(keys)
+
+        def work(con: duckdb.DuckDBPyConnection) -> tuple[pl.DataFrame, list[str]]:
+            points = con.sql(
+                "SELECT run_id, key, step, value, time FROM metrics WHERE list_contains(?, run_id)"
+                " AND (?::VARCHAR[] IS NULL OR list_contains(?, key))",
+                params=[ids, wanted, wanted]).pl()
+            running = con.execute("SELECT id FROM runs WHERE list_contains(?, id) AND status = "
+                                  "'running'", [ids]).fetchall()
+            return points, [r[0] for r in running]
+
+        stored, running = self._execute(work, with_metrics=True)
+        return metrics.arrange(stored, running, ids, wanted)
 
     def packages(self, run: str | Run) -> Rows:
         """The Python distributions installed where `run` (a Run, an id or a prefix) ran, by
@@ -331,23 +361,23 @@ class Catalog:
 
     def sql(self, sql: str, params: Sequence[Any] = (), *,
             timeout: float | None = DEFAULT_QUERY_TIMEOUT_S) -> Rows:
-        """A read-only SQL query over the views `runs`, `outputs` and `dependencies` (`?`
-        placeholders take `params`). QueryRefused for a statement that would write; QueryTimeout
-        once it has run `timeout` seconds (None: no limit).
+        """A read-only SQL query over the views `runs`, `outputs`, `dependencies` and `metrics`
+        (`?` placeholders take `params`). QueryRefused for a statement that would write;
+        QueryTimeout once it has run `timeout` seconds (None: no limit).
 
         >>> cat.sql("SELECT script, count(*) AS n FROM runs GROUP BY ALL").to_polars()
         """
         return self._execute(
             lambda con: Rows.from_relation(_read_only(con, sql).sql(sql, params=list(params)
                                                                     or None)),
-            _check_timeout(timeout))
+            _check_timeout(timeout), with_metrics="metrics" in sql.lower())
 
     def schema(self) -> dict[str, list[tuple[str, str]]]:
         """The views and their columns with types."""
         return self._execute(lambda con: {
             view: [(r[0], str(r[1])) for r in con.execute(f"DESCRIBE {view}").fetchall()]
             for view in lens.VIEWS
-        })
+        }, with_metrics=True)
 
     # maintenance -------------------------------------------------------------------------
     def compact(self, *, wait: bool = True,
@@ -366,20 +396,26 @@ class Catalog:
                on_progress: Progress | None = None) -> VerifyReport:
         """Read every fragment, segment and manifest in full; list what readers skip, mend or
         ignore, and with `quarantine` fix each (originals go to `quarantine/`, nothing is lost)."""
+        from bathos.catalog import metrics
+
         directories = store.project_dirs(self.path)
+        point_dirs = [m for d in directories if (m := metrics.metrics_dir(d)).is_dir()]
         files = [
-            p for d in directories
+            (p, schema.COLUMNS) for d in directories
             for p in [*store.iter_fragment_paths(d), *segments.segment_files(d)]
-        ]
-        problems = [problem for d in directories for problem in segments.check_manifest(d)]
-        for done, path in enumerate(files, 1):
-            problem = _check_file(path)
+        ] + [(p, metrics.COLUMNS) for d in point_dirs
+             for p in [*metrics.hot_files(d), *segments.segment_files(d)]]
+        problems = [problem for d in [*directories, *point_dirs]
+                    for problem in segments.check_manifest(d)]
+        for done, (path, columns) in enumerate(files, 1):
+            problem = _check_file(path, columns)
             if problem:
                 problems.append(problem)
             if on_progress:
                 on_progress(done, len(files))
         moved = self._fix(problems) if quarantine and problems else ()
-        checked = len(files) + sum(segments.manifest_path(d).exists() for d in directories)
+        checked = len(files) + sum(segments.manifest_path(d).exists()
+                                   for d in [*directories, *point_dirs])
         return VerifyReport(tuple(problems), moved, checked)
 
     def _fix(self, problems: list[UnreadableFile]) -> tuple[Path, ...]:
@@ -454,21 +490,28 @@ def _read_only(con: duckdb.DuckDBPyConnection, sql: str) -> duckdb.DuckDBPyConne
     return con
 
 
-def _check_file(path: Path) -> UnreadableFile | None:
-    """What readers make of one fragment or segment: None if they read it as it is."""
+def _check_file(path: Path, columns: dict[str, str]) -> UnreadableFile | None:
+    """What readers make of one fragment, point file or segment (of `columns`): None if they
+    read it as it is."""
     if path.suffix == store.FRAGMENT_SUFFIX:
         try:
             return store.check_fragment(path)
         except FileNotFoundError:
             return None  # compacted away while verify ran
+    if path.suffix != store.SEGMENT_SUFFIX:  # a hot point file
+        from bathos.catalog.metrics import check_hot_file
+
+        why = check_hot_file(path) if path.exists() else None
+        return UnreadableFile(path, why) if why else None
     import duckdb
 
-    damaged = segments.damage([path])
+    damaged = segments.damage([path], columns)
     if damaged:
         return UnreadableFile(path, damaged[path])
+    every = "record" if "record" in columns else "key"  # the column that holds the most
     try:
         duckdb.connect(":memory:").execute(
-            "SELECT count(*), max(length(record::VARCHAR)) "
+            f"SELECT count(*), max(length({every}::VARCHAR)) "
             f"FROM read_parquet({schema.sql_paths([path])})"
         ).fetchall()
     except duckdb.Error as exc:

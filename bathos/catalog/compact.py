@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from bathos.catalog import lens, recent, schema, segments, store
+from bathos.catalog import lens, metrics, recent, schema, segments, store
 from bathos.errors import CompactionBusy, UnreadableFile
 from bathos.fsutil import commit_file, temp_name
 
@@ -174,7 +174,9 @@ def compact_project(directory: Path, *, on_progress: Progress | None = None) -> 
     scratch = lens.scratch_dir(catalog)
     con = lens.open_duckdb(scratch, MEMORY_LIMIT)
     try:
-        return _fold(con, scratch, directory, live, rebuild, on_progress, started)
+        report = _fold(con, scratch, directory, live, rebuild, on_progress, started)
+        _fold_points(con, metrics.metrics_dir(directory))
+        return report
     finally:
         con.close()
         shutil.rmtree(scratch, ignore_errors=True)
@@ -219,6 +221,48 @@ def _fold(con: duckdb.DuckDBPyConnection, scratch: Path, directory: Path, live: 
         folded=len(picked), segments_written=1, segments_merged=len(merge),
         skipped_unreadable=len(unreadable), seconds=time.perf_counter() - started,
     )
+
+
+def _fold_points(con: duckdb.DuckDBPyConnection, directory: Path) -> None:
+    """Fold a project's hot point files into one metric segment sorted by run, key and step
+    (with the live segments when one holds a run that is hot again, or when there are MERGE_AT
+    small ones), by the same steps and rules as runs: segment, manifest, then the hot files."""
+    if not directory.is_dir():
+        return
+    live = segments.read_manifest(directory)
+    rebuild = live is None and bool(segments.segment_files(directory))
+    if live is None:
+        live = [p.name for p in segments.segment_files(directory)] if rebuild else []
+    _collect_garbage(directory, live)
+    # A file `bth verify` would name stays hot, as an unreadable fragment does.
+    hot = [(path, path.stat()) for path in metrics.hot_files(directory)
+           if metrics.check_hot_file(path) is None]
+    damaged = segments.damage([directory / n for n in live], columns=metrics.COLUMNS)
+    live_paths = [directory / n for n in live if directory / n not in damaged]
+    hot_paths = [path for path, _ in hot]
+    ids = ", ".join(schema.sql_string(p.name.removesuffix(metrics.POINTS_SUFFIX))
+                    for p in hot_paths)
+    small = [p for p in live_paths if p.stat().st_size < SMALL_SEGMENT_BYTES]
+    overlap = bool(hot) and bool(live_paths) and _scalar(
+        con, f"SELECT count(*) FROM read_parquet({schema.sql_paths(live_paths)}) "
+        f"WHERE run_id IN ({ids})") > 0
+    merge = list(live_paths) if (rebuild or overlap) else (small if len(small) >= MERGE_AT else [])
+    if not hot and not merge:
+        return
+    view = metrics.view_sql(hot_paths, merge, needs_dedup=rebuild)
+    final = directory / segments.segment_name(None)
+    tmp = temp_name(final)
+    _copy(con, f"SELECT * FROM ({view}) ORDER BY run_id, key, step, time", [], tmp)
+    with open(tmp, "rb") as fh:
+        os.fsync(fh.fileno())
+    commit_file(tmp, final)
+    kept = [n for n in live if directory / n not in merge]
+    segments.write_manifest(directory, [*kept, final.name])
+    for path, stat in hot:
+        _remove_if_unchanged(path, stat)
+    for path in merge:
+        if segments.is_own(path):
+            path.unlink(missing_ok=True)
 
 
 def compact(catalog: Path, *, wait: bool = True,

@@ -4,6 +4,7 @@ Views:
     runs          one row per run (the newest state of each id); flat columns, nested parts as JSON
     outputs       one row per recorded output file
     dependencies  one row per file a run depended on (script, modules, sidecar, inputs)
+    metrics       one row per metric point a run logged (bathos.catalog.metrics)
 
 No database file exists, so a read never waits on a lock, and a fragment is visible the moment it
 lands. Unreadable files are skipped and reported through `problems`. Hot rows are loaded in
@@ -28,7 +29,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import attrs
 
-from bathos.catalog import schema, segments, store
+from bathos.catalog import metrics, schema, segments, store
 from bathos.errors import QueryTimeout, UnreadableFile
 
 if TYPE_CHECKING:
@@ -38,7 +39,7 @@ log = logging.getLogger("bathos.catalog")
 T = TypeVar("T")
 
 READ_ONLY_STATEMENTS = ("SELECT", "EXPLAIN")
-VIEWS = ("runs", "outputs", "dependencies")
+VIEWS = ("runs", "outputs", "dependencies", "metrics")
 EXPLAIN_ANALYZE = re.compile(r"\bexplain\s+analy[sz]e\b", re.IGNORECASE)
 SCRATCH = ".scratch"
 # Fragments parsed before their rows go to DuckDB in one statement.
@@ -184,14 +185,21 @@ def _columns_sql(prefix: str = "") -> str:
 
 
 def connect(catalog: Path, *, compact_above: int | None = None,
-            skip: Collection[Path] = ()) -> Lens:
+            skip: Collection[Path] = (), with_metrics: bool = False) -> Lens:
     """An in-memory DuckDB with the views over the catalog's live segments (less `skip`) and hot
     fragments, locked read-only; unreadable files are skipped with a warning. CompactionDue as
-    soon as more than `compact_above` finished runs are found hot (the rest is not read)."""
+    soon as more than `compact_above` finished runs are found hot (the rest is not read).
+
+    The `metrics` view is defined only `with_metrics`: DuckDB binds a view when it is created,
+    which opens every hot point file, so a query that does not name it does not pay for it."""
     scratch = scratch_dir(catalog)
     opened = Lens(open_duckdb(scratch), scratch)
     try:
         _load(opened, catalog, compact_above, skip)
+        if with_metrics:
+            points = metrics.live_files(catalog, skip, opened.problems)
+            view = metrics.view_sql(points.hot, points.cool, needs_dedup=points.needs_dedup)
+            opened.con.execute(f"CREATE VIEW metrics AS {view}")
     except BaseException:
         opened.close()
         raise

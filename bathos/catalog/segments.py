@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 from bathos.catalog import schema
@@ -138,9 +139,10 @@ def looks_complete(path: Path) -> bool:
     return head == _MAGIC and tail == _MAGIC
 
 
-def damage(paths: list[Path]) -> dict[Path, str]:
+def damage(paths: list[Path], columns: Mapping[str, str] = schema.COLUMNS) -> dict[Path, str]:
     """Why each of `paths` cannot be read as a segment: cut short, or a Parquet file whose columns
-    are not those of the `runs` view (one such file makes a query of all of them fail)."""
+    are not `columns` (by default those of the `runs` view; one such file makes a query of all of
+    them fail)."""
     found = {p: "truncated Parquet segment" for p in paths if not looks_complete(p)}
     complete = [p for p in paths if p not in found]
     if not complete:
@@ -148,7 +150,7 @@ def damage(paths: list[Path]) -> dict[Path, str]:
     import duckdb
 
     con = duckdb.connect(":memory:")
-    wanted = {name: kind.replace('"', "") for name, kind in schema.COLUMNS.items()}
+    wanted = {name: kind.replace('"', "") for name, kind in columns.items()}
     for path in complete:
         try:
             described = con.execute(

@@ -5,6 +5,7 @@ final record and its logs elsewhere, to be imported into the catalog later.
     $TMPDIR/bth-spill-<uid>/<run id>/         else (private to the user)
       record.json                             the run record, as the catalog would hold it
       stdout.log, stderr.log                  the kept part of each stream, when it printed any
+      metrics.jsonl                           its metric points, when it logged any
 
 A spill is written under a temporary name and renamed into place, so one that exists is whole.
 Reading one back treats it as untrusted input: it is checked as a run record, and its logs
@@ -38,6 +39,8 @@ log = logging.getLogger("bathos.catalog")
 SPILL_DIR = "bth-spill"
 RECORD_FILE = "record.json"
 LOG_FILES = {"stdout": "stdout.log", "stderr": "stderr.log"}
+POINTS_FILE = "metrics.jsonl"
+MAX_POINTS_BYTES = 256 * 1024 * 1024
 MAX_RECORD_BYTES = 64 * 1024 * 1024
 MAX_LOG_BYTES = 16 * 1024 * 1024
 
@@ -53,11 +56,13 @@ def spill_places(output_dir: Path, run_id: str) -> list[Path]:
 
 
 def write_spill(record: Mapping[str, Any], logs: Mapping[str, bytes],
-                places: Sequence[Path]) -> Path | None:
-    """Write the spill at the first place that takes it, and return that place (None if none
-    does)."""
+                places: Sequence[Path], *, points: bytes | None = None) -> Path | None:
+    """Write the spill (with the run's encoded metric `points`, if any) at the first place that
+    takes it, and return that place (None if none does)."""
     files = {RECORD_FILE: json.dumps(record, separators=(",", ":")).encode()}
     files.update({LOG_FILES[name]: data for name, data in logs.items() if data})
+    if points is not None:
+        files[POINTS_FILE] = points
     for place in places:
         try:
             _write_directory(place, files)
@@ -114,12 +119,14 @@ def _is_own_directory(path: Path) -> bool:
 
 @attrs.frozen
 class Spill:
-    """A spill read back and checked: the run, its record as written, and its logs."""
+    """A spill read back and checked: the run, its record as written, its logs and its metric
+    points (encoded as a hot point file, or None)."""
 
     path: Path
     run: Run
     record: dict[str, Any]
     logs: dict[str, bytes]
+    points: bytes | None = None
 
 
 def read_spill(path: Path) -> Spill:
@@ -147,7 +154,21 @@ def read_spill(path: Path) -> Spill:
             raise ConfigError(f"spill {directory}: {filename} is not the log its record names "
                               "(it changed after the spill was written)")
         logs[name] = data
-    return Spill(directory, run, record, logs)
+    return Spill(directory, run, record, logs, _read_points(directory / POINTS_FILE))
+
+
+def _read_points(path: Path) -> bytes | None:
+    """The spill's metric points, checked as a hot point file; None when it has none."""
+    from bathos.catalog.metrics import check_points
+
+    if not path.exists() and not path.is_symlink():
+        return None
+    data = _read_file(path, MAX_POINTS_BYTES)
+    wrong = check_points(data)
+    if wrong:
+        raise ConfigError(f"spill {path.parent}: {POINTS_FILE} {wrong} (it changed after the "
+                          "spill was written)")
+    return data
 
 
 def _read_file(path: Path, cap: int) -> bytes:
@@ -174,6 +195,10 @@ def commit_spill(catalog: Path, spill: Spill, *, write_record: bool) -> None:
     try:
         for data in spill.logs.values():
             blobs.put_blob(catalog, data)
+        if spill.points is not None and write_record:
+            from bathos.catalog.metrics import write_points
+
+            write_points(catalog, spill.run.project, spill.run.id, spill.points)
         if write_record:
             store.write_record(catalog, spill.record)
     except OSError as exc:

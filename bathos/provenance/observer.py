@@ -256,6 +256,9 @@ def _flush_then_die(report: _Report) -> "Callable[[int, Any], None]":
     import _signal  # type: ignore[import-not-found]  # `signal` imports enum: 5 ms more
 
     def handler(signum: int, _frame: "Any") -> None:
+        scripting = sys.modules.get("bathos.scripting")  # metric points `bth.log` holds
+        if scripting is not None:
+            scripting.flush_points()
         report.flush_at_exit()
         _signal.signal(signum, _signal.SIG_DFL)
         os.kill(os.getpid(), signum)

@@ -71,6 +71,7 @@ def assert_imported(project: Project, run_id: str, spill: Path, *, status: str =
     assert f"imported run {run_id}" in done.stderr
     run = Catalog().get(run_id)
     assert (run.status, run.exit_code, run.results) == (status, exit_code, {"loss": 0.25})
+    assert Catalog().metrics(run_id).select("key", "step", "value").rows() == [("loss", 0, 0.25)]
     assert [Path(o.path).name for o in run.outputs] == (["model.txt"] if outputs else [])
     assert Catalog().read_log(run_id) == b"training done\n"
     assert Catalog().read_log(run_id, "stderr").startswith(b"a warning\n")

@@ -316,14 +316,14 @@ def test_query_survives_a_compaction_between_listing_and_reading(
 
         raced = False
 
-        def _execute(self, work, timeout=None):  # type: ignore[no-untyped-def]
+        def _execute(self, work, timeout=None, **options):  # type: ignore[no-untyped-def]
             def work_after_a_compaction(con):  # type: ignore[no-untyped-def]
                 if not self.raced:
                     self.raced = True
                     python(COMPACT)
                 return work(con)
 
-            return super()._execute(work_after_a_compaction, timeout)
+            return super()._execute(work_after_a_compaction, timeout, **options)
 
     assert RacedReader().sql("SELECT results->>'v' FROM runs").tuples() == [("2",)]
 

@@ -51,7 +51,8 @@ class _Tour:
 @click.option("--home", type=click.Path(file_okay=False, path_type=Path),
               help="BTH_HOME for the demo (default: a scratch one beside the project).")
 def demo(directory: Path | None, home: Path | None) -> None:
-    """Tour bathos on a scratch project: tracked runs, a failure, a dirty tree, lineage."""
+    """Tour bathos on a scratch project: tracked runs, a failure, a dirty tree, lineage, a
+    metric history, a diff of two runs and a rerun."""
     import tempfile
 
     base = directory or Path(tempfile.mkdtemp(prefix="bth-demo-"))
@@ -76,6 +77,7 @@ def demo(directory: Path | None, home: Path | None) -> None:
          "dirty tree and pins it, so this exact code stays reachable:")
     tour.bth("run", "scripts/experiments/simulate_particles.py", "--",
              "--n-steps", "300", "--seed", "2", "--out", "outputs/sim2.csv")
+    sim2 = tour.newest_id()
     _say("Every run of the project, newest first (the * marks a dirty tree):")
     tour.bth("ls")
     _say("Which code, arguments, environment and host made the summary, and what it produced:")
@@ -85,6 +87,15 @@ def demo(directory: Path | None, home: Path | None) -> None:
     _say("Which results are still valid? The physics edit made the first simulation stale, and "
          "the summary built on it stale-upstream (exit code 1 says so to scripts and CI):")
     tour.bth("check", "-v", "--check-outputs")
+    _say("The simulation logs its spread every 30 steps (bth.log(step=t, spread=…)); the "
+         "history of a run:")
+    tour.bth("metrics", sim2)
+    _say("What differs between the two simulations: the uncommitted physics edit (a diff from "
+         "the pinned code), the seed, the output, the results:")
+    tour.bth("diff", sim, sim2)
+    _say("Rerun the dirty-tree run from its pinned snapshot, in a scratch checkout (it would "
+         "work just the same after the edit is gone): are its outputs byte-identical?")
+    tour.bth("rerun", sim2)
     _say("Ask anything with SQL:")
     tour.bth("sql", "SELECT status, count(*) AS runs, round(avg(duration_s), 2) AS avg_s "
              "FROM runs GROUP BY status ORDER BY status")

@@ -63,9 +63,15 @@ class Demo:
         [found] = [r for r in self.ls() if fields.items() <= r.items()]
         return found
 
+    def rerun(self) -> str:
+        """The id of the demo's rerun of the dirty-tree simulation."""
+        [found] = [r["id"] for r in self.ls() if "rerun" in r["tags"]]
+        return str(found)
+
     def simulation(self, seed: str) -> str:
         """The id of the demo's simulation run with this seed."""
-        [found] = [r["id"] for r in self.ls() if r["params"].get("seed") == seed]
+        [found] = [r["id"] for r in self.ls()
+                   if r["params"].get("seed") == seed and "rerun" not in r["tags"]]
         return str(found)
 
 
@@ -116,7 +122,7 @@ def check_catalog(cat: Any, demo: Demo) -> None:
 
 def check_runs(value: Any, demo: Demo) -> None:
     assert ids(value) == [r["id"] for r in demo.ls()]
-    assert len(ids(value)) == 4
+    assert len(ids(value)) == 5  # two simulations, a summary, a failure, a rerun
 
 
 def check_find(value: Any, demo: Demo) -> None:
@@ -124,9 +130,11 @@ def check_find(value: Any, demo: Demo) -> None:
 
 
 def check_typed(frame: Any, demo: Demo) -> None:
-    assert frame["id"].to_list() == [demo.simulation(seed="1"), demo.simulation(seed="2")]
+    assert frame["id"][0] == demo.simulation(seed="1")
+    assert set(frame["id"][1:]) == {demo.simulation(seed="2"), demo.rerun()}
     assert frame.schema["params.seed"] == pl.Int64
-    assert frame["params.n_steps"].to_list() == [300, 300]
+    assert frame["params.seed"].to_list() == [1, 2, 2]
+    assert frame["params.n_steps"].to_list() == [300, 300, 300]
 
 
 def check_failed(value: Any, demo: Demo) -> None:
@@ -160,6 +168,7 @@ def check_freshness(value: Any, demo: Demo) -> None:
         demo.simulation(seed="1"): "stale",  # bth demo edits the physics after it
         demo.one(script="scripts/analysis/summarize_positions.py")["id"]: "stale-upstream",
         demo.simulation(seed="2"): "fresh",
+        demo.rerun(): "fresh",  # the same pinned code as the run it reran
     }
 
 

@@ -356,9 +356,18 @@ def test_demo_tells_the_story_in_its_own_home(tmp_path: Path, bth_home: Path) ->
 
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Explore further" in done.stdout
-    runs = Catalog(demo / "bth-home" / "catalog").runs().to_dicts()
-    assert sorted(r["status"] for r in runs) == ["completed", "completed", "completed", "failed"]
-    assert sum(bool(r["dirty"]) for r in runs) == 1
-    assert sum(r["parent_run_id"] is not None for r in runs) == 1
+    cat = Catalog(demo / "bth-home" / "catalog")
+    runs = cat.runs().to_dicts()
+    assert sorted(r["status"] for r in runs) == ["completed"] * 4 + ["failed"]
+    [rerun] = [r for r in runs if "rerun" in r["tags"]]
+    [dirty] = [r for r in runs if r["dirty"] and r is not rerun]
+    assert rerun["parent_run_id"] == dirty["id"]
+    assert sum(r["parent_run_id"] is not None for r in runs) == 2  # the summary and the rerun
+    assert f"outputs byte-identical to run {dirty['id'][:12]}'s (1 file)" in done.stderr
+    # the metric history of the dirty run, and its diff from the first simulation
+    history = cat.metrics([dirty["id"]])
+    assert history["step"].to_list() == list(range(30, 301, 30))
+    assert history["value"][-1] == pytest.approx(dirty["results"]["spread"], abs=1e-6)
+    assert "-DAMPING = 0.95" in done.stdout and "+DAMPING = 0.90" in done.stdout
     assert not (bth_home / "projects.toml").exists()
     assert registry(demo / "bth-home") == {"particles": str((demo / "particles").resolve())}

@@ -16,12 +16,13 @@ from sim.physics import step  # the project's own package: `bth run` puts the ro
 @bth.experiment(name="simulate_particles", tags=["demo", "simulation"])
 def main(n_steps: int, seed: int, out: Path, walkers: int = 200) -> dict[str, float]:
     rng = random.Random(seed)
-    finals = []
-    for _ in range(walkers):
-        position = velocity = 0.0
-        for _ in range(n_steps):
-            position, velocity = step(position, velocity, rng)
-        finals.append(position)
+    positions, velocities = [0.0] * walkers, [0.0] * walkers
+    for t in range(1, n_steps + 1):
+        for w in range(walkers):
+            positions[w], velocities[w] = step(positions[w], velocities[w], rng)
+        if t % 30 == 0:
+            bth.log(step=t, spread=statistics.pstdev(positions))  # a point of its history
+    finals = positions
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w", newline="") as fh:
         writer = csv.writer(fh)

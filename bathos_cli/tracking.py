@@ -26,12 +26,14 @@ def init(slug: str | None, remotes: tuple[str, ...], slurm_partition: str | None
                           slurm_partition=slurm_partition, force=force)
     for path in report.created:
         click.echo(f"  created {path}", err=True)
-    state = "initialised" if report.created else "already initialised, nothing changed"
+    for path in report.updated:
+        click.echo(f"  updated {path}", err=True)
+    changed = report.created or report.updated
+    state = "initialised" if changed else "already initialised, nothing changed"
     click.echo(f"Project {report.project.slug!r} {state} in {report.project.root}", err=True)
 
 
-@click.command("run", context_settings={"ignore_unknown_options": True,
-                                        "allow_interspersed_args": False})
+@click.command("run", context_settings={"allow_interspersed_args": False})
 @click.option("--project", help="Record under this project slug.")
 @click.option("--name", help="A name for this run.")
 @click.option("--tag", "tags", multiple=True, help="Tag the run (repeatable).")

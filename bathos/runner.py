@@ -599,7 +599,7 @@ def start_run(spec: RunSpec, *, environ: Mapping[str, str] | None = None) -> Act
     output_root = project.root if project else spec.cwd
     run = Run(
         id=run_id, project=slug, started_at=started_at, updated_at=started_at, status="running",
-        name=spec.name, script=_relative(script, base) if script else spec.target,
+        name=spec.name, script=_recorded_script(spec, script, command[0], base),
         argv=argv, params=run_params,
         cwd=str(spec.cwd.resolve()), host=host.capture_host(), slurm=slurm.capture_slurm(environ),
         git=git_info, dependencies=(*dependencies, *([sidecar_dep] if sidecar_dep else [])),
@@ -622,6 +622,17 @@ def start_run(spec: RunSpec, *, environ: Mapping[str, str] | None = None) -> Act
         started_monotonic=started_monotonic, since_ns=since_ns, redactor=redactor,
         import_paths=_import_paths(script, project, git_info is not None, base),
     )
+
+
+def _recorded_script(spec: RunSpec, script: Path | None, program: str, base: Path) -> str:
+    """The run's script as recorded: a script's path relative to `base`; a command given as a
+    path inside `base` the same way (`./tools/x.sh` from anywhere is `tools/x.sh`); any other
+    command as it was given."""
+    if script is not None:
+        return _relative(script, base)
+    if "/" in spec.target:
+        return relative_posix(Path(program).resolve(), base) or spec.target
+    return spec.target
 
 
 def _named_outputs(spec: RunSpec, run_params: Mapping[str, str | list[str]],

@@ -420,3 +420,22 @@ def test_demo_tells_the_story_in_its_own_home(tmp_path: Path, bth_home: Path) ->
     assert sum(r["parent_run_id"] is not None for r in runs) == 1
     assert not (bth_home / "projects.toml").exists()
     assert registry(demo / "bth-home") == {"particles": str((demo / "particles").resolve())}
+
+
+def test_the_demo_s_commands_can_be_pasted_into_a_shell(tmp_path: Path) -> None:
+    demo = tmp_path / "my demo"  # a space in the path, too
+    done = bth(tmp_path, "demo", "--dir", str(demo))
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    [sql] = [line[2:] for line in lines if line.startswith("$ bth sql ")]
+    [explore] = [line.split(": ", 1)[1] for line in lines if line.startswith("Explore further")]
+    shell = {**env(), "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+             "BTH_HOME": str(demo / "bth-home")}
+
+    pasted = [subprocess.run(["bash", "-c", line], cwd=demo / "particles", env=shell,
+                             capture_output=True, text=True, timeout=120, check=False)
+              for line in (sql, explore)]
+
+    assert [p.returncode for p in pasted] == [0, 0], [p.stderr for p in pasted]
+    assert "completed" in pasted[0].stdout and "failed" in pasted[0].stdout
+    assert pasted[1].stdout.count("particles") >= 4

@@ -127,12 +127,15 @@ def read_running(run: Run, stream: str, *, follow: bool,
     directory = config.scratch_dir(run.id)
     pid = run.host.pid if run.host else 0
 
+    def is_alive() -> bool:
+        return pid > 0 and is_pid_alive(pid)
+
     def is_over() -> bool:
-        return not directory.is_dir() or not is_pid_alive(pid)
+        return not directory.is_dir() or not is_alive()
 
     give_up = run.started_at.timestamp() + START_GRACE_S
     while not _offsets(directory, stream):
-        if time.time() > give_up or not is_pid_alive(pid):
+        if time.time() > give_up or not is_alive():
             return 0, False, is_over()
         time.sleep(poll_s)
     position = yield from _read(directory, stream, follow=follow, is_over=is_over,

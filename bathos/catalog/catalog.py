@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Generator, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -223,20 +223,10 @@ class Catalog:
         found = run if isinstance(run, Run) else self.get(run)
         position = 0
         if found.status == "running":
-            if found.host is None or found.host.hostname != os.uname().nodename:
-                where = found.host.hostname if found.host else "another host"
-                raise LogsUnavailable(found.id, f"is running on {where}: its logs are kept in "
-                                      "the catalog when it ends")
-            position, seen, ended = yield from livelog.read_running(found, stream,
-                                                                    follow=follow)
-            if seen and not ended:
+            position, ended = yield from self._live_log(found, stream, follow=follow)
+            if ended is None:
                 return  # its output so far: it runs on
-            found = self.get(found.id)
-            if found.status == "running":
-                raise LogsUnavailable(found.id, (
-                    "ended without a final record, so no log was kept" if seen else
-                    "is running without a live log (a script that records itself keeps none, "
-                    "nor does an older bathos): its logs, if any, are kept when it ends"))
+            found = ended
         if found.logs is None:
             raise LogsUnavailable(found.id, _no_logs_why(found))
         ref = getattr(found.logs, stream)
@@ -244,6 +234,28 @@ class Catalog:
         rest = livelog.kept_after(kept, getattr(found.logs, f"{stream}_bytes"), position)
         if rest:
             yield rest
+
+    def _live_log(self, run: Run, stream: str, *,
+                  follow: bool) -> Generator[bytes, None, tuple[int, Run | None]]:
+        """The live log of a running run; then how many bytes of the stream it gave, and the
+        run's record once it has ended (None while it runs on)."""
+        from bathos import livelog
+
+        if run.host is None or run.host.hostname != os.uname().nodename:
+            where = run.host.hostname if run.host else "another host"
+            raise LogsUnavailable(run.id, f"is running on {where}: its logs are kept in the "
+                                  "catalog when it ends")
+        position, seen, ended = yield from livelog.read_running(run, stream, follow=follow)
+        if seen and not ended:
+            return position, None
+        found = self.get(run.id)
+        if found.status == "running":
+            raise LogsUnavailable(found.id, (
+                "ended without a final record, so no log was kept" if seen else
+                "is running without a live log here (a script that records itself keeps none, "
+                "nor does a run under another $BTH_HOME or an older bathos): its logs, if any, "
+                "are kept when it ends"))
+        return position, found
 
     def packages(self, run: str | Run) -> Rows:
         """The Python distributions installed where `run` (a Run, an id or a prefix) ran, by

@@ -184,12 +184,13 @@ def this_host(pid: int) -> Host:
 
 @pytest.mark.parametrize(("run", "says"), [
     (make_run(), "kept no logs"),
+    (make_run(logs=Logs(stdout="sha256:" + "0" * 64, stdout_bytes=3)), "is missing from"),
     (make_run(status="running", host=this_host(2**22 + 7)), "was lost"),
     (make_run(status="running", host=Host("node42.cluster", "me", 1)),
      "is running on node42.cluster"),
     (make_run(status="running", host=this_host(os.getpid()),
               started_at=utcnow() - dt.timedelta(minutes=5)), "without a live log"),
-], ids=["before-logs", "lost", "elsewhere", "records-itself"])
+], ids=["before-logs", "blob-missing", "lost", "elsewhere", "records-itself"])
 def test_a_run_without_logs_to_show_is_one_error_line(project: Project, run: object,
                                                       says: str) -> None:
     Catalog().write(run)  # type: ignore[arg-type]
@@ -201,7 +202,8 @@ def test_a_run_without_logs_to_show_is_one_error_line(project: Project, run: obj
         assert done.returncode == 1, done.stderr
         assert done.stdout == ""
         [line] = done.stderr.splitlines()
-        assert line.startswith(f"Error: run {run_id} ") and says in line
+        assert line.startswith("Error: ") and (run_id in line or "sha256:" in line)
+        assert says in line
 
 
 def test_a_log_stream_is_stdout_or_stderr(catalog: Catalog) -> None:

@@ -44,9 +44,15 @@ def make_catalog_dir(path: Path) -> Path:
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise ConfigError(f"catalog {path} cannot be made a directory: {exc.strerror} (check "
-                          "$BTH_CATALOG_DIR, the catalog in .bth.toml, and $BTH_HOME)") from None
+        raise unusable_catalog(path, exc, "made a directory") from None
     return path
+
+
+def unusable_catalog(path: Path, exc: OSError, doing: str) -> ConfigError:
+    """The error for a catalog that cannot be `doing` (made a directory, read): its path is
+    wrong, or in the way of a file."""
+    return ConfigError(f"catalog {path} cannot be {doing}: {exc.strerror} (check "
+                       "$BTH_CATALOG_DIR, the catalog in .bth.toml, and $BTH_HOME)")
 
 
 def scratch_dir(run_id: str) -> Path:

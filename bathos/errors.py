@@ -9,6 +9,7 @@
     │   ├── CompactionBusy
     │   ├── QueryRefused       a `sql` statement that would write, attach or copy files
     │   ├── QueryTimeout       a query that ran past its time limit
+    │   ├── LogsUnavailable    a run whose logs were not kept, or cannot be read from here
     │   └── UnreadableFile     a catalog file readers skip (what `Catalog.verify` lists)
     └── ProvenanceError        git, host or environment capture failed
 
@@ -84,6 +85,15 @@ class QueryTimeout(CatalogError):
         self.seconds = seconds
         super().__init__(f"query stopped after {seconds:g} s, its time limit (narrow the query, "
                          "or allow it more time)")
+
+
+class LogsUnavailable(CatalogError):
+    """A run whose output cannot be shown: it kept none, or it is running where its live log is
+    not (another host, or a script that records itself), and keeps its logs only when it ends."""
+
+    def __init__(self, run_id: str, why: str) -> None:
+        self.run_id = run_id
+        super().__init__(f"run {run_id} {why}")
 
 
 class UnreadableFile(CatalogError):

@@ -153,7 +153,7 @@ class Logs:
 
     stdout: str | None = None
     stderr: str | None = None
-    stdout_bytes: int = 0
+    stdout_bytes: int = 0  # the whole stream's length, secrets replaced (the blob may be cut)
     stderr_bytes: int = 0
     truncated: bool = False
 

@@ -7,6 +7,7 @@ commands can find a project that moved or that the cwd is not inside.
 from __future__ import annotations
 
 import logging
+import os
 import tomllib
 from importlib import resources
 from pathlib import Path
@@ -39,11 +40,28 @@ ENV_HELPER = "scripts/slurm/_bth_env.sh"
 
 @attrs.frozen
 class InitReport:
-    """What `init_project` did: the config, and the paths it created or changed."""
+    """What `init_project` did: the config, the paths it created, and the files that were there
+    and it changed (a `.gitignore` it appended to)."""
 
     project: ProjectConfig
     created: tuple[str, ...]
     in_git: bool
+    updated: tuple[str, ...] = ()
+
+
+@attrs.define
+class _Changes:
+    """The paths `init_project` created and updated, relative to the project `root` (or not,
+    outside it)."""
+
+    root: Path
+    created: list[str] = attrs.field(factory=list)
+    updated: list[str] = attrs.field(factory=list)
+
+    def note(self, path: Path, *, existed: bool, shown: str | None = None) -> None:
+        name = shown or (str(path.relative_to(self.root)) if path.is_relative_to(self.root)
+                         else str(path))
+        (self.updated if existed else self.created).append(name)
 
 
 def registry_path() -> Path:
@@ -57,7 +75,10 @@ def read_registry() -> dict[str, Path]:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return {}
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror} (is $BTH_HOME a directory?)"
+                          ) from None
+    except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is unreadable: {exc} (fix or delete it)",
                           hint="bth init in a project registers it again") from exc
     projects = data.get("projects", {})
@@ -77,6 +98,20 @@ def register(slug: str, root: Path) -> bool:
     body = {"projects": {s: {"path": str(p)} for s, p in sorted(entries.items())}}
     atomic_write_bytes(registry_path(), tomli_w.dumps(body).encode())
     return True
+
+
+def _check_registry() -> None:
+    """Fail before `bth init` writes anything when the registry cannot be read or written."""
+    read_registry()
+    home = config.bth_home()
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"$BTH_HOME {home} cannot be made a directory: {exc.strerror} (point "
+                          "BTH_HOME at a directory)") from None
+    if not os.access(home, os.W_OK):
+        raise ConfigError(f"$BTH_HOME {home} cannot be written (point BTH_HOME at a directory "
+                          "of yours)")
 
 
 def _config_dict(project: ProjectConfig) -> dict[str, Any]:
@@ -109,21 +144,22 @@ def env_helper_text() -> str:
     return resources.files("bathos").joinpath("templates/bth_env.sh").read_text(encoding="utf-8")
 
 
-def _write_if_changed(path: Path, text: str, created: list[str], root: Path) -> None:
-    if path.exists() and path.read_text(encoding="utf-8") == text:
+def _write_if_changed(path: Path, text: str, changes: _Changes) -> None:
+    existed = path.exists()
+    if existed and path.read_text(encoding="utf-8") == text:
         return
     atomic_write_bytes(path, text.encode(), durable=False)
-    created.append(str(path.relative_to(root)))
+    changes.note(path, existed=existed)
 
 
-def _ensure_gitignore(root: Path, created: list[str]) -> None:
+def _ensure_gitignore(root: Path, changes: _Changes) -> None:
     path = root / ".gitignore"
     lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
     if {"scripts/scratch/", "scripts/scratch", "/scripts/scratch/", "/scripts/scratch"} & {
             line.strip() for line in lines}:
         return
     text = "\n".join([*lines, "# bathos: ephemeral scripts", "scripts/scratch/"]) + "\n"
-    _write_if_changed(path, text, created, root)
+    _write_if_changed(path, text, changes)
 
 
 def init_project(
@@ -140,7 +176,8 @@ def init_project(
 
     root = root.resolve()
     existing = root / PROJECT_FILE
-    created: list[str] = []
+    changes = _Changes(root)
+    new_config = None
     if existing.exists() and not force:
         project = config.load_project(existing)
         asked = {"slug": slug, "remotes": remotes or None, "slurm_partition": slurm_partition}
@@ -152,19 +189,24 @@ def init_project(
             root=root, slug=config.check_slug(slug or config.slug_from_name(root.name)),
             remotes=remotes, slurm_partition=slurm_partition, python=python,
         )
-        _write_if_changed(existing, tomli_w.dumps(_config_dict(project)), created, root)
+        new_config = tomli_w.dumps(_config_dict(project))
+    _check_registry()
+    if new_config is not None:
+        _write_if_changed(existing, new_config, changes)
     for folder in SCRIPT_DIRS:
         directory = root / "scripts" / folder
         if not directory.is_dir():
             directory.mkdir(parents=True)
-            created.append(f"scripts/{folder}/")
-    _write_if_changed(root / ENV_HELPER, env_helper_text(), created, root)
+            changes.note(directory, existed=False, shown=f"scripts/{folder}/")
+    _write_if_changed(root / ENV_HELPER, env_helper_text(), changes)
     (root / ENV_HELPER).chmod(0o755)
-    _ensure_gitignore(root, created)
+    _ensure_gitignore(root, changes)
+    registry_existed = registry_path().exists()
     if register(project.slug, root):
-        created.append(str(registry_path()))
+        changes.note(registry_path(), existed=registry_existed)
     in_git = repo_root_of(root) is not None
     if not in_git:
         log.warning("%s is not inside a git repository: runs will record no code version "
                     "(git init to get full provenance)", root)
-    return InitReport(project=project, created=tuple(created), in_git=in_git)
+    return InitReport(project=project, created=tuple(changes.created), in_git=in_git,
+                      updated=tuple(changes.updated))

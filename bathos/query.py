@@ -8,12 +8,17 @@ named, else every project with `all_projects`, else the project the working dire
 from __future__ import annotations
 
 import datetime as dt
+import os
+import posixpath
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import attrs
 
+from bathos.config import find_project_file
 from bathos.errors import ConfigError
+from bathos.fsutil import relative_posix
 from bathos.models import STATUSES
 from bathos.timespec import parse_time
 
@@ -26,7 +31,9 @@ class RunQuery:
     >>> RunQuery(all_projects=True, params={"lr": "0.1"}, limit=20)
 
     A param matches by value: `{"lr": "0.020"}` finds a run given `--lr 0.02`, `{"cuda": "false"}`
-    one given `--no-cuda`, and `{"tag": "a"}` one given `--tag a --tag b`.
+    one given `--no-cuda`, and `{"tag": "a"}` one given `--tag a --tag b`. A `script` glob matches
+    the file name or the path runs record (from the repository root), and a path also as written
+    from the working directory: `./scripts/x.sh`, `scripts/x.sh` and its absolute path are one.
     """
 
     project: str | Sequence[str] | None = None
@@ -104,8 +111,10 @@ class RunQuery:
         if self.tags:
             add("list_has_all(tags, ?)", list(self.tags))
         if self.script:
-            add("(script GLOB ? OR regexp_extract(script, '[^/]*$') GLOB ?)", self.script,
-                self.script)
+            forms = script_forms(self.script)
+            # `./` in front: as records before bathos recorded a command's path as a script's
+            add("(" + " OR ".join(["regexp_replace(script, '^(\\./)+', '') GLOB ?"] * len(forms))
+                + " OR regexp_extract(script, '[^/]*$') GLOB ?)", *forms, self.script)
         for key, value in self.params.items():
             add(*_param_match(key, value))
         if self.host:
@@ -127,6 +136,32 @@ class RunQuery:
         if self.campaign:
             add("campaign_id = ?", self.campaign)
         return where, args
+
+
+def script_forms(script: str) -> list[str]:
+    """The forms in which a script filter matches a run's recorded script: as given, `./` and
+    `..` taken out; and a path (with `/`) as the file it names from the working directory,
+    absolute and relative to the root runs record it from (the git repository's or project's).
+
+    >>> script_forms("./scripts/x.sh")     # in /home/me/proj, a git repository
+    ['scripts/x.sh', '/home/me/proj/scripts/x.sh']
+    """
+    if "/" not in script:
+        return [script]
+    named = os.path.realpath(script)
+    root = _recording_root(Path(named).parent)
+    relative = relative_posix(named, os.path.realpath(root)) if root else None
+    return list(dict.fromkeys(f for f in (posixpath.normpath(script), relative, named) if f))
+
+
+def _recording_root(start: Path) -> Path | None:
+    """Where a run started at `start` records paths from: its git repository's root, else its
+    project's (see `runner.start_run`)."""
+    for directory in (start, *start.parents):
+        if (directory / ".git").exists():
+            return directory
+    found = find_project_file(start)
+    return found.parent if found else None
 
 
 def _param_match(key: str, value: str) -> tuple[Any, ...]:

@@ -33,6 +33,7 @@ from bathos import config, ids
 from bathos.catalog import blobs, store
 from bathos.errors import ConfigError, ProvenanceError
 from bathos.fsutil import append_whole, relative_posix
+from bathos.livelog import LOG_CAP_BYTES, STREAMS, TRUNCATED, LiveLog
 from bathos.models import Capture, Dependency, Logs, Output, Run, Sidecar, unstructure, utcnow
 from bathos.provenance import scan
 
@@ -45,7 +46,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("bathos.runner")
 
 FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2)
-LOG_CAP_BYTES = 8 * 1024 * 1024
 DEFAULT_HASH_CAP_BYTES = 1024 * 1024 * 1024
 # An option whose name says it names an output (normalised: `--out-dir` is `out_dir`).
 OUTPUT_OPTION = re.compile(r"o|(out|output|save|dest|destination)s?(_?(dir|file|path|to|as))?"
@@ -616,7 +616,7 @@ def start_run(spec: RunSpec, *, environ: Mapping[str, str] | None = None) -> Act
     output_root = project.root if project else spec.cwd
     run = Run(
         id=run_id, project=slug, started_at=started_at, updated_at=started_at, status="running",
-        name=spec.name, script=_relative(script, base) if script else spec.target,
+        name=spec.name, script=_recorded_script(spec, script, command[0], base),
         argv=argv, params=run_params,
         cwd=str(spec.cwd.resolve()), host=host.capture_host(), slurm=slurm.capture_slurm(environ),
         git=git_info, dependencies=(*dependencies, *([sidecar_dep] if sidecar_dep else [])),
@@ -639,6 +639,17 @@ def start_run(spec: RunSpec, *, environ: Mapping[str, str] | None = None) -> Act
         started_monotonic=started_monotonic, since_ns=since_ns, redactor=redactor,
         import_paths=_import_paths(script, project, git_info is not None, base),
     )
+
+
+def _recorded_script(spec: RunSpec, script: Path | None, program: str, base: Path) -> str:
+    """The run's script as recorded: a script's path relative to `base`; a command given as a
+    path inside `base` the same way (`./tools/x.sh` from anywhere is `tools/x.sh`); any other
+    command as it was given."""
+    if script is not None:
+        return _relative(script, base)
+    if "/" in spec.target:
+        return relative_posix(Path(program).resolve(), base) or spec.target
+    return spec.target
 
 
 def _named_outputs(spec: RunSpec, run_params: Mapping[str, str | list[str]],
@@ -842,16 +853,17 @@ class _MetricLines:
 
 
 class _Tee(threading.Thread):
-    """Copies a child's stream to ours as it comes, keeping the first and last parts for the log.
+    """Copies a child's stream to ours as it comes, and to its live log (which takes the secrets
+    out), keeping the first and last parts of what the live log took for the run's log.
 
     It reads until the stream ends or, once `stop_at` has set a deadline, until that deadline: a
     daemon the command left behind may hold the stream open for as long as it lives.
     """
 
-    def __init__(self, source: IO[bytes], sink: IO[bytes],
+    def __init__(self, source: IO[bytes], sink: IO[bytes], live: LiveLog,
                  metric_lines: _MetricLines | None = None) -> None:
         super().__init__(daemon=True)
-        self.source, self.sink = source, sink
+        self.source, self.sink, self.live = source, sink, live
         self.metric_lines = metric_lines
         self.head = bytearray()
         self.tail = bytearray()
@@ -862,6 +874,12 @@ class _Tee(threading.Thread):
         self.deadline = deadline
 
     def run(self) -> None:
+        try:
+            self._pump()
+        finally:
+            self._keep(self.live.close())
+
+    def _pump(self) -> None:
         fd = self.source.fileno()
         poller = select.poll()
         poller.register(fd, select.POLLIN)
@@ -885,6 +903,10 @@ class _Tee(threading.Thread):
             self.sink.flush()
         if self.metric_lines is not None:
             self.metric_lines.feed(chunk)
+        self._keep(self.live.add(chunk))
+        return True
+
+    def _keep(self, chunk: bytes) -> None:
         self.total += len(chunk)
         half = LOG_CAP_BYTES // 2
         room = half - len(self.head)
@@ -894,12 +916,11 @@ class _Tee(threading.Thread):
         self.tail += chunk
         if len(self.tail) > 2 * half:
             del self.tail[: len(self.tail) - half]
-        return True
 
     def kept(self) -> tuple[bytes, bool]:
         tail = bytes(self.tail[-(LOG_CAP_BYTES // 2):])
         truncated = len(self.head) + len(tail) < self.total
-        marker = b"\n[... bathos: log truncated ...]\n" if truncated else b""
+        marker = TRUNCATED if truncated else b""
         return bytes(self.head) + marker + tail, truncated
 
 
@@ -931,11 +952,14 @@ def execute(active: ActiveRun, *, on_started: Callable[[Run], None] | None = Non
     env = {**(os.environ if environ is None else environ), **active.child_env}
     env.setdefault("PYTHONUNBUFFERED", "1")
     inherited = () if active.scratch_lock is None else (active.scratch_lock,)
+    lives = [LiveLog(active.scratch, stream, active.redactor) for stream in STREAMS]
     try:
         proc = subprocess.Popen(active.launch_command(), cwd=active.run.cwd, env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 pass_fds=inherited)
     except OSError as exc:
+        for live in lives:
+            live.close()
         active.withdraw()
         raise ConfigError(f"cannot start {active.command[0]}: {exc.strerror} (check that it is "
                           "a program for this machine and its #! line names an interpreter "
@@ -953,8 +977,8 @@ def execute(active: ActiveRun, *, on_started: Callable[[Run], None] | None = Non
 
     previous = {s: signal.signal(s, forward) for s in FORWARDED_SIGNALS}
     metric_lines = _MetricLines(active.scratch / METRICS_FILE)
-    tees = [_Tee(proc.stdout, sys.stdout.buffer, metric_lines),  # type: ignore[arg-type]
-            _Tee(proc.stderr, sys.stderr.buffer)]  # type: ignore[arg-type]
+    tees = [_Tee(proc.stdout, sys.stdout.buffer, lives[0], metric_lines),  # type: ignore[arg-type]
+            _Tee(proc.stderr, sys.stderr.buffer, lives[1])]  # type: ignore[arg-type]
     for tee in tees:
         tee.start()
     try:
@@ -976,11 +1000,10 @@ def execute(active: ActiveRun, *, on_started: Callable[[Run], None] | None = Non
 
 
 def _store_logs(active: ActiveRun, tees: Sequence[_Tee]) -> Logs:
-    """The kept part of each stream, without the secrets the record left out, stored as a blob;
-    the run keeps the bytes too, to spill them with its record when the catalog cannot take
-    them."""
+    """The kept part of each stream (the live log took out the secrets the record left out),
+    stored as a blob; the run keeps the bytes too, to spill them with its record when the catalog
+    cannot take them."""
     (out, out_cut), (err, err_cut) = (t.kept() for t in tees)
-    out, err = active.redactor.scrub(out), active.redactor.scrub(err)
     active.kept_logs = {"stdout": out, "stderr": err}
     return Logs(
         stdout=_put_log(active, out) if out else None,

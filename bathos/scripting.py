@@ -280,7 +280,7 @@ def experiment(name: str | None = None, tags: Sequence[str] = ()) -> Callable[[C
     """Track every call of a function (a plain function or a Typer command) as a run.
 
         @bth.experiment(name="benchmark_tip3p", tags=["tip3p", "nvt"])
-        def main(n_steps: int, out: Path) -> dict[str, float]:
+        def main(n_steps: int = 1000) -> dict[str, float]:
             ...
             return {"energy": -41.2}          # stored as the run's results
 

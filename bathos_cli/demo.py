@@ -8,6 +8,7 @@ rather than in bathos' git provenance, which never moves HEAD.
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -34,7 +35,7 @@ class _Tour:
         """Show and run one command, its output going straight to the terminal."""
         import subprocess  # here, not at the top: `bth --help` imports every command module
 
-        click.secho("$ bth " + " ".join(args), bold=True)
+        click.secho("$ " + shlex.join(["bth", *args]), bold=True)  # as it would be pasted
         subprocess.run([sys.executable, "-m", "bathos_cli", *args], cwd=self.root, env=self.env,
                        check=False)
 
@@ -99,7 +100,8 @@ def demo(directory: Path | None, home: Path | None) -> None:
     _say("Ask anything with SQL:")
     tour.bth("sql", "SELECT status, count(*) AS runs, round(avg(duration_s), 2) AS avg_s "
              "FROM runs GROUP BY status ORDER BY status")
-    _say(f"Explore further: cd {root} && BTH_HOME={tour.env['BTH_HOME']} bth ls")
+    _say(f"Explore further: cd {shlex.quote(str(root))} && "
+         f"BTH_HOME={shlex.quote(tour.env['BTH_HOME'])} bth ls")
 
 
 def examples_dir() -> Path:

@@ -65,6 +65,19 @@ class BathosGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(COMMANDS)
 
+    def resolve_command(self, ctx: click.Context,
+                        args: list[str]) -> tuple[str | None, click.Command | None, list[str]]:
+        """As click's, with its "Did you mean" for a command name (the commands not loaded)."""
+        name = args[0] if args else ""
+        if name not in COMMANDS and not name.startswith("-") and not ctx.resilient_parsing:
+            import difflib
+
+            close = sorted(difflib.get_close_matches(name, COMMANDS))
+            ctx.fail(f"No such command {name!r}." + (
+                f" Did you mean {close[0]!r}?" if len(close) == 1 else
+                f" (Did you mean one of: {', '.join(map(repr, close))}?)" if close else ""))
+        return super().resolve_command(ctx, args)
+
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         module = COMMANDS.get(cmd_name)
         if module is None:

@@ -29,12 +29,14 @@ def init(slug: str | None, remotes: tuple[str, ...], slurm_partition: str | None
                           slurm_partition=slurm_partition, force=force)
     for path in report.created:
         click.echo(f"  created {path}", err=True)
-    state = "initialised" if report.created else "already initialised, nothing changed"
+    for path in report.updated:
+        click.echo(f"  updated {path}", err=True)
+    changed = report.created or report.updated
+    state = "initialised" if changed else "already initialised, nothing changed"
     click.echo(f"Project {report.project.slug!r} {state} in {report.project.root}", err=True)
 
 
-@click.command("run", context_settings={"ignore_unknown_options": True,
-                                        "allow_interspersed_args": False})
+@click.command("run", context_settings={"allow_interspersed_args": False})
 @click.option("--project", help="Record under this project slug.")
 @click.option("--name", help="A name for this run.")
 @click.option("--tag", "tags", multiple=True, help="Tag the run (repeatable).")
@@ -125,12 +127,39 @@ def lineage(run_id: str, descendants: bool, format_: str) -> None:
 @click.argument("run_id")
 @click.option("--stderr", "stream", flag_value="stderr", help="Show stderr instead of stdout.")
 @click.option("--stdout", "stream", flag_value="stdout", default=True, hidden=True)
-def logs(run_id: str, stream: str) -> None:
-    """Print the stdout (or --stderr) a run produced, as kept in the catalog."""
+@click.option("-f", "--follow", is_flag=True,
+              help="Print a running run's output as it writes it, until the run ends.")
+def logs(run_id: str, stream: str, follow: bool) -> None:
+    """Print the stdout (or --stderr) a run produced, as kept in the catalog.
+
+    Of a run still running on this host: its output so far, or with --follow each line as it
+    comes, ending (exit 0) when the run ends; Ctrl-C stops following (exit 130).
+    """
     from bathos.catalog.catalog import Catalog
+    from bathos_cli.main import EXIT_INTERRUPTED
 
-    sys.stdout.buffer.write(Catalog().read_log(run_id, stream))
-
+    cat = Catalog()
+    run = cat.get(run_id)
+    short = run.id[: render.SHORT_ID]
+    written = 0
+    try:
+        for part in cat.follow_log(run, stream) if follow else [cat.read_log(run, stream)]:
+            sys.stdout.buffer.write(part)
+            sys.stdout.buffer.flush()
+            written += len(part)
+    except KeyboardInterrupt:
+        raise SystemExit(EXIT_INTERRUPTED) from None
+    nothing = "" if written else f", writing nothing to {stream}"
+    if follow:
+        done = cat.get(run.id)
+        code = f" (exit {done.exit_code})" if done.exit_code is not None else ""
+        click.echo(f"bth: run {short} {done.status}{code}{nothing}", err=True)
+    elif run.status == "running":
+        so_far = "this is its output so far" if written else f"nothing on {stream} yet"
+        click.echo(f"bth: run {short} is still running, {so_far} (bth logs --follow {short} "
+                   "follows it)", err=True)
+    elif not written:
+        click.echo(f"bth: run {short} wrote nothing to {stream}", err=True)
 
 
 @click.command("rerun")

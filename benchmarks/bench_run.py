@@ -1,6 +1,7 @@
 """What `bth run` adds to running a script directly (target: ≤ 60 ms, median, whole process).
 
     python benchmarks/bench_run.py [--repeat 21] [--baseline OTHER/bin/bth] [--files 10000]
+                                   [--output-mb 200]
 
 Makes a small git project (a script importing two local modules, a clean tree) in a temporary
 directory with its own BTH_HOME, then times, interleaved, `python script.py` and
@@ -15,6 +16,10 @@ Then the observation's cost (target: < 5 %) on a script that opens and reads `--
 files: the script run directly and through the bootstrap `bth run` starts it with (its audit hook
 notes each file), as whole processes, interleaved; and, for reference, under `bth run`, which then
 also hashes the files it records (the first 2,000).
+
+Last, what copying a script's output costs: a script that writes `--output-mb` MB to stdout, run
+directly and under `bth run` (which shows it, appends it to the live log `bth logs --follow`
+reads, and keeps its first and last 4 MB), with stdout to /dev/null; per MB written.
 """
 
 from __future__ import annotations
@@ -39,6 +44,12 @@ for name in sorted(os.listdir(folder)):
     with open(os.path.join(folder, name)) as fh:
         total += len(fh.read())
 print(total)
+"""
+WRITER = """\
+import sys
+line = b"x" * 99 + b"\\n"
+for _ in range(int(sys.argv[1]) * 10_000):  # MB of 100-byte lines, 64 KB at a time
+    sys.stdout.buffer.write(line)
 """
 
 
@@ -141,6 +152,24 @@ def bench_observed(bth: str, files: int, repeat: int, root: Path, env: dict[str,
     print(f"bth run reader.py                {t:7.1f} ms   (recording and hashing included)")
 
 
+def bench_output(bth: str, baseline: str | None, mb: int, repeat: int, root: Path,
+                 env: dict[str, str]) -> None:
+    (root / "writer.py").write_text(WRITER)
+    run_args = ["run", "--python", sys.executable, "writer.py", "--", str(mb)]
+    commands = {
+        "direct": [sys.executable, "writer.py", str(mb)],
+        "tracked": [bth, *run_args],
+        **({"baseline": [baseline, *run_args]} if baseline else {}),
+    }
+    ms = medians(commands, repeat, root, env)
+    d, t = ms["direct"], ms["tracked"]
+    print(f"\npython writer.py ({mb} MB to stdout)  {d:7.1f} ms (median of {repeat})")
+    print(f"bth run writer.py                    {t:7.1f} ms   {(t - d) / mb:.2f} ms per MB")
+    if baseline:
+        b = ms["baseline"]
+        print(f"baseline bth run                     {b:7.1f} ms   {(b - d) / mb:.2f} ms per MB")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -148,6 +177,7 @@ def main() -> None:
     parser.add_argument("--importtime", action="store_true")
     parser.add_argument("--baseline", help="another installation's bth, timed alongside")
     parser.add_argument("--files", type=int, default=10_000)
+    parser.add_argument("--output-mb", type=int, default=200)
     args = parser.parse_args()
     compile_bathos()
     bth = shutil.which("bth") or str(Path(sys.executable).with_name("bth"))
@@ -168,6 +198,8 @@ def main() -> None:
                 print(f"  {int(row[1]):8d}  {row[2].rstrip()}")
         if args.files:
             bench_observed(bth, args.files, args.repeat, Path(tmp), env)
+        if args.output_mb:
+            bench_output(bth, args.baseline, args.output_mb, args.repeat, Path(tmp), env)
 
 
 if __name__ == "__main__":

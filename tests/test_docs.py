@@ -4,6 +4,7 @@ public name) must match the code as it is, and every public name must say what i
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -31,3 +32,17 @@ def test_generated_docs_match_the_code() -> None:
 def test_every_public_name_has_a_docstring() -> None:
     missing = apiref.undocumented(bathos) + apiref.undocumented(bth)
     assert not missing, f"no docstring (help() and docs/api.md show nothing for): {missing}"
+
+
+def test_every_script_in_the_docs_imports_what_it_uses() -> None:
+    """A ```python block that does `import bth` is a script a reader pastes: defining what it
+    defines (annotations included) must need nothing it does not import."""
+    blocks = [(page, block) for page in (ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")))
+              for block in re.findall(r"^```python\n(.*?)^```", page.read_text(),
+                                      re.MULTILINE | re.DOTALL)
+              if re.search(r"^import bth$", block, re.MULTILINE)]
+
+    assert len(blocks) >= 2
+    for page, block in blocks:
+        code = compile(block, str(page), "exec", dont_inherit=True)  # no `annotations` future
+        exec(code, {"__name__": "pasted"})  # not run as __main__

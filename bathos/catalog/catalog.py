@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Generator, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -18,6 +18,7 @@ from bathos.errors import (
     AmbiguousRunId,
     CatalogError,
     ConfigError,
+    LogsUnavailable,
     QueryRefused,
     RunNotFound,
     UnreadableFile,
@@ -224,13 +225,67 @@ class Catalog:
         rows = self._fetch("SELECT record FROM runs WHERE id = ?", [run_id]).tuples()
         return structure_run(json.loads(rows[0][0]))
 
-    def read_log(self, id_or_prefix: str, stream: str = "stdout") -> bytes:
-        """The stdout or stderr a run produced, as kept in the catalog (b"" if it printed none)."""
+    def read_log(self, run: str | Run, stream: str = "stdout") -> bytes:
+        """The stdout or stderr a run (a Run, an id or a prefix) produced, as kept in the catalog
+        (b"" if it printed none); of a run still running on this host, its output so far.
+
+        LogsUnavailable for a run that kept none, or runs where its output cannot be read."""
+        return b"".join(self._log(run, stream, follow=False))
+
+    def follow_log(self, run: str | Run, stream: str = "stdout") -> Iterator[bytes]:
+        """A run's stdout or stderr in parts as it writes them, ending when the run ends (at
+        once for a finished run), each byte once: what it has written so far, then each new part.
+
+        >>> for part in cat.follow_log("1jd3k"):
+        ...     sys.stdout.buffer.write(part)
+
+        LogsUnavailable as `read_log`, or at the end for a run that ended without its logs."""
+        return self._log(run, stream, follow=True)
+
+    def _log(self, run: str | Run, stream: str, *, follow: bool) -> Iterator[bytes]:
+        """The live log of a running run of this host, then the rest of what the catalog kept
+        (`livelog` says how the two meet)."""
+        from bathos import livelog
         from bathos.catalog.blobs import read_blob
 
-        run = self.get(id_or_prefix)
-        ref = getattr(run.logs, stream, None) if run.logs else None
-        return read_blob(self.path, ref) if ref else b""
+        if stream not in livelog.STREAMS:
+            raise ConfigError(f"no log stream {stream!r} (choose stdout or stderr)")
+        found = run if isinstance(run, Run) else self.get(run)
+        position = 0
+        if found.status == "running":
+            position, ended = yield from self._live_log(found, stream, follow=follow)
+            if ended is None:
+                return  # its output so far: it runs on
+            found = ended
+        if found.logs is None:
+            raise LogsUnavailable(found.id, _no_logs_why(found))
+        ref = getattr(found.logs, stream)
+        kept = read_blob(self.path, ref) if ref else b""
+        rest = livelog.kept_after(kept, getattr(found.logs, f"{stream}_bytes"), position)
+        if rest:
+            yield rest
+
+    def _live_log(self, run: Run, stream: str, *,
+                  follow: bool) -> Generator[bytes, None, tuple[int, Run | None]]:
+        """The live log of a running run; then how many bytes of the stream it gave, and the
+        run's record once it has ended (None while it runs on)."""
+        from bathos import livelog
+
+        if run.host is None or run.host.hostname != os.uname().nodename:
+            where = run.host.hostname if run.host else "another host"
+            raise LogsUnavailable(run.id, f"is running on {where}: its logs are kept in the "
+                                  "catalog when it ends")
+        position, seen, ended = yield from livelog.read_running(run, stream, follow=follow)
+        if seen and not ended:
+            return position, None
+        found = self.get(run.id)
+        if found.status == "running":
+            raise LogsUnavailable(found.id, (
+                "ended without a final record, so no log was kept" if seen else
+                "is running without a live log here (a script that records itself keeps none, "
+                "nor does a run under another $BTH_HOME or an older bathos): its logs, if any, "
+                "are kept when it ends"))
+        return position, found
 
     def metrics(self, runs: str | Sequence[str], keys: Sequence[str] | None = None
                 ) -> pl.DataFrame:
@@ -463,6 +518,13 @@ class Catalog:
         if names is not None and path.name in names:
             segments.write_manifest(path.parent, [n for n in names if n != path.name])
         return target
+
+
+def _no_logs_why(run: Run) -> str:
+    if run.status == "lost":
+        return "was lost (its process ended without recording how), so no log was kept"
+    return ("kept no logs: a script that records itself (run directly, not under bth run) keeps "
+            "none, nor did bathos before it kept logs")
 
 
 def _check_timeout(timeout: float | None) -> float | None:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bathos.catalog.schema import Record, problem, upgrade
-from bathos.config import SCRATCH_LOCK, check_slug, scratch_dir
+from bathos.config import SCRATCH_LOCK, check_slug, scratch_dir, unusable_catalog
 from bathos.errors import CatalogError, ConfigError, UnreadableFile
 from bathos.fsutil import atomic_write_bytes
 from bathos.ids import is_run_id
@@ -84,10 +84,15 @@ def touch_heartbeat(path: Path) -> None:
 
 
 def project_dirs(catalog: Path) -> list[Path]:
-    root = runs_root(catalog)
-    if not root.is_dir():
+    """The catalog's project directories (none before its first run); a catalog that cannot be
+    read (a file in its way, no access) is a ConfigError, not an empty one."""
+    try:
+        entries = list(os.scandir(runs_root(catalog)))
+    except FileNotFoundError:
         return []
-    return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    except OSError as exc:
+        raise unusable_catalog(catalog, exc, "read") from None
+    return sorted(Path(e.path) for e in entries if e.is_dir() and not e.name.startswith("."))
 
 
 def iter_fragment_paths(directory: Path) -> Iterator[Path]:

@@ -206,10 +206,31 @@ class Redactor:
 
     def scrub(self, data: bytes) -> bytes:
         """`data` (a log) with every value found so far replaced, longest first."""
-        for secret in sorted(self.found, key=len, reverse=True):
-            if len(secret) >= MIN_SCRUBBED_CHARS:
-                data = data.replace(secret.encode("utf-8", "surrogateescape"), REDACTED.encode())
+        for secret in self._scrubbed():
+            data = data.replace(secret, REDACTED.encode())
         return data
+
+    def scrub_partial(self, data: bytes) -> tuple[bytes, bytes]:
+        """The next part of a log as it streams, scrubbed and split in two: what can be passed
+        on now, and its end that may be the start of a secret the next part completes (give it
+        back in front of that part; `scrub` the last). Nothing is held when nothing is secret."""
+        secrets = self._scrubbed()
+        if not secrets:
+            return data, b""
+        data = self.scrub(data)
+        held = 0
+        for secret in secrets:
+            for size in range(min(len(secret) - 1, len(data)), held, -1):
+                if data.endswith(secret[:size]):
+                    held = size
+                    break
+        return data[:len(data) - held], data[len(data) - held:]
+
+    def _scrubbed(self) -> list[bytes]:
+        """The values `scrub` replaces, longest first."""
+        return [secret.encode("utf-8", "surrogateescape")
+                for secret in sorted(self.found, key=len, reverse=True)
+                if len(secret) >= MIN_SCRUBBED_CHARS]
 
     def _take(self, value: str) -> None:
         if REDACTED not in value:

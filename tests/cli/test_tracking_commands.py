@@ -114,6 +114,35 @@ def test_init_twice_changes_nothing(tmp_path: Path, bth_home: Path) -> None:
     assert (root / ".gitignore").read_text().startswith("outputs/\n")
 
 
+def test_init_says_which_files_it_created_and_which_it_updated(tmp_path: Path,
+                                                               bth_home: Path) -> None:
+    fresh = make_repo(tmp_path / "fresh")
+    kept = make_repo(tmp_path / "kept")
+    (kept / ".gitignore").write_text("outputs/\n")
+
+    created = bth(fresh, "init").stderr.splitlines()
+    appended = bth(kept, "init").stderr.splitlines()
+
+    assert "  created .gitignore" in created
+    assert "  updated .gitignore" in appended and "  created .gitignore" not in appended
+    assert "  created .bth.toml" in appended
+    assert f"  updated {bth_home / 'projects.toml'}" in appended
+    assert (kept / ".gitignore").read_text().startswith("outputs/\n")
+
+
+def test_init_with_bth_home_a_file_writes_nothing(tmp_path: Path) -> None:
+    root = make_repo(tmp_path / "proj")
+    home = tmp_path / "home-file"
+    home.write_text("not a directory\n")
+
+    done = subprocess.run([sys.executable, "-m", "bathos_cli", "init"], cwd=root,
+                          env={**env(), "BTH_HOME": str(home)}, capture_output=True, text=True,
+                          timeout=120, check=False)
+
+    assert_one_error_line(done, str(home), "Not a directory")
+    assert sorted(p.name for p in root.iterdir()) == [".git"]
+
+
 def test_init_refuses_to_overwrite_a_different_config_without_force(tmp_path: Path,
                                                                     bth_home: Path) -> None:
     root = make_repo(tmp_path / "proj")
@@ -203,6 +232,35 @@ def test_run_bad_input_records_nothing(project: Path, args: tuple[str, ...],
 
     assert_one_error_line(done, fragment)
     assert len(Catalog().runs()) == 0
+
+
+def test_an_unknown_option_before_the_script_is_no_such_option(project: Path) -> None:
+    done = bth(project, "run", "--tga", "x", "scripts/experiments/hello.py")
+
+    assert done.returncode == 2
+    assert "Error: No such option '--tga'." in done.stderr and "'--tag'" in done.stderr
+    assert "not found" not in done.stderr and "Traceback" not in done.stderr
+    assert len(Catalog().runs()) == 0
+
+
+def test_options_after_the_script_are_the_script_s(project: Path) -> None:
+    done = bth(project, "run", "scripts/experiments/hello.py", "--tga", "x", "--tag", "y")
+
+    assert done.returncode == 0, done.stderr
+    run = Catalog().get(started(done))
+    assert (run.argv, run.tags) == (("--tga", "x", "--tag", "y"), ())
+
+
+@pytest.mark.parametrize(("typed", "suggested"), [
+    ("sqll", "Did you mean 'sql'?"),
+    ("lgs", "(Did you mean one of: 'logs', 'ls'?)"),
+    ("rnu", "Did you mean 'run'?"),
+])
+def test_a_mistyped_command_gets_a_suggestion(tmp_path: Path, typed: str, suggested: str) -> None:
+    done = bth(tmp_path, typed)
+
+    assert done.returncode == 2
+    assert done.stderr.splitlines()[-1] == f"Error: No such command {typed!r}. {suggested}"
 
 
 @pytest.mark.parametrize(("config", "fragments"), [
@@ -371,3 +429,22 @@ def test_demo_tells_the_story_in_its_own_home(tmp_path: Path, bth_home: Path) ->
     assert "-DAMPING = 0.95" in done.stdout and "+DAMPING = 0.90" in done.stdout
     assert not (bth_home / "projects.toml").exists()
     assert registry(demo / "bth-home") == {"particles": str((demo / "particles").resolve())}
+
+
+def test_the_demo_s_commands_can_be_pasted_into_a_shell(tmp_path: Path) -> None:
+    demo = tmp_path / "my demo"  # a space in the path, too
+    done = bth(tmp_path, "demo", "--dir", str(demo))
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    [sql] = [line[2:] for line in lines if line.startswith("$ bth sql ")]
+    [explore] = [line.split(": ", 1)[1] for line in lines if line.startswith("Explore further")]
+    shell = {**env(), "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+             "BTH_HOME": str(demo / "bth-home")}
+
+    pasted = [subprocess.run(["bash", "-c", line], cwd=demo / "particles", env=shell,
+                             capture_output=True, text=True, timeout=120, check=False)
+              for line in (sql, explore)]
+
+    assert [p.returncode for p in pasted] == [0, 0], [p.stderr for p in pasted]
+    assert "completed" in pasted[0].stdout and "failed" in pasted[0].stdout
+    assert pasted[1].stdout.count("particles") >= 4

@@ -32,6 +32,29 @@ def test_every_command_works_on_a_catalog_that_does_not_exist(bth_home, args) ->
     assert "Traceback" not in result.stderr
 
 
+READING = [
+    ["ls"], ["ls", "--all-projects", "--json"], ["find", "--script", "*.py"],
+    ["show", "1m8rmjexztrs"], ["logs", "1m8rmjexztrs"], ["lineage", "1m8rmjexztrs"],
+    ["sql", "SELECT 1"], ["sql", "--schema"], ["check"], ["compact"], ["verify"],
+]
+
+
+@pytest.mark.parametrize("variable", ["BTH_HOME", "BTH_CATALOG_DIR"])
+@pytest.mark.parametrize("args", READING, ids=" ".join)
+def test_a_catalog_in_the_way_of_a_file_is_one_error_line(tmp_path, monkeypatch, variable,
+                                                          args) -> None:
+    in_the_way = tmp_path / "a-file"
+    in_the_way.write_text("not a directory\n")
+    monkeypatch.setenv(variable, str(in_the_way))
+
+    result = bth(*args)
+
+    assert result.exit_code == 2, result.stderr
+    assert result.stdout == ""
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"Error: catalog {in_the_way}") and " cannot be " in line
+
+
 def test_empty_catalog_answers_are_empty(bth_home) -> None:
     assert json.loads(bth("ls", "--json").stdout) == []
     assert json.loads(bth("sql", "SELECT count(*) AS n FROM runs", "--json").stdout) == [{"n": 0}]

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from project import Project
+from records import make_run
 
 from bathos import Catalog
 
@@ -87,6 +88,35 @@ def test_a_project_shell_script_is_recorded_as_the_run_s_script(project: Project
     run = project.bth_run("--", "./scripts/data/convert.sh", expect=0)
 
     assert [(d.role, d.path) for d in run.dependencies] == [("script", "scripts/data/convert.sh")]
+    assert run.script == "scripts/data/convert.sh"
+
+
+def test_a_script_is_one_script_however_its_path_is_written(project: Project) -> None:
+    tool = project.write("scripts/data/convert.sh", "#!/bin/sh\necho converted\n")
+    tool.chmod(0o755)
+    project.commit("tool")
+    data = project.root / "scripts" / "data"
+    runs = [project.bth_run("--", "./scripts/data/convert.sh").id,
+            project.bth_run("--", "scripts/data/convert.sh").id,
+            project.bth_run("--", str(tool)).id,
+            project.bth_run("scripts/experiments/hello.py").id]
+    from_data = project.bth("run", "--", "./convert.sh", cwd=data)
+    runs.append(from_data.run_id)
+    old = make_run(project="proj", script="./scripts/data/convert.sh")  # as recorded before
+    Catalog().write(old)
+
+    def found(script: str, cwd: Path = project.root) -> set[str]:
+        done = project.bth("find", "--script", script, "--json", cwd=cwd)
+        assert done.returncode == 0, done.stderr
+        return {r["id"] for r in json.loads(done.stdout)}
+
+    shell = {Catalog().resolve(r) for r in (*runs[:3], runs[4])} | {old.id}
+    assert {Catalog().get(r).script for r in shell - {old.id}} == {"scripts/data/convert.sh"}
+    for script in ("./scripts/data/convert.sh", "scripts/data/convert.sh", str(tool),
+                   "scripts/data/../data/convert.sh", "convert.sh", "./scripts/*/convert.sh"):
+        assert found(script) == shell, script
+    assert found("./convert.sh", cwd=data) == shell
+    assert found("./scripts/experiments/hello.py") == {runs[3]}
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=lambda s: s.name)

@@ -236,10 +236,13 @@ def _run(catalog: Catalog, how: _How, tree: Path) -> Rerun:
     old, script = how.old, how.old.script or ""
     cwd = tree / how.relcwd
     cwd.mkdir(parents=True, exist_ok=True)  # a directory git does not keep (empty, ignored)
-    if script.endswith(".py"):
-        target = str(tree / script)  # recorded relative to the repository's root
+    program = next((d.path for d in old.dependencies if d.role == "script"), None)
+    if script.endswith(".py") or (program and "/" in script and not os.path.isabs(script)):
+        # A script, or a command named by a path inside the repository: the tree's file, not
+        # ours (its dependency is recorded relative to the repository's root).
+        target = str(tree / (program or script))
     elif "/" in script and not os.path.isabs(script):
-        target = str(cwd / script)  # a command named by a path: the tree's, not ours
+        target = str(cwd / script)  # a command named by a path outside the repository
     else:
         target = script
     spec = RunSpec(

@@ -172,6 +172,21 @@ def check_freshness(value: Any, demo: Demo) -> None:
     }
 
 
+def check_sims(value: Any, demo: Demo) -> None:
+    assert ids(value) == [demo.rerun(), demo.simulation(seed="2")]
+
+
+def check_history(frame: Any, demo: Demo) -> None:
+    assert frame.columns == ["step", "spread"]
+    assert frame["step"].to_list() == list(range(30, 301, 30))  # the demo logs every 30 steps
+    assert frame["spread"][-1] == pytest.approx(demo.one(id=demo.rerun())["results"]["spread"],
+                                                abs=1e-6)
+
+
+def check_reproduced(value: Any, demo: Demo) -> None:
+    assert value is True
+
+
 NOTEBOOK_CHECKS: dict[str, Callable[[Any, Demo], None]] = {
     "bathos.Catalog()": check_catalog,
     "cat.runs(since='7d').to_polars()": check_runs,
@@ -182,6 +197,9 @@ NOTEBOOK_CHECKS: dict[str, Callable[[Any, Demo], None]] = {
     "cat.sql('SELECT script, avg(duration_s) FROM runs GROUP BY 1').to_polars()": check_sql,
     "cat.check().to_polars()": check_freshness,
     "cat.producer_of('outputs/summary.json')": check_producer,
+    "cat.runs(script='simulate*', limit=2)": check_sims,
+    "cat.metrics(sims[0]['id']).pivot('key', index='step', values='value')": check_history,
+    "cat.diff(sims[1]['id'], sims[0]['id']).outputs_identical": check_reproduced,
 }
 
 
@@ -205,7 +223,7 @@ def test_script_snippet_records_its_run(demo: Demo) -> None:
         "name": "benchmark_tip3p",
         "tags": ["tip3p", "nvt"],
         "params": {"n_steps": "1000", "out": "outputs/energies.csv"},
-        "results": {"step_time": 0.02, "energy": -41.2},
+        "results": {"energy": -41.2},  # returned: it wins over the last value logged
     }
 
     direct = demo.project.python(script)
@@ -218,7 +236,11 @@ def test_script_snippet_records_its_run(demo: Demo) -> None:
         [tracked.id, newest["id"]]  # one run each: under `bth run` the script adds to its run
     assert expected.items() <= demo.one(id=tracked.id).items()
 
-    queried = demo.project.bth("sql", "--json", "SELECT id, results->>'step_time' AS step_time "
-                               "FROM runs WHERE name = 'benchmark_tip3p' ORDER BY started_at")
-    assert json.loads(queried.stdout) == [{"id": newest["id"], "step_time": "0.02"},
-                                          {"id": tracked.id, "step_time": "0.02"}]
+    queried = demo.project.bth("sql", "--json", "SELECT run_id, count(*) AS points, min(step) AS "
+                               "first, max(step) AS last FROM metrics WHERE key = 'energy' "
+                               "GROUP BY run_id ORDER BY run_id")
+    assert json.loads(queried.stdout) == [
+        {"run_id": run_id, "points": 10, "first": 0, "last": 900}
+        for run_id in sorted([newest["id"], tracked.id])]
+    history = bathos.Catalog().metrics(tracked.id)
+    assert history["value"].to_list() == [-41.2 - 1 / (s + 1) for s in range(0, 1000, 100)]

@@ -181,7 +181,7 @@ def test_a_command_run_by_path_with_single_dash_options(proj: Project) -> None:
 
     assert done.returncode == 0, done.stderr
     new = done.run()
-    assert new.script == "./scripts/count.sh" and new.argv == ("-n", "3")
+    assert old.script == new.script == "scripts/count.sh" and new.argv == ("-n", "3")
     assert kept(proj, new) == {"counted.txt": b"1\n2\n3\n"}
 
 

@@ -236,15 +236,9 @@ def live_segments(catalog: Path, skip: Collection[Path] = (),
     found: list[Path] = []
     needs_dedup = False
     for directory in store.project_dirs(catalog):
-        live, unique = segments.live_segments(directory)
+        readable, unique = segments.readable_segments(directory, skip, problems)
+        found += readable
         needs_dedup |= not unique
-        for seg in live:
-            if seg in skip:
-                continue
-            if segments.looks_complete(seg):
-                found.append(seg)
-            elif problems is not None:
-                problems.append(UnreadableFile(seg, "truncated Parquet segment"))
     return found, needs_dedup
 
 

@@ -289,15 +289,9 @@ def live_files(catalog: Path, skip: Iterable[Path] = (),
         if not directory.is_dir():
             continue
         hot += hot_files(directory)
-        live, unique = segments.live_segments(directory)
-        needs_dedup |= not unique and bool(live)
-        for path in live:
-            if path in skipped:
-                continue
-            if segments.looks_complete(path):
-                cool.append(path)
-            elif problems is not None:
-                problems.append(UnreadableFile(path, "truncated Parquet segment"))
+        readable, unique = segments.readable_segments(directory, skipped, problems)
+        cool += readable
+        needs_dedup |= not unique and bool(readable)
     return Files(hot, cool, needs_dedup)
 
 

@@ -17,7 +17,7 @@ import json
 import logging
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 
 from bathos.catalog import schema
@@ -122,6 +122,21 @@ def live_segments(directory: Path) -> tuple[list[Path], bool]:
         log.warning("ignoring %r in %s: %s", name, manifest_path(directory), why,
                     extra={"hint": UnreadableFile.hint})
     return [directory / n for n in names if (directory / n).exists()], True
+
+
+def readable_segments(directory: Path, skip: Collection[Path] = (),
+                      problems: list[UnreadableFile] | None = None) -> tuple[list[Path], bool]:
+    """`live_segments` less `skip` and less those truncated (added to `problems`)."""
+    live, unique = live_segments(directory)
+    found: list[Path] = []
+    for seg in live:
+        if seg in skip:
+            continue
+        if looks_complete(seg):
+            found.append(seg)
+        elif problems is not None:
+            problems.append(UnreadableFile(seg, "truncated Parquet segment"))
+    return found, unique
 
 
 def looks_complete(path: Path) -> bool:

@@ -78,7 +78,7 @@ def rerun(catalog: Catalog, run: str | Run, *, here: bool = False, tags: Sequenc
     if REDACTED in " ".join(old.argv):
         raise ConfigError(f"run {old.id} cannot be rerun: a secret was redacted from its "
                           "arguments")
-    how = _How(old, root, _relative_cwd(old, root), _interpreter(old), _variables(old),
+    how = _How(old, root, _relative_cwd(old), _interpreter(old), _variables(old),
                (RERUN_TAG, *tags), on_started)
     if here:
         _check_here(old, root)
@@ -112,9 +112,14 @@ def _pinned(old: Run) -> tuple[Path, str]:
         kept = ("its tree had uncommitted changes and no snapshot of them was kept"
                 if old.git.dirty else "its repository had no commit")
         raise ConfigError(f"{what}: {kept}")
-    root = Path(old.git.repo_root)
+    from bathos.checker import locate_root
+    from bathos.projects import read_registry
     from bathos.provenance import git
 
+    try:  # where it is today: the project registry finds a repository that moved
+        root = Path(locate_root(old.git.repo_root, old.project, True, read_registry()) or "")
+    except ConfigError as exc:
+        raise ConfigError(f"{what}: {exc}", hint=exc.hint) from None
     if not (root / ".git").exists():
         raise ConfigError(f"{what}: its repository {root} is gone (clone it there again)")
     if not git.has_commit(root, pinned):
@@ -123,11 +128,13 @@ def _pinned(old: Run) -> tuple[Path, str]:
     return root, pinned
 
 
-def _relative_cwd(old: Run, root: Path) -> str:
-    relcwd = relative_posix(old.cwd or "", root) if old.cwd else None
+def _relative_cwd(old: Run) -> str:
+    """Where the run was started, relative to the root of its repository as it was then."""
+    recorded = old.git.repo_root if old.git else ""
+    relcwd = relative_posix(old.cwd or "", recorded) if old.cwd else None
     if relcwd is None:
         raise ConfigError(f"run {old.id} cannot be rerun: it was started outside its repository "
-                          f"{root} (in {old.cwd})")
+                          f"{recorded} (in {old.cwd})")
     return relcwd
 
 
@@ -284,7 +291,8 @@ def _kept(active: ActiveRun, how: _How, tree: Path) -> Run:
     own = relative_posix(active.output_dir, tree)
     outputs = tuple(_keep(o, own, how.root, tree) for o in new.outputs)
     git = attrs.evolve(old.git, repo_root=str(how.root)) if old.git else None
-    recorded = attrs.evolve(new, git=git, cwd=old.cwd, script=old.script, outputs=outputs,
+    recorded = attrs.evolve(new, git=git, cwd=str(how.root / how.relcwd), script=old.script,
+                            outputs=outputs,
                             updated_at=utcnow())
     if active.unrecorded is None:
         store.write_run(active.catalog, recorded)

@@ -97,6 +97,25 @@ def test_a_dirty_run_reruns_from_its_snapshot_byte_identical(
     assert list((proj.root.parent / "tmp").iterdir()) == []  # the checkout is gone
 
 
+def test_a_run_whose_repository_moved_reruns_from_its_new_place(proj: Project,
+                                                                tmp_path: Path) -> None:
+    old = proj.bth_run(TRAIN, "-n", "3")
+    moved = Project(tmp_path / "elsewhere" / "proj")
+    moved.root.parent.mkdir()
+    proj.root.rename(moved.root)
+    assert rerun(moved, old.id).returncode == 2  # not registered there yet: one line, exit 2
+    assert moved.bth("init").returncode == 0  # the registry learns where it went
+
+    done = rerun(moved, old.id)
+
+    assert done.returncode == 0, done.stderr
+    new = done.run()
+    assert new.git is not None and new.git.repo_root == str(moved.root)
+    assert new.cwd == str(moved.root)
+    assert kept(moved, new)["result.txt"] == b"0\n2\n4\n"
+    assert outputs_section(old, new).identical
+
+
 def test_a_run_whose_commit_was_rebased_away_and_collected_still_reruns(
         proj: Project) -> None:
     proj.write(MODEL, "def scale(i):\n    return i + 100\n")

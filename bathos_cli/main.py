@@ -54,6 +54,8 @@ COMMANDS = {
     "diff": "bathos_cli.compare",
     "compact": "bathos_cli.queries",
     "verify": "bathos_cli.queries",
+    "lint": "bathos_cli.authoring",
+    "new-experiment": "bathos_cli.authoring",
     "demo": "bathos_cli.demo",
 }
 

@@ -1,0 +1,315 @@
+"""`bth lint`: a project's scripts against its conventions, and its recent runs against their
+sidecars.
+
+Rules (`Finding.rule`), each an error or a warning. Errors are in the files as they are now: fix
+the file and the error goes. Warnings are about what recent runs did, or leftovers that harm
+nothing.
+
+    naming           error    a script's name breaks its folder's rule (verb_noun.py, YYMMDD_desc.py …)
+    sidecar-missing  error    a script in a folder that needs a sidecar has none (fixable)
+    sidecar-invalid  error    a sidecar that does not validate (file, line, key)
+    sidecar-orphan   warning  a sidecar with no script beside it
+    sidecar-todo     warning  a sidecar still holding TODO text (as a scaffolded one does)
+    stale-ran        warning  a script its sidecar marks stale or superseded ran under that sidecar
+                              in the last RECENT_DAYS days
+    tmp-output       warning  a run of the project in the last RECENT_DAYS days wrote an output
+                              under /tmp (gone at the next reboot, and on no other host)
+
+Files whose name starts with `_` or `.` are helpers (`_bth_env.sh`, `_common.py`), not scripts:
+no rule applies to them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import re
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import attrs
+
+from bathos import config
+from bathos.errors import ConfigError
+from bathos.projects import SCRIPT_DIRS
+
+if TYPE_CHECKING:
+    from bathos.sidecar import SidecarSpec
+
+Severity = Literal["error", "warning"]
+RECENT_DAYS = 7
+# The folders whose scripts need a sidecar, and the sidecar kind each gets when scaffolded.
+SIDECAR_DIRS: dict[str, str] = {
+    "experiments": "experiment", "benchmarks": "benchmark", "validation": "validation",
+}
+SIDECAR_SUFFIX = ".bth.toml"
+TMP_DIRS = tuple(dict.fromkeys(("/tmp/", "/var/tmp/", str(Path(tempfile.gettempdir())) + "/")))
+
+
+@attrs.frozen
+class NamingRule:
+    """How a folder under `scripts/` names its scripts: `pattern` over the file name, `suffix`
+    the files it applies to, `rule` and `example` as a message shows them."""
+
+    pattern: re.Pattern[str]
+    suffix: str
+    rule: str
+    example: str
+    dated: bool = False
+
+    def matches(self, name: str) -> bool:
+        if not self.pattern.fullmatch(name):
+            return False
+        return not self.dated or _is_date(name[:6])
+
+
+def _is_date(text: str) -> bool:
+    try:
+        dt.datetime.strptime(text, "%y%m%d")
+    except ValueError:
+        return False
+    return True
+
+
+_WORDS = r"[a-z][a-z0-9]*(?:_[a-z0-9]+)+"
+VERB_NOUN = NamingRule(re.compile(_WORDS + r"\.py"), ".py",
+                       "verb_noun.py: snake_case, at least two words", "train_model.py")
+DATED = NamingRule(re.compile(r"\d{6}_[a-z0-9]+(?:_[a-z0-9]+)*\.py"), ".py",
+                   "YYMMDD_desc.py: the date it was started, then a snake_case description",
+                   "240131_nan_in_loss.py", dated=True)
+SLURM = NamingRule(re.compile(_WORDS + r"\.slurm"), "",
+                   "verb_noun.slurm: snake_case, at least two words", "train_model.slurm")
+NAMING: dict[str, NamingRule] = {
+    "experiments": VERB_NOUN, "benchmarks": VERB_NOUN, "validation": VERB_NOUN,
+    "analysis": VERB_NOUN, "data": VERB_NOUN, "slurm": SLURM,
+    "debug": DATED, "explore": DATED, "scratch": DATED,
+}
+
+
+@attrs.frozen
+class Finding:
+    """One thing `lint_project` found: `path` relative to the project root, `line` in it (or
+    None), the `rule` broken, its `severity`, and whether `lint_project(fix=True)` can fix it."""
+
+    path: str
+    line: int | None
+    rule: str
+    severity: Severity
+    message: str
+    fixable: bool = False
+
+
+@attrs.frozen
+class LintReport:
+    """What `lint_project` found (errors first, then by path) and the files its fixes wrote."""
+
+    root: Path
+    findings: tuple[Finding, ...]
+    fixed: tuple[str, ...] = ()
+
+    @property
+    def errors(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.severity == "error")
+
+    @property
+    def warnings(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.severity == "warning")
+
+
+def naming_problem(folder: str, name: str) -> str | None:
+    """Why the file `name` breaks the naming rule of `scripts/<folder>/`, or None when it keeps
+    it (or is not a script there: another suffix, a `_helper`)."""
+    rule = NAMING.get(folder)
+    if rule is None or name.startswith(("_", ".")) or not name.endswith(rule.suffix):
+        return None
+    if name.endswith(SIDECAR_SUFFIX) or rule.matches(name):
+        return None
+    return f"{name} breaks the naming rule of scripts/{folder}/ ({rule.rule}, e.g. {rule.example})"
+
+
+def project_root(root: Path | None = None) -> config.ProjectConfig:
+    """The project at `root` (its `.bth.toml`), else the one the working directory lies in."""
+    if root is not None:
+        path = root / config.PROJECT_FILE
+        if not path.is_file():
+            raise ConfigError(f"{root} is not a bathos project: it has no {config.PROJECT_FILE}",
+                              hint="bth init makes one")
+        return config.load_project(path)
+    project = config.find_project()
+    if project is None:
+        raise ConfigError(f"{Path.cwd()} is not inside a bathos project (no {config.PROJECT_FILE}"
+                          " here or above)", hint="bth init makes one, or give --project-root")
+    return project
+
+
+def sidecar_dirs(project: config.ProjectConfig) -> tuple[str, ...]:
+    """The folders under `scripts/` whose scripts need a sidecar."""
+    return tuple(SIDECAR_DIRS)
+
+
+def lint_project(root: Path | None = None, *, fix: bool = False,
+                 now: dt.datetime | None = None) -> LintReport:
+    """Check the scripts of the project at `root` (default: the working directory's) and its runs
+    of the last RECENT_DAYS days; with `fix`, first fix what can be fixed mechanically (scaffold
+    each missing sidecar), then report what is left.
+
+    >>> report = lint_project(Path("~/proj").expanduser())
+    >>> [f.message for f in report.errors]
+    """
+    project = project_root(root)
+    fixed: list[str] = []
+    if fix:
+        fixed = [_scaffold_sidecar(project, f) for f in _file_findings(project)
+                 if f.fixable]
+    findings = [*_file_findings(project), *_run_findings(project, now)]
+    findings.sort(key=lambda f: (f.severity != "error", f.path, f.line or 0, f.rule))
+    return LintReport(root=project.root, findings=tuple(findings), fixed=tuple(fixed))
+
+
+def _files(project: config.ProjectConfig) -> Iterator[tuple[str, Path]]:
+    """(folder, file) for each file under `scripts/<folder>/`, in hidden and cache directories
+    not."""
+    for folder in SCRIPT_DIRS:
+        base = project.root / "scripts" / folder
+        for path in sorted(base.rglob("*")):
+            parts = path.relative_to(base).parts
+            if path.is_file() and not any(p.startswith(".") or p == "__pycache__"
+                                          for p in parts[:-1]):
+                yield folder, path
+
+
+def _file_findings(project: config.ProjectConfig) -> list[Finding]:
+    needs_sidecar = sidecar_dirs(project)
+    findings: list[Finding] = []
+    for folder, path in _files(project):
+        relpath = path.relative_to(project.root).as_posix()
+        problem = naming_problem(folder, path.name)
+        if problem:
+            findings.append(Finding(relpath, None, "naming", "error", problem))
+        if path.name.endswith(SIDECAR_SUFFIX):
+            findings += _sidecar_findings(path, relpath)
+        elif (folder in needs_sidecar and path.suffix == ".py"
+              and not path.name.startswith(("_", "."))):
+            sidecar = path.with_name(path.stem + SIDECAR_SUFFIX)
+            if not sidecar.exists():
+                findings.append(Finding(
+                    relpath, None, "sidecar-missing", "error",
+                    f"{path.name} has no sidecar {sidecar.name} (scripts/{folder}/ needs one: "
+                    "what the run is for, and what each result would mean)", fixable=True))
+    return findings
+
+
+def _sidecar_findings(path: Path, relpath: str) -> list[Finding]:
+    from bathos.errors import SidecarInvalid
+    from bathos.sidecar import load_sidecar
+
+    stem = path.name[: -len(SIDECAR_SUFFIX)]
+    if not stem.startswith(("_", ".")) and not [
+            p for p in path.parent.glob(glob_escape(stem) + ".*") if p != path]:
+        return [Finding(relpath, None, "sidecar-orphan", "warning",
+                        f"{path.name} is the sidecar of {stem}.*, which is not there (rename it "
+                        "with its script, or remove it)")]
+    try:
+        load_sidecar(path)
+    except SidecarInvalid as exc:
+        return [Finding(relpath, exc.line, "sidecar-invalid", "error", _without_place(exc))]
+    text = path.read_text(encoding="utf-8")
+    return [Finding(relpath, number, "sidecar-todo", "warning",
+                    "still TODO: say what the run is for and what each outcome decides")
+            for number, line in enumerate(text.splitlines(), 1) if "TODO" in line][:1]
+
+
+def glob_escape(text: str) -> str:
+    return re.sub(r"([*?\[])", r"[\1]", text)
+
+
+def _without_place(exc: Exception) -> str:
+    """A SidecarInvalid message without its leading `<path>:<line>: `, which a finding has apart."""
+    return re.sub(r"^.*?:\d+: |^[^:]*\.bth\.toml: ", "", str(exc), count=1)
+
+
+def _run_findings(project: config.ProjectConfig, now: dt.datetime | None) -> list[Finding]:
+    """stale-ran and tmp-output, from the project's runs of the last RECENT_DAYS days."""
+    from bathos.catalog.catalog import Catalog
+    from bathos.query import naive_utc
+
+    catalog_path = config.catalog_dir(project)
+    if not (catalog_path / "runs" / project.slug).is_dir():
+        return []
+    since = (now or dt.datetime.now(dt.UTC)) - dt.timedelta(days=RECENT_DAYS)
+    rows = Catalog(catalog_path).sql(
+        "SELECT r.id, r.script, r.started_at, r.sidecar->>'sha256' AS sidecar_sha256, "
+        "o.path AS tmp_output FROM runs r LEFT JOIN outputs o ON o.run_id = r.id AND ("
+        + " OR ".join(["starts_with(o.path, ?)"] * len(TMP_DIRS))
+        + ") WHERE r.project = ? AND r.started_at >= ? ORDER BY r.started_at",
+        [*TMP_DIRS, project.slug, naive_utc(since)]).to_dicts()
+    return [*_stale_findings(project, rows), *_tmp_findings(project, rows)]
+
+
+def _stale_findings(project: config.ProjectConfig, rows: list[dict[str, Any]]) -> list[Finding]:
+    """A run under a sidecar that says stale (its recorded hash is the sidecar's hash now) ran
+    while the sidecar said so: runs from before it was marked are not counted."""
+    from bathos.hashing import hash_file
+    from bathos.query import script_forms
+
+    findings = []
+    for script, spec in _valid_sidecars(project):
+        if not (spec.stale or spec.superseded_by):
+            continue
+        sha256 = hash_file(script.with_name(script.stem + SIDECAR_SUFFIX)).sha256
+        forms = set(script_forms(str(script)))
+        ran = [r for r in rows if r["script"] in forms and r["sidecar_sha256"] == sha256]
+        if ran:
+            ids = sorted({r["id"] for r in ran})
+            marked = (f"superseded by {spec.superseded_by}" if spec.superseded_by
+                      else "stale")
+            findings.append(Finding(
+                script.relative_to(project.root).as_posix(), None, "stale-ran", "warning",
+                f"marked {marked} in its sidecar, yet ran {len(ids)} time(s) under it in the "
+                f"last {RECENT_DAYS} days (last: run {ids[-1][:8]})"))
+    return findings
+
+
+def _valid_sidecars(project: config.ProjectConfig) -> Iterator[tuple[Path, SidecarSpec]]:
+    """(script, its sidecar) for each script with a sidecar that validates."""
+    from bathos.errors import SidecarInvalid
+    from bathos.sidecar import load_sidecar
+
+    for _folder, path in _files(project):
+        if not path.name.endswith(SIDECAR_SUFFIX) or path.name.startswith(("_", ".")):
+            continue
+        stem = path.name[: -len(SIDECAR_SUFFIX)]
+        scripts = [p for p in path.parent.glob(glob_escape(stem) + ".*") if p != path]
+        with contextlib.suppress(SidecarInvalid):
+            spec = load_sidecar(path)
+            for script in scripts:
+                yield script, spec
+
+
+def _tmp_findings(project: config.ProjectConfig, rows: list[dict[str, Any]]) -> list[Finding]:
+    by_run: dict[str, list[str]] = {}
+    scripts: dict[str, str] = {}
+    for row in rows:
+        if row["tmp_output"]:
+            by_run.setdefault(row["id"], []).append(row["tmp_output"])
+            scripts[row["id"]] = row["script"] or f"run {row['id'][:8]}"
+    return [Finding(scripts[run_id], None, "tmp-output", "warning",
+                    f"run {run_id[:8]} wrote {', '.join(paths[:3])}{' …' * (len(paths) > 3)} "
+                    "under a temporary directory: gone at the next reboot, and on no other "
+                    "host (write to bth.output_dir() or outputs/)")
+            for run_id, paths in by_run.items()]
+
+
+def _scaffold_sidecar(project: config.ProjectConfig, finding: Finding) -> str:
+    """Write the skeleton sidecar of the script `finding` names; its path from the root."""
+    from bathos.scaffold import sidecar_skeleton
+    from bathos.fsutil import atomic_write_bytes
+
+    script = project.root / finding.path
+    folder = Path(finding.path).parts[1]
+    sidecar = script.with_name(script.stem + SIDECAR_SUFFIX)
+    atomic_write_bytes(sidecar, sidecar_skeleton(SIDECAR_DIRS.get(folder, "experiment")).encode(),
+                       durable=False)
+    return sidecar.relative_to(project.root).as_posix()

@@ -5,7 +5,7 @@ Rules (`Finding.rule`), each an error or a warning. Errors are in the files as t
 the file and the error goes. Warnings are about what recent runs did, or leftovers that harm
 nothing.
 
-    naming           error    a script's name breaks its folder's rule (verb_noun.py, YYMMDD_desc.py …)
+    naming           error    a script's name breaks its folder's rule (verb_noun.py …)
     sidecar-missing  error    a script in a folder that needs a sidecar has none (fixable)
     sidecar-invalid  error    a sidecar that does not validate (file, line, key)
     sidecar-orphan   warning  a sidecar with no script beside it
@@ -34,6 +34,7 @@ import attrs
 from bathos import config
 from bathos.errors import ConfigError
 from bathos.projects import SCRIPT_DIRS
+from bathos.sidecar import SUFFIX, sidecar_path
 
 if TYPE_CHECKING:
     from bathos.sidecar import SidecarSpec
@@ -44,7 +45,6 @@ RECENT_DAYS = 7
 SIDECAR_DIRS: dict[str, str] = {
     "experiments": "experiment", "benchmarks": "benchmark", "validation": "validation",
 }
-SIDECAR_SUFFIX = ".bth.toml"
 TMP_DIRS = tuple(dict.fromkeys(("/tmp/", "/var/tmp/", str(Path(tempfile.gettempdir())) + "/")))
 
 
@@ -124,7 +124,7 @@ def naming_problem(folder: str, name: str) -> str | None:
     rule = NAMING.get(folder)
     if rule is None or name.startswith(("_", ".")) or not name.endswith(rule.suffix):
         return None
-    if name.endswith(SIDECAR_SUFFIX) or rule.matches(name):
+    if name.endswith(SUFFIX) or rule.matches(name):
         return None
     return f"{name} breaks the naming rule of scripts/{folder}/ ({rule.rule}, e.g. {rule.example})"
 
@@ -188,11 +188,11 @@ def _file_findings(project: config.ProjectConfig) -> list[Finding]:
         problem = naming_problem(folder, path.name)
         if problem:
             findings.append(Finding(relpath, None, "naming", "error", problem))
-        if path.name.endswith(SIDECAR_SUFFIX):
+        if path.name.endswith(SUFFIX):
             findings += _sidecar_findings(path, relpath)
         elif (folder in needs_sidecar and path.suffix == ".py"
               and not path.name.startswith(("_", "."))):
-            sidecar = path.with_name(path.stem + SIDECAR_SUFFIX)
+            sidecar = sidecar_path(path)
             if not sidecar.exists():
                 findings.append(Finding(
                     relpath, None, "sidecar-missing", "error",
@@ -205,7 +205,7 @@ def _sidecar_findings(path: Path, relpath: str) -> list[Finding]:
     from bathos.errors import SidecarInvalid
     from bathos.sidecar import load_sidecar
 
-    stem = path.name[: -len(SIDECAR_SUFFIX)]
+    stem = path.name[: -len(SUFFIX)]
     if not stem.startswith(("_", ".")) and not [
             p for p in path.parent.glob(glob_escape(stem) + ".*") if p != path]:
         return [Finding(relpath, None, "sidecar-orphan", "warning",
@@ -214,7 +214,8 @@ def _sidecar_findings(path: Path, relpath: str) -> list[Finding]:
     try:
         load_sidecar(path)
     except SidecarInvalid as exc:
-        return [Finding(relpath, exc.line, "sidecar-invalid", "error", _without_place(exc))]
+        return [Finding(relpath, exc.line, "sidecar-invalid", "error",
+                        f"{exc.key}: {exc.what}" if exc.key else exc.what)]
     text = path.read_text(encoding="utf-8")
     return [Finding(relpath, number, "sidecar-todo", "warning",
                     "still TODO: say what the run is for and what each outcome decides")
@@ -223,11 +224,6 @@ def _sidecar_findings(path: Path, relpath: str) -> list[Finding]:
 
 def glob_escape(text: str) -> str:
     return re.sub(r"([*?\[])", r"[\1]", text)
-
-
-def _without_place(exc: Exception) -> str:
-    """A SidecarInvalid message without its leading `<path>:<line>: `, which a finding has apart."""
-    return re.sub(r"^.*?:\d+: |^[^:]*\.bth\.toml: ", "", str(exc), count=1)
 
 
 def _run_findings(project: config.ProjectConfig, now: dt.datetime | None) -> list[Finding]:
@@ -258,7 +254,7 @@ def _stale_findings(project: config.ProjectConfig, rows: list[dict[str, Any]]) -
     for script, spec in _valid_sidecars(project):
         if not (spec.stale or spec.superseded_by):
             continue
-        sha256 = hash_file(script.with_name(script.stem + SIDECAR_SUFFIX)).sha256
+        sha256 = hash_file(sidecar_path(script)).sha256
         forms = set(script_forms(str(script)))
         ran = [r for r in rows if r["script"] in forms and r["sidecar_sha256"] == sha256]
         if ran:
@@ -278,9 +274,9 @@ def _valid_sidecars(project: config.ProjectConfig) -> Iterator[tuple[Path, Sidec
     from bathos.sidecar import load_sidecar
 
     for _folder, path in _files(project):
-        if not path.name.endswith(SIDECAR_SUFFIX) or path.name.startswith(("_", ".")):
+        if not path.name.endswith(SUFFIX) or path.name.startswith(("_", ".")):
             continue
-        stem = path.name[: -len(SIDECAR_SUFFIX)]
+        stem = path.name[: -len(SUFFIX)]
         scripts = [p for p in path.parent.glob(glob_escape(stem) + ".*") if p != path]
         with contextlib.suppress(SidecarInvalid):
             spec = load_sidecar(path)
@@ -304,12 +300,12 @@ def _tmp_findings(project: config.ProjectConfig, rows: list[dict[str, Any]]) -> 
 
 def _scaffold_sidecar(project: config.ProjectConfig, finding: Finding) -> str:
     """Write the skeleton sidecar of the script `finding` names; its path from the root."""
-    from bathos.scaffold import sidecar_skeleton
     from bathos.fsutil import atomic_write_bytes
+    from bathos.scaffold import sidecar_skeleton
 
     script = project.root / finding.path
     folder = Path(finding.path).parts[1]
-    sidecar = script.with_name(script.stem + SIDECAR_SUFFIX)
+    sidecar = sidecar_path(script)
     atomic_write_bytes(sidecar, sidecar_skeleton(SIDECAR_DIRS.get(folder, "experiment")).encode(),
                        durable=False)
     return sidecar.relative_to(project.root).as_posix()

@@ -98,7 +98,8 @@ def new_experiment(name: str, kind: str = "experiment", *, root: Path | None = N
     sidecar already there (neither is overwritten). `typer` None: Typer when the project's
     interpreter has it.
     """
-    from bathos.lint import NAMING, SIDECAR_SUFFIX, naming_problem, project_root
+    from bathos.lint import NAMING, naming_problem, project_root
+    from bathos.sidecar import sidecar_path
 
     if kind not in KIND_DIRS:
         raise ConfigError(f"unknown kind {kind!r} (choose from {', '.join(KIND_DIRS)})")
@@ -110,7 +111,8 @@ def new_experiment(name: str, kind: str = "experiment", *, root: Path | None = N
         raise ConfigError(problem)
     project = project_root(root)
     directory = project.root / "scripts" / folder
-    script, sidecar = directory / f"{stem}.py", directory / f"{stem}{SIDECAR_SUFFIX}"
+    script = directory / f"{stem}.py"
+    sidecar = sidecar_path(script)
     for path in (script, sidecar):
         if path.exists():
             raise ConfigError(f"{path.relative_to(project.root)} already exists (choose another "
@@ -120,6 +122,6 @@ def new_experiment(name: str, kind: str = "experiment", *, root: Path | None = N
     directory.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(sidecar, _template(f"{kind}.bth.toml").substitute(name=stem).encode(),
                        durable=False)
-    atomic_write_bytes(script, _template(f"{kind}.py").substitute(
+    atomic_write_bytes(script, _template(f"{kind}.py.tmpl").substitute(
         name=stem, imports=imports, main=main).encode(), durable=False)
     return NewExperiment(script=script, sidecar=sidecar, uses_typer=uses_typer)

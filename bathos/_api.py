@@ -25,6 +25,7 @@ from bathos.errors import (
 )
 from bathos.freshness import OutputCheck, Reason, Verdict
 from bathos.lineage import Lineage, LineageEdge, LineageNode
+from bathos.lint import Finding, LintReport, lint_project
 from bathos.models import (
     Capture,
     Dependency,
@@ -39,6 +40,7 @@ from bathos.models import (
 )
 from bathos.query import RunQuery
 from bathos.rerun import Rerun
+from bathos.scaffold import NewExperiment, new_experiment
 from bathos.scripting import current_run_id, experiment, log, output_dir
 
 __all__ = [
@@ -56,14 +58,17 @@ __all__ = [
     "Environment",
     "FileChange",
     "FileOrigin",
+    "Finding",
     "Git",
     "Host",
     "InvalidTimeSpec",
     "Lineage",
     "LineageEdge",
     "LineageNode",
+    "LintReport",
     "Logs",
     "LogsUnavailable",
+    "NewExperiment",
     "Output",
     "OutputCheck",
     "PackageChange",
@@ -85,6 +90,8 @@ __all__ = [
     "VerifyReport",
     "current_run_id",
     "experiment",
+    "lint_project",
     "log",
+    "new_experiment",
     "output_dir",
 ]

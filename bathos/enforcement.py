@@ -58,7 +58,9 @@ def admit(script: Path | None, project: config.ProjectConfig | None, *, no_sidec
                           f"{' nor '.join(map(repr, config.AGENT_MODES))}")
     if script is None:
         return Admission(None, False, None, _declared(agent_mode, None, project), no_sidecar)
-    path = script.with_name(f"{script.stem}.bth.toml")
+    from bathos.sidecar import sidecar_path
+
+    path = sidecar_path(script)
     exists = path.is_file()
     spec = None if no_sidecar else _checked(script, _shown(path), exists, project)
     return Admission(path, exists, spec, _declared(agent_mode, spec, project), no_sidecar)

@@ -3,6 +3,7 @@
     $BTH_HOME (default ~/.bth)
       catalog/          (BTH_CATALOG_DIR moves the catalog alone)
       projects.toml     the registry of projects made by `bth init`
+      config.toml       the user's own defaults, below every project's (`UserConfig`)
 
 Nothing is written outside these paths.
 """
@@ -19,6 +20,10 @@ import attrs
 from bathos.errors import ConfigError
 
 PROJECT_FILE = ".bth.toml"
+USER_FILE = "config.toml"
+AGENT_MODES = ("collaborative", "autonomous")
+# The directories (relative to the project root) whose scripts need a sidecar to run.
+SIDECAR_REQUIRED = ("scripts/experiments", "scripts/benchmarks", "scripts/validation")
 SCRATCH_LOCK = ".alive"  # held by a run's processes while any of them lives
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
@@ -103,6 +108,8 @@ class ProjectConfig:
     secret_files: tuple[str, ...] = ()  # [secrets] files: globs kept out of git snapshots
     capture_exclude: tuple[str, ...] = ()  # [capture] exclude: globs no run records as its files
     pythonpath: tuple[str, ...] = ()  # [run] pythonpath: directories put on a script's sys.path
+    agent_mode: str | None = None  # [run] agent_mode: collaborative or autonomous
+    sidecar_required: tuple[str, ...] = SIDECAR_REQUIRED  # [sidecar] required: directories
 
     @property
     def path(self) -> Path:
@@ -113,6 +120,13 @@ class ProjectConfig:
         """Where a script under `bth run` imports the project's own code from, after its own
         directory: `[run] pythonpath` (relative to the root), else the project root."""
         return tuple(self.root / p for p in self.pythonpath) or (self.root,)
+
+
+    def requiring_sidecar(self, script: Path) -> str | None:
+        """The directory of `[sidecar] required` that `script` lies in (or below), or None."""
+        inside = script.resolve().parent
+        return next((d for d in self.sidecar_required if inside.is_relative_to(self.root / d)),
+                    None)
 
 
 def find_project_file(start: Path | None = None) -> Path | None:
@@ -133,10 +147,33 @@ def find_project(start: Path | None = None) -> ProjectConfig | None:
 
 def load_project(path: Path) -> ProjectConfig:
     """Read a `.bth.toml`; a malformed file raises ConfigError naming the line or key."""
+    return _project_from_dict(path, _read_toml(path))
+
+
+@attrs.frozen
+class UserConfig:
+    """`$BTH_HOME/config.toml`: the user's own defaults, which a project's `.bth.toml` and a
+    script's sidecar override. `agent_mode` (`[run] agent_mode`) says whether an AI agent drives
+    this account's runs (collaborative or autonomous); None: no agent declared."""
+
+    agent_mode: str | None = None
+
+
+def load_user_config() -> UserConfig:
+    """The user's `$BTH_HOME/config.toml` (defaults when it does not exist); a malformed file
+    raises ConfigError naming the line or key."""
+    path = bth_home() / USER_FILE
+    if not path.is_file():
+        return UserConfig()
+    run = _table(path, _read_toml(path), "run")
+    return UserConfig(agent_mode=_agent_mode(path, run))
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
     import tomllib  # only inside a project: listings elsewhere do not pay for it
 
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc} (fix that line)") from exc
     except UnicodeDecodeError as exc:
@@ -144,7 +181,28 @@ def load_project(path: Path) -> ProjectConfig:
                           f"offset {exc.start}; save it as UTF-8)") from None
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
-    return _project_from_dict(path, data)
+
+
+def _agent_mode(path: Path, run: dict[str, Any]) -> str | None:
+    mode = _string(path, run, "run", "agent_mode")
+    if mode is not None and mode not in AGENT_MODES:
+        raise ConfigError(f"{path}: run.agent_mode must be \"collaborative\" or "
+                          f"\"autonomous\", not {mode!r}")
+    return mode
+
+
+def _required_dirs(path: Path, data: dict[str, Any]) -> tuple[str, ...]:
+    """`[sidecar] required`: directories relative to the project root (default SIDECAR_REQUIRED;
+    an empty list requires no sidecar anywhere)."""
+    table = _table(path, data, "sidecar")
+    if "required" not in table:
+        return SIDECAR_REQUIRED
+    dirs = _strings(path, table, "sidecar", "required")
+    for directory in dirs:
+        if not directory.strip() or Path(directory).is_absolute() or ".." in Path(directory).parts:
+            raise ConfigError(f"{path}: sidecar.required: {directory!r} must be a directory "
+                              "relative to the project root (e.g. \"scripts/experiments\")")
+    return tuple(d.rstrip("/") for d in dirs)
 
 
 def _table(path: Path, data: dict[str, Any], key: str) -> dict[str, Any]:
@@ -221,4 +279,6 @@ def _project_from_dict(path: Path, data: dict[str, Any]) -> ProjectConfig:
         secret_files=_strings(path, secrets, "secrets", "files"),
         pythonpath=_strings(path, run, "run", "pythonpath"),
         capture_exclude=_strings(path, _table(path, data, "capture"), "capture", "exclude"),
+        agent_mode=_agent_mode(path, run),
+        sidecar_required=_required_dirs(path, data),
     )

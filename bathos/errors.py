@@ -3,7 +3,8 @@
     BathosError
     ├── ConfigError            bad .bth.toml, bad paths, bad input given to the library
     │   ├── InvalidTimeSpec    a time that is neither a duration nor a date
-    │   └── SidecarInvalid     a `<stem>.bth.toml` that is not a valid sidecar (file:line: key)
+    │   ├── SidecarInvalid     a `<stem>.bth.toml` that is not a valid sidecar (file:line: key)
+    │   └── SidecarRefused     a run its sidecar does not let start (`code` says why)
     ├── CatalogError           the catalog cannot be read or written
     │   ├── RunNotFound
     │   ├── AmbiguousRunId
@@ -54,6 +55,26 @@ class SidecarInvalid(ConfigError):
         self.key = key
         self.what = what
         super().__init__(f"{path}:{line}: {key + ': ' if key else ''}{what}")
+
+
+class SidecarRefused(ConfigError):
+    """A run that may not start because of its sidecar. `code` is stable, for programs to act on:
+
+        sidecar_missing   the script's directory requires a sidecar, and it has none
+        sidecar_invalid   the sidecar does not validate (`line` and `key` say where)
+        script_stale      the sidecar retires the script (stale, or superseded by another)
+        sidecar_changed   in autonomous mode, the sidecar differs from the one its runs were
+                          judged by: the goalposts moved
+
+    `path` is the sidecar's path; `line` and `key` are None where they do not apply."""
+
+    def __init__(self, code: str, message: str, *, path: Path, line: int | None = None,
+                 key: str | None = None, hint: str | None = None) -> None:
+        self.code = code
+        self.path = path
+        self.line = line
+        self.key = key
+        super().__init__(message, hint=hint)
 
 
 class CatalogError(BathosError):

@@ -29,7 +29,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import attrs
 
-from bathos import config, ids
+from bathos import config, enforcement, ids
 from bathos.catalog import blobs, store
 from bathos.errors import ConfigError, ProvenanceError
 from bathos.fsutil import append_whole, relative_posix
@@ -204,16 +204,17 @@ def _find_project(spec: RunSpec, script: Path | None) -> config.ProjectConfig | 
     return None
 
 
-def _sidecar(script: Path | None, base: Path, no_sidecar: bool) -> tuple[Sidecar | None,
-                                                                       Dependency | None]:
+def _sidecar(admission: enforcement.Admission,
+             base: Path) -> tuple[Sidecar | None, Dependency | None]:
+    """The run's sidecar record and dependency: the file's path and hash whenever there is one,
+    and whether the run was judged by it or bypassed it."""
     from bathos.provenance.deps import file_dependency
 
-    path = script.with_name(f"{script.stem}.bth.toml") if script else None
-    if path is None or not path.is_file():
-        return (Sidecar(path=None, sha256=None, mode="bypassed") if no_sidecar else None), None
-    dep = file_dependency(path, "sidecar", base)
-    return Sidecar(path=dep.path, sha256=dep.sha256,
-                   mode="bypassed" if no_sidecar else "recorded"), dep
+    mode = "bypassed" if admission.bypassed else "recorded"
+    if admission.path is None or not admission.exists:
+        return (Sidecar(path=None, sha256=None, mode=mode) if admission.bypassed else None), None
+    dep = file_dependency(admission.path, "sidecar", base)
+    return Sidecar(path=dep.path, sha256=dep.sha256, mode=mode), dep
 
 
 @attrs.define
@@ -592,6 +593,8 @@ def start_run(spec: RunSpec, *, environ: Mapping[str, str] | None = None) -> Act
     since_ns = time.time_ns()
     script = _script(spec)
     project = _find_project(spec, script)
+    admission = enforcement.admit(script, project, no_sidecar=spec.no_sidecar,
+                                  agent_mode=spec.agent_mode)
     command, python = _command(spec, script, project)
     slug = config.check_slug(spec.project or environ.get("BTH_PROJECT_SLUG") or (
         project.slug if project else None) or config.slug_from_name(spec.cwd.resolve().name))
@@ -605,7 +608,10 @@ def start_run(spec: RunSpec, *, environ: Mapping[str, str] | None = None) -> Act
     base = base.resolve()
     cache = config.bth_home() / "cache"
     dependencies = _code_dependencies(script, command[0], base, cache)
-    sidecar, sidecar_dep = _sidecar(script, base, spec.no_sidecar)
+    sidecar, sidecar_dep = _sidecar(admission, base)
+    recorded_script = _recorded_script(spec, script, command[0], base)
+    enforcement.check_unchanged(admission, catalog, slug, recorded_script,
+                                sidecar.sha256 if sidecar else None)
     run_id = ids.new_run_id()
     argv = redactor.argv(spec.args)
     run_params = redactor.params(params.parse_params(argv) if spec.params is None
@@ -616,7 +622,7 @@ def start_run(spec: RunSpec, *, environ: Mapping[str, str] | None = None) -> Act
     output_root = project.root if project else spec.cwd
     run = Run(
         id=run_id, project=slug, started_at=started_at, updated_at=started_at, status="running",
-        name=spec.name, script=_recorded_script(spec, script, command[0], base),
+        name=spec.name, script=recorded_script,
         argv=argv, params=run_params,
         cwd=str(spec.cwd.resolve()), host=host.capture_host(), slurm=slurm.capture_slurm(environ),
         git=git_info, dependencies=(*dependencies, *([sidecar_dep] if sidecar_dep else [])),
@@ -625,7 +631,7 @@ def start_run(spec: RunSpec, *, environ: Mapping[str, str] | None = None) -> Act
             extra_vars=project.env if project else (), cache_dir=cache, redactor=redactor,
             catalog=catalog),
         tags=tuple(dict.fromkeys(spec.tags)), parent_run_id=parent,
-        campaign_id=spec.campaign_id, agent_mode=spec.agent_mode,  # type: ignore[arg-type]
+        campaign_id=spec.campaign_id, agent_mode=admission.agent_mode,  # type: ignore[arg-type]
         sidecar=sidecar,
     )
     return ActiveRun(

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,37 +46,60 @@ def init(slug: str | None, remotes: tuple[str, ...], slurm_partition: str | None
 @click.option("--name", help="A name for this run.")
 @click.option("--tag", "tags", multiple=True, help="Tag the run (repeatable).")
 @click.option("--agent-mode", type=click.Choice(["collaborative", "autonomous"]),
-              help="Whether an AI agent drove this run.")
+              help="An AI agent drives this run: with a person (collaborative) or alone "
+                   "(autonomous: a changed sidecar is refused). Implies --json-errors.")
 @click.option("--derived-from", help="The run this one builds on (id or prefix).")
 @click.option("--campaign", help="Campaign id to file this run under.")
-@click.option("--no-sidecar", is_flag=True, help="Record that the sidecar check was bypassed.")
+@click.option("--no-sidecar", is_flag=True,
+              help="Run without the sidecar's checks, and record that they were bypassed.")
+@click.option("--json-errors", is_flag=True,
+              help="A refusal or error is one JSON object on stderr, with a stable `code`.")
 @click.option("--python", help="Interpreter for a .py script (default: the project's).")
 @click.option("--out", "outs", multiple=True, help="An output not named in the arguments.")
 @click.argument("target", metavar="SCRIPT|COMMAND")
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def run(target: str, args: tuple[str, ...], derived_from: str | None, campaign: str | None,
-        **flags: Any) -> None:
+        json_errors: bool, **flags: Any) -> None:
     """Run a script (or, after --, any command) and record it with full provenance.
 
     \b
       bth run scripts/experiments/train.py -- --n-steps 1000 --out outputs/run1.parquet
       bth run -- make figures
 
-    Exits with the command's exit code (128+N when a signal N ended it).
+    A script in scripts/experiments/, scripts/benchmarks/ or scripts/validation/ (.bth.toml
+    [sidecar] required) runs only with a valid sidecar, <stem>.bth.toml beside it. Exits with the
+    command's exit code (128+N when a signal N ended it); 2 when the run may not start.
     """
     from bathos.runner import RunSpec, execute, start_run
 
     spec = RunSpec.from_command(target, args, parent_run_id=derived_from, campaign_id=campaign,
                                 **flags)
-    active = start_run(spec)
-    short = active.run.id[: render.SHORT_ID]
-    outcome = execute(active, on_started=lambda run: click.echo(
-        f"bth: run {short} started ({run.project})", err=True))
+    with _errors_as_json(json_errors or flags["agent_mode"] is not None):
+        active = start_run(spec)
+        short = active.run.id[: render.SHORT_ID]
+        outcome = execute(active, on_started=lambda run: click.echo(
+            f"bth: run {short} started ({run.project})", err=True))
     done = outcome.run
     if active.unrecorded is None:  # else the library has said in one line where the run went
         click.echo(f"bth: run {short} {done.status} in {render.duration(done.duration_s)} "
                    f"(exit {outcome.exit_code}) — bth show {short}", err=True)
     sys.exit(outcome.exit_code)
+
+
+@contextlib.contextmanager
+def _errors_as_json(enabled: bool) -> Iterator[None]:
+    """When `enabled`, a library error is one JSON object on stderr (`error_object`), with its
+    exit code."""
+    from bathos.errors import BathosError
+    from bathos_cli.main import error_object, exit_code
+
+    try:
+        yield
+    except BathosError as exc:
+        if not enabled:
+            raise
+        click.echo(json.dumps(error_object(exc), ensure_ascii=False), err=True)
+        raise SystemExit(exit_code(exc)) from None
 
 
 @click.command("import-spill")

@@ -41,8 +41,8 @@ if TYPE_CHECKING:
 
 Severity = Literal["error", "warning"]
 RECENT_DAYS = 7
-# The folders whose scripts need a sidecar, and the sidecar kind each gets when scaffolded.
-SIDECAR_DIRS: dict[str, str] = {
+# The sidecar kind a scaffolded sidecar gets, by folder under `scripts/` (else experiment).
+SIDECAR_KINDS: dict[str, str] = {
     "experiments": "experiment", "benchmarks": "benchmark", "validation": "validation",
 }
 TMP_DIRS = tuple(dict.fromkeys(("/tmp/", "/var/tmp/", str(Path(tempfile.gettempdir())) + "/")))
@@ -132,6 +132,7 @@ def naming_problem(folder: str, name: str) -> str | None:
 def project_root(root: Path | None = None) -> config.ProjectConfig:
     """The project at `root` (its `.bth.toml`), else the one the working directory lies in."""
     if root is not None:
+        root = root.resolve()
         path = root / config.PROJECT_FILE
         if not path.is_file():
             raise ConfigError(f"{root} is not a bathos project: it has no {config.PROJECT_FILE}",
@@ -142,11 +143,6 @@ def project_root(root: Path | None = None) -> config.ProjectConfig:
         raise ConfigError(f"{Path.cwd()} is not inside a bathos project (no {config.PROJECT_FILE}"
                           " here or above)", hint="bth init makes one, or give --project-root")
     return project
-
-
-def sidecar_dirs(project: config.ProjectConfig) -> tuple[str, ...]:
-    """The folders under `scripts/` whose scripts need a sidecar."""
-    return tuple(SIDECAR_DIRS)
 
 
 def lint_project(root: Path | None = None, *, fix: bool = False,
@@ -168,11 +164,15 @@ def lint_project(root: Path | None = None, *, fix: bool = False,
     return LintReport(root=project.root, findings=tuple(findings), fixed=tuple(fixed))
 
 
-def _files(project: config.ProjectConfig) -> Iterator[tuple[str, Path]]:
-    """(folder, file) for each file under `scripts/<folder>/`, in hidden and cache directories
-    not."""
-    for folder in SCRIPT_DIRS:
-        base = project.root / "scripts" / folder
+def _files(project: config.ProjectConfig) -> Iterator[tuple[str | None, Path]]:
+    """(folder, file) for each file under `scripts/<folder>/` and under each directory that
+    `[sidecar] required` names elsewhere (folder None), hidden and cache directories left out."""
+    folders: dict[Path, str | None] = {project.root / "scripts" / f: f for f in SCRIPT_DIRS}
+    for directory in project.sidecar_required:
+        base = project.root / directory
+        if not any(base.is_relative_to(known) for known in folders):
+            folders[base] = None
+    for base, folder in folders.items():
         for path in sorted(base.rglob("*")):
             parts = path.relative_to(base).parts
             if path.is_file() and not any(p.startswith(".") or p == "__pycache__"
@@ -181,22 +181,21 @@ def _files(project: config.ProjectConfig) -> Iterator[tuple[str, Path]]:
 
 
 def _file_findings(project: config.ProjectConfig) -> list[Finding]:
-    needs_sidecar = sidecar_dirs(project)
     findings: list[Finding] = []
     for folder, path in _files(project):
         relpath = path.relative_to(project.root).as_posix()
-        problem = naming_problem(folder, path.name)
+        problem = naming_problem(folder, path.name) if folder else None
         if problem:
             findings.append(Finding(relpath, None, "naming", "error", problem))
         if path.name.endswith(SUFFIX):
             findings += _sidecar_findings(path, relpath)
-        elif (folder in needs_sidecar and path.suffix == ".py"
-              and not path.name.startswith(("_", "."))):
+        elif path.suffix == ".py" and not path.name.startswith(("_", ".")):
+            required = project.requiring_sidecar(path)
             sidecar = sidecar_path(path)
-            if not sidecar.exists():
+            if required and not sidecar.exists():
                 findings.append(Finding(
                     relpath, None, "sidecar-missing", "error",
-                    f"{path.name} has no sidecar {sidecar.name} (scripts/{folder}/ needs one: "
+                    f"{path.name} has no sidecar {sidecar.name} ({required}/ needs one: "
                     "what the run is for, and what each result would mean)", fixable=True))
     return findings
 
@@ -304,8 +303,10 @@ def _scaffold_sidecar(project: config.ProjectConfig, finding: Finding) -> str:
     from bathos.scaffold import sidecar_skeleton
 
     script = project.root / finding.path
-    folder = Path(finding.path).parts[1]
+    parts = Path(finding.path).parts
+    folder = parts[1] if parts[0] == "scripts" and len(parts) > 2 else ""
+    kind = SIDECAR_KINDS.get(folder, "experiment")
     sidecar = sidecar_path(script)
-    atomic_write_bytes(sidecar, sidecar_skeleton(SIDECAR_DIRS.get(folder, "experiment")).encode(),
+    atomic_write_bytes(sidecar, sidecar_skeleton(kind).encode(),
                        durable=False)
     return sidecar.relative_to(project.root).as_posix()

@@ -205,3 +205,22 @@ def test_project_root_and_bad_usage(proj: Project, tmp_path: Path) -> None:
     given = proj.bth("lint", "--project-root", str(outside))
     assert given.returncode == 2 and "has no .bth.toml" in given.stderr
     assert proj.bth("lint", "--bogus").returncode == 2
+
+
+def test_folders_that_need_a_sidecar_follow_the_project_config(tmp_path: Path) -> None:
+    proj = make_project(tmp_path / "proj", {
+        "scripts/experiments/train_model.py": SCRIPT,
+        "scripts/analysis/plot_losses.py": SCRIPT,
+        "pipelines/clean_data.py": SCRIPT,
+    })
+    config = proj.root / ".bth.toml"
+    config.write_text(config.read_text() + '\n[sidecar]\nrequired = ["scripts/analysis", '
+                      '"pipelines"]\n')
+
+    done = proj.bth("lint", "--fix", "--json")
+
+    assert "wrote scripts/analysis/plot_losses.bth.toml" in done.stderr
+    assert "wrote pipelines/clean_data.bth.toml" in done.stderr
+    assert not (proj.root / "scripts/experiments/train_model.bth.toml").exists()
+    assert load_sidecar(proj.root / "pipelines/clean_data.bth.toml").kind == "experiment"
+    assert done.returncode == 0

@@ -21,13 +21,12 @@ no rule applies to them.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import attrs
 
@@ -35,9 +34,6 @@ from bathos import config
 from bathos.errors import ConfigError
 from bathos.projects import SCRIPT_DIRS
 from bathos.sidecar import SUFFIX, sidecar_path
-
-if TYPE_CHECKING:
-    from bathos.sidecar import SidecarSpec
 
 Severity = Literal["error", "warning"]
 RECENT_DAYS = 7
@@ -155,11 +151,11 @@ def lint_project(root: Path | None = None, *, fix: bool = False,
     >>> [f.message for f in report.errors]
     """
     project = project_root(root)
-    fixed: list[str] = []
-    if fix:
-        fixed = [_scaffold_sidecar(project, f) for f in _file_findings(project)
-                 if f.fixable]
-    findings = [*_file_findings(project), *_run_findings(project, now)]
+    findings, stale = _file_findings(project)
+    fixed = [_scaffold_sidecar(project, f) for f in findings if f.fixable] if fix else []
+    if fixed:
+        findings, stale = _file_findings(project)
+    findings += _run_findings(project, stale, now)
     findings.sort(key=lambda f: (f.severity != "error", f.path, f.line or 0, f.rule))
     return LintReport(root=project.root, findings=tuple(findings), fixed=tuple(fixed))
 
@@ -180,15 +176,17 @@ def _files(project: config.ProjectConfig) -> Iterator[tuple[str | None, Path]]:
                 yield folder, path
 
 
-def _file_findings(project: config.ProjectConfig) -> list[Finding]:
+def _file_findings(project: config.ProjectConfig) -> tuple[list[Finding], list[_Stale]]:
+    """What is wrong with the files, and the scripts whose valid sidecar marks them stale."""
     findings: list[Finding] = []
+    stale: list[_Stale] = []
     for folder, path in _files(project):
         relpath = path.relative_to(project.root).as_posix()
         problem = naming_problem(folder, path.name) if folder else None
         if problem:
             findings.append(Finding(relpath, None, "naming", "error", problem))
         if path.name.endswith(SUFFIX):
-            findings += _sidecar_findings(path, relpath)
+            findings += _sidecar_findings(path, relpath, stale)
         elif path.suffix == ".py" and not path.name.startswith(("_", ".")):
             required = project.requiring_sidecar(path)
             sidecar = sidecar_path(path)
@@ -197,35 +195,49 @@ def _file_findings(project: config.ProjectConfig) -> list[Finding]:
                     relpath, None, "sidecar-missing", "error",
                     f"{path.name} has no sidecar {sidecar.name} ({required}/ needs one: "
                     "what the run is for, and what each result would mean)", fixable=True))
-    return findings
+    return findings, stale
 
 
-def _sidecar_findings(path: Path, relpath: str) -> list[Finding]:
+@attrs.frozen
+class _Stale:
+    """A script whose sidecar (with hash `sha256`) marks it stale or superseded."""
+
+    script: Path
+    sha256: str | None
+    marked: str
+
+
+def _sidecar_findings(path: Path, relpath: str, stale: list[_Stale]) -> list[Finding]:
+    """An orphan, invalid or TODO sidecar; a valid one marking its scripts stale adds them to
+    `stale`."""
     from bathos.errors import SidecarInvalid
+    from bathos.hashing import hash_file
     from bathos.sidecar import load_sidecar
 
     stem = path.name[: -len(SUFFIX)]
-    if not stem.startswith(("_", ".")) and not [
-            p for p in path.parent.glob(glob_escape(stem) + ".*") if p != path]:
+    pattern = re.sub(r"([*?\[])", r"[\1]", stem) + ".*"
+    scripts = [p for p in path.parent.glob(pattern) if p != path]
+    if not scripts and not stem.startswith(("_", ".")):
         return [Finding(relpath, None, "sidecar-orphan", "warning",
                         f"{path.name} is the sidecar of {stem}.*, which is not there (rename it "
                         "with its script, or remove it)")]
     try:
-        load_sidecar(path)
+        spec = load_sidecar(path)
     except SidecarInvalid as exc:
         return [Finding(relpath, exc.line, "sidecar-invalid", "error",
                         f"{exc.key}: {exc.what}" if exc.key else exc.what)]
+    if spec.stale or spec.superseded_by:
+        marked = f"superseded by {spec.superseded_by}" if spec.superseded_by else "stale"
+        sha256 = hash_file(path).sha256
+        stale += [_Stale(script, sha256, marked) for script in scripts]
     text = path.read_text(encoding="utf-8")
     return [Finding(relpath, number, "sidecar-todo", "warning",
                     "still TODO: say what the run is for and what each outcome decides")
             for number, line in enumerate(text.splitlines(), 1) if "TODO" in line][:1]
 
 
-def glob_escape(text: str) -> str:
-    return re.sub(r"([*?\[])", r"[\1]", text)
-
-
-def _run_findings(project: config.ProjectConfig, now: dt.datetime | None) -> list[Finding]:
+def _run_findings(project: config.ProjectConfig, stale: list[_Stale],
+                  now: dt.datetime | None) -> list[Finding]:
     """stale-ran and tmp-output, from the project's runs of the last RECENT_DAYS days."""
     from bathos.catalog.catalog import Catalog
     from bathos.query import naive_utc
@@ -240,50 +252,29 @@ def _run_findings(project: config.ProjectConfig, now: dt.datetime | None) -> lis
         + " OR ".join(["starts_with(o.path, ?)"] * len(TMP_DIRS))
         + ") WHERE r.project = ? AND r.started_at >= ? ORDER BY r.started_at",
         [*TMP_DIRS, project.slug, naive_utc(since)]).to_dicts()
-    return [*_stale_findings(project, rows), *_tmp_findings(project, rows)]
+    return [*_stale_findings(project, stale, rows), *_tmp_findings(rows)]
 
 
-def _stale_findings(project: config.ProjectConfig, rows: list[dict[str, Any]]) -> list[Finding]:
-    """A run under a sidecar that says stale (its recorded hash is the sidecar's hash now) ran
-    while the sidecar said so: runs from before it was marked are not counted."""
-    from bathos.hashing import hash_file
+def _stale_findings(project: config.ProjectConfig, stale: list[_Stale],
+                    rows: list[dict[str, Any]]) -> list[Finding]:
+    """A run that recorded the hash a stale sidecar has now ran while the sidecar said so: runs
+    from before it was marked do not count."""
     from bathos.query import script_forms
 
     findings = []
-    for script, spec in _valid_sidecars(project):
-        if not (spec.stale or spec.superseded_by):
-            continue
-        sha256 = hash_file(sidecar_path(script)).sha256
-        forms = set(script_forms(str(script)))
-        ran = [r for r in rows if r["script"] in forms and r["sidecar_sha256"] == sha256]
-        if ran:
-            ids = sorted({r["id"] for r in ran})
-            marked = (f"superseded by {spec.superseded_by}" if spec.superseded_by
-                      else "stale")
+    for entry in stale:
+        forms = set(script_forms(str(entry.script)))
+        ids = sorted({r["id"] for r in rows
+                      if r["script"] in forms and r["sidecar_sha256"] == entry.sha256})
+        if ids:
             findings.append(Finding(
-                script.relative_to(project.root).as_posix(), None, "stale-ran", "warning",
-                f"marked {marked} in its sidecar, yet ran {len(ids)} time(s) under it in the "
-                f"last {RECENT_DAYS} days (last: run {ids[-1][:8]})"))
+                entry.script.relative_to(project.root).as_posix(), None, "stale-ran", "warning",
+                f"marked {entry.marked} in its sidecar, yet ran {len(ids)} time(s) under it in "
+                f"the last {RECENT_DAYS} days (last: run {ids[-1][:8]})"))
     return findings
 
 
-def _valid_sidecars(project: config.ProjectConfig) -> Iterator[tuple[Path, SidecarSpec]]:
-    """(script, its sidecar) for each script with a sidecar that validates."""
-    from bathos.errors import SidecarInvalid
-    from bathos.sidecar import load_sidecar
-
-    for _folder, path in _files(project):
-        if not path.name.endswith(SUFFIX) or path.name.startswith(("_", ".")):
-            continue
-        stem = path.name[: -len(SUFFIX)]
-        scripts = [p for p in path.parent.glob(glob_escape(stem) + ".*") if p != path]
-        with contextlib.suppress(SidecarInvalid):
-            spec = load_sidecar(path)
-            for script in scripts:
-                yield script, spec
-
-
-def _tmp_findings(project: config.ProjectConfig, rows: list[dict[str, Any]]) -> list[Finding]:
+def _tmp_findings(rows: list[dict[str, Any]]) -> list[Finding]:
     by_run: dict[str, list[str]] = {}
     scripts: dict[str, str] = {}
     for row in rows:

@@ -26,6 +26,10 @@ _PARAMS: dict[str, tuple[tuple[str, str, str], ...]] = {
     "benchmark": (("repeats", "int", "20"), ("size", "int", "100_000")),
     "validation": (("refinements", "int", "10"),),
 }
+# The standard-library modules each kind's script imports.
+_STDLIB: dict[str, tuple[str, ...]] = {
+    "experiment": (), "benchmark": ("statistics", "time"), "validation": ("math",),
+}
 # A skeleton sidecar's kind table, by kind (the fields each kind needs, as TODOs).
 _SKELETON_FIELDS: dict[str, str] = {
     "experiment": 'hypothesis = "TODO: what you expect, and why"\nstage = "exploration"\n',
@@ -76,14 +80,16 @@ def _has_typer(project: config.ProjectConfig) -> bool:
 
 def _main_block(kind: str, uses_typer: bool) -> tuple[str, str]:
     """The imports and the `__main__` block of a script: Typer's, or argparse's."""
+    stdlib = sorted({*_STDLIB[kind], *(() if uses_typer else ("argparse",))})
+    imports = "".join(f"import {m}\n" for m in stdlib) + "\nimport bth\n"
     if uses_typer:
-        return "import typer\n", '\nif __name__ == "__main__":\n    typer.run(main)\n'
-    lines = ['\nif __name__ == "__main__":',
+        return imports + "import typer\n", '\n\nif __name__ == "__main__":\n    typer.run(main)\n'
+    lines = ['\n\nif __name__ == "__main__":',
              "    parser = argparse.ArgumentParser(description=__doc__)"]
     lines += [f'    parser.add_argument("--{n.replace("_", "-")}", type={t}, default={d})'
               for n, t, d in _PARAMS[kind]]
     lines.append("    main(**vars(parser.parse_args()))")
-    return "import argparse\n", "\n".join(lines) + "\n"
+    return imports, "\n".join(lines) + "\n"
 
 
 def new_experiment(name: str, kind: str = "experiment", *, root: Path | None = None,

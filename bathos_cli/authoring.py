@@ -73,5 +73,7 @@ def new_experiment(name: str, kind: str) -> None:
         shown = path.relative_to(root) if path.is_relative_to(root) else path
         click.echo(f"  created {shown}", err=True)
     script = made.script.relative_to(root) if made.script.is_relative_to(root) else made.script
-    cli = "Typer" if made.uses_typer else "argparse (no Typer in the project's interpreter)"
-    click.echo(f"A {kind} script ({cli}) and its sidecar; try: bth run {script}", err=True)
+    cli = "a Typer command" if made.uses_typer else (
+        "argparse: the project's interpreter has no Typer")
+    click.echo(f"A new {kind} script ({cli}) and its sidecar; run it: bth run {script}",
+               err=True)

@@ -21,6 +21,7 @@ from bathos.errors import (
     QueryRefused,
     QueryTimeout,
     RunNotFound,
+    SidecarInvalid,
     UnreadableFile,
 )
 from bathos.freshness import OutputCheck, Reason, Verdict
@@ -35,6 +36,7 @@ from bathos.models import (
     Logs,
     Output,
     Run,
+    RunOutcome,
     Sidecar,
     Slurm,
 )
@@ -42,6 +44,14 @@ from bathos.query import RunQuery
 from bathos.rerun import Rerun
 from bathos.scaffold import NewExperiment, new_experiment
 from bathos.scripting import current_run_id, experiment, log, output_dir
+from bathos.sidecar import (
+    OutcomeSpec,
+    SidecarSpec,
+    evaluate_outcome,
+    load_sidecar,
+    parse_sidecar,
+    sidecar_path,
+)
 
 __all__ = [
     "AmbiguousRunId",
@@ -69,6 +79,7 @@ __all__ = [
     "Logs",
     "LogsUnavailable",
     "NewExperiment",
+    "OutcomeSpec",
     "Output",
     "OutputCheck",
     "PackageChange",
@@ -81,17 +92,24 @@ __all__ = [
     "Run",
     "RunDiff",
     "RunNotFound",
+    "RunOutcome",
     "RunQuery",
     "Sidecar",
+    "SidecarInvalid",
+    "SidecarSpec",
     "Slurm",
     "UnreadableFile",
     "ValueChange",
     "Verdict",
     "VerifyReport",
     "current_run_id",
+    "evaluate_outcome",
     "experiment",
     "lint_project",
+    "load_sidecar",
     "log",
     "new_experiment",
     "output_dir",
+    "parse_sidecar",
+    "sidecar_path",
 ]

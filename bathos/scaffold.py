@@ -81,7 +81,7 @@ def _has_typer(project: config.ProjectConfig) -> bool:
 def _main_block(kind: str, uses_typer: bool) -> tuple[str, str]:
     """The imports and the `__main__` block of a script: Typer's, or argparse's."""
     stdlib = sorted({*_STDLIB[kind], *(() if uses_typer else ("argparse",))})
-    imports = "".join(f"import {m}\n" for m in stdlib) + "\nimport bth\n"
+    imports = "".join(f"import {m}\n" for m in stdlib) + "\n" * bool(stdlib) + "import bth\n"
     if uses_typer:
         return imports + "import typer\n", '\n\nif __name__ == "__main__":\n    typer.run(main)\n'
     lines = ['\n\nif __name__ == "__main__":',

@@ -221,3 +221,21 @@ def test_a_condition_before_one_that_cannot_be_judged_still_wins(tmp_path: Path)
     spec = load_sidecar(write(tmp_path, EXPERIMENT))
 
     assert evaluate_outcome(spec, {"loss": 0.05}, exit_code=0).label == "better"
+
+
+def test_the_example_in_the_docs_is_a_valid_sidecar(tmp_path: Path) -> None:
+    page = (Path(__file__).parent.parent / "docs" / "sidecars.md").read_text()
+    example = page.split("```toml\n")[1].split("```")[0]
+    spec = load_sidecar(write(tmp_path, example))
+
+    assert evaluate_outcome(spec, {"speedup": 1.3, "max_error": 1e-7}, 0).label == "faster"
+    assert error(tmp_path, example.replace("speedup >= 1.2", "speedupp >= 1.2")) == (
+        "16: outcomes.faster.condition: names 'speedupp', which is not in [result_schema] "
+        "(speedup, max_error)")
+
+
+def test_a_null_result_leaves_the_condition_undecided(tmp_path: Path) -> None:
+    spec = load_sidecar(write(tmp_path, sidecar("debug", 'symptom = "s"', "drift < 1")))
+
+    assert evaluate_outcome(spec, {"drift": None}, exit_code=0).reason == (
+        "outcome held: the condition is neither true nor false (drift is null)")

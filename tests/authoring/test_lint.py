@@ -127,6 +127,9 @@ def test_fix_scaffolds_valid_sidecars_and_leaves_the_rest(proj: Project) -> None
     assert ("scripts/experiments/fit_curve.bth.toml", "sidecar-todo") in rules
     again = proj.bth("lint", "--fix")
     assert "wrote" not in again.stderr  # nothing left to fix
+    # bth run takes the skeleton, and every run lands in its residual outcome.
+    run = proj.bth_run("scripts/experiments/fit_curve.py")
+    assert run.outcome is not None and run.outcome.label == "undecided"
 
 
 def test_clean_project_exits_zero_and_warnings_alone_do_not_fail(tmp_path: Path) -> None:

@@ -75,7 +75,7 @@ VERB_NOUN = NamingRule(re.compile(_WORDS + r"\.py"), ".py",
 DATED = NamingRule(re.compile(r"\d{6}_[a-z0-9]+(?:_[a-z0-9]+)*\.py"), ".py",
                    "YYMMDD_desc.py: the date it was started, then a snake_case description",
                    "240131_nan_in_loss.py", dated=True)
-SLURM = NamingRule(re.compile(_WORDS + r"\.slurm"), "",
+SLURM = NamingRule(re.compile(_WORDS + r"\.slurm"), ".slurm",
                    "verb_noun.slurm: snake_case, at least two words", "train_model.slurm")
 NAMING: dict[str, NamingRule] = {
     "experiments": VERB_NOUN, "benchmarks": VERB_NOUN, "validation": VERB_NOUN,
@@ -120,12 +120,12 @@ def naming_problem(folder: str, name: str) -> str | None:
     rule = NAMING.get(folder)
     if rule is None or name.startswith(("_", ".")) or not name.endswith(rule.suffix):
         return None
-    if name.endswith(SUFFIX) or rule.matches(name):
+    if rule.matches(name):
         return None
     return f"{name} breaks the naming rule of scripts/{folder}/ ({rule.rule}, e.g. {rule.example})"
 
 
-def project_root(root: Path | None = None) -> config.ProjectConfig:
+def project_at(root: Path | None = None) -> config.ProjectConfig:
     """The project at `root` (its `.bth.toml`), else the one the working directory lies in."""
     if root is not None:
         root = root.resolve()
@@ -150,7 +150,7 @@ def lint_project(root: Path | None = None, *, fix: bool = False,
     >>> report = lint_project(Path("~/proj").expanduser())
     >>> [f.message for f in report.errors]
     """
-    project = project_root(root)
+    project = project_at(root)
     findings, stale = _file_findings(project)
     fixed = [_scaffold_sidecar(project, f) for f in findings if f.fixable] if fix else []
     if fixed:

@@ -104,7 +104,7 @@ def new_experiment(name: str, kind: str = "experiment", *, root: Path | None = N
     sidecar already there (neither is overwritten). `typer` None: Typer when the project's
     interpreter has it.
     """
-    from bathos.lint import NAMING, naming_problem, project_root
+    from bathos.lint import NAMING, naming_problem, project_at
     from bathos.sidecar import sidecar_path
 
     if kind not in KIND_DIRS:
@@ -115,7 +115,7 @@ def new_experiment(name: str, kind: str = "experiment", *, root: Path | None = N
         f"{name} is a path, not a name (e.g. {NAMING[folder].example.removesuffix('.py')})")
     if problem:
         raise ConfigError(problem)
-    project = project_root(root)
+    project = project_at(root)
     directory = project.root / "scripts" / folder
     script = directory / f"{stem}.py"
     sidecar = sidecar_path(script)

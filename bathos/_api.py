@@ -21,6 +21,7 @@ from bathos.errors import (
     QueryRefused,
     QueryTimeout,
     RunNotFound,
+    SidecarInvalid,
     UnreadableFile,
 )
 from bathos.freshness import OutputCheck, Reason, Verdict
@@ -34,12 +35,21 @@ from bathos.models import (
     Logs,
     Output,
     Run,
+    RunOutcome,
     Sidecar,
     Slurm,
 )
 from bathos.query import RunQuery
 from bathos.rerun import Rerun
 from bathos.scripting import current_run_id, experiment, log, output_dir
+from bathos.sidecar import (
+    OutcomeSpec,
+    SidecarSpec,
+    evaluate_outcome,
+    load_sidecar,
+    parse_sidecar,
+    sidecar_path,
+)
 
 __all__ = [
     "AmbiguousRunId",
@@ -64,6 +74,7 @@ __all__ = [
     "LineageNode",
     "Logs",
     "LogsUnavailable",
+    "OutcomeSpec",
     "Output",
     "OutputCheck",
     "PackageChange",
@@ -76,15 +87,22 @@ __all__ = [
     "Run",
     "RunDiff",
     "RunNotFound",
+    "RunOutcome",
     "RunQuery",
     "Sidecar",
+    "SidecarInvalid",
+    "SidecarSpec",
     "Slurm",
     "UnreadableFile",
     "ValueChange",
     "Verdict",
     "VerifyReport",
     "current_run_id",
+    "evaluate_outcome",
     "experiment",
+    "load_sidecar",
     "log",
     "output_dir",
+    "parse_sidecar",
+    "sidecar_path",
 ]

@@ -52,15 +52,15 @@ def admit(script: Path | None, project: config.ProjectConfig | None, *, no_sidec
           agent_mode: str | None) -> Admission:
     """Check a script's sidecar before its run starts; SidecarRefused when it may not run.
 
-    A plain run with no sidecar costs one `stat` here, and none of the sidecar's code."""
+    A script with no sidecar costs a `stat` or two here, and none of the sidecar's code."""
     if agent_mode is not None and agent_mode not in config.AGENT_MODES:
         raise ConfigError(f"agent mode {agent_mode!r} is neither "
                           f"{' nor '.join(map(repr, config.AGENT_MODES))}")
     if script is None:
         return Admission(None, False, None, _declared(agent_mode, None, project), no_sidecar)
-    from bathos.sidecar import sidecar_path
-
-    path = sidecar_path(script)
+    # `bathos.sidecar.sidecar_path`, without importing that module (~9 ms) for a script that
+    # has no sidecar.
+    path = script.with_name(f"{script.stem}.bth.toml")
     exists = path.is_file()
     spec = None if no_sidecar else _checked(script, _shown(path), exists, project)
     return Admission(path, exists, spec, _declared(agent_mode, spec, project), no_sidecar)

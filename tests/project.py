@@ -13,6 +13,7 @@ import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import attrs
 from gitrepo import HERMETIC, Repo, make_repo
@@ -27,6 +28,19 @@ NOT_INHERITED = ("BTH_PROJECT_SLUG", "BTH_RUN_ID", "BTH_CATALOG_DIR", "BTH_RESUL
                  "BTH_OUTPUT_DIR", "BTH_HASH_CAP_MB", "PYTHONPATH")
 
 Env = Mapping[str, str | None]
+# Tests of anything but sidecars run scripts in scripts/experiments/ without one, in projects whose
+# .bth.toml requires none (tests/run/test_run_sidecar.py runs the default).
+NO_SIDECAR_REQUIRED = "\n[sidecar]\nrequired = []\n"
+# A valid sidecar for a script whose run nothing is decided on: its one outcome is the residual.
+SIDECAR = """\
+[experiment]
+hypothesis = "the script runs to its end"
+stage = "exploration"
+
+[outcomes.ran]
+is_residual = true
+decision = "nothing to decide"
+"""
 
 
 def base_env(extra: Env | None = None) -> dict[str, str]:
@@ -101,11 +115,22 @@ class Project(Repo):
         return Done(done.returncode, done.stdout, done.stderr)
 
 
-def make_project(root: Path, files: Mapping[str, str]) -> Project:
-    """A clean git repository at `root`, initialised for bathos, with `files` committed."""
+def init_test_project(root: Path, *, sidecars_required: bool = False, **options: Any) -> None:
+    """`init_project(root, **options)`; unless `sidecars_required`, no directory of the project
+    requires a sidecar."""
+    init_project(root, **options)
+    if not sidecars_required:
+        with (root / ".bth.toml").open("a", encoding="utf-8") as fh:
+            fh.write(NO_SIDECAR_REQUIRED)
+
+
+def make_project(root: Path, files: Mapping[str, str], *,
+                 sidecars_required: bool = False) -> Project:
+    """A clean git repository at `root`, initialised for bathos, with `files` committed; unless
+    `sidecars_required`, no directory of it requires a sidecar."""
     proj = Project(make_repo(root))
     for relpath, text in files.items():
         proj.write(relpath, text)
-    init_project(proj.root)
+    init_test_project(proj.root, sidecars_required=sidecars_required)
     proj.commit("initial")
     return proj

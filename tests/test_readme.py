@@ -21,7 +21,7 @@ from typing import Any
 import attrs
 import polars as pl
 import pytest
-from project import Project
+from project import SIDECAR, Project
 
 import bathos
 
@@ -217,6 +217,7 @@ def test_script_snippet_records_its_run(demo: Demo) -> None:
     [block] = [b for b in readme_blocks() if b.is_script]
     script = "scripts/experiments/benchmark_tip3p.py"
     demo.project.write(script, block.source)
+    demo.project.write(script.replace(".py", ".bth.toml"), SIDECAR)  # its directory needs one
     expected = {
         "script": script,
         "status": "completed",

@@ -11,9 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 from gitrepo import make_repo
-from project import Project
-
-from bathos.projects import init_project
+from project import Project, init_test_project
 
 ECHO = "scripts/experiments/echo.py"
 ECHO_SCRIPT = """\
@@ -53,7 +51,7 @@ def leaky(tmp_path: Path) -> tuple[Project, dict[str, str]]:
     """A committed project with an argv-echoing script and untracked secret files beside it."""
     proj = Project(make_repo(tmp_path / "proj"))
     proj.write(ECHO, ECHO_SCRIPT)
-    init_project(proj.root)
+    init_test_project(proj.root)
     config = proj.root / ".bth.toml"
     config.write_text(config.read_text() + SECRETS_TOML)
     proj.commit("initial")
@@ -157,7 +155,7 @@ def test_planted_secrets_are_stored_nowhere(leaky: tuple[Project, dict[str, str]
 def test_a_bad_secret_pattern_is_one_line(tmp_path: Path) -> None:
     project = Project(make_repo(tmp_path / "proj"))
     project.write("hello.py", "print('hello')\n")
-    init_project(project.root)
+    init_test_project(project.root)
     config = project.root / ".bth.toml"
     config.write_text(config.read_text() + '\n[secrets]\nvalues = ["acme-(["]\n')
 

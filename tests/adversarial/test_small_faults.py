@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from attack_helpers import stderr_lines
 from gitrepo import git
-from project import Project, make_project
+from project import NO_SIDECAR_REQUIRED, Project, make_project
 
 from bathos import Catalog
 
@@ -42,7 +42,8 @@ def test_a_bth_toml_that_is_not_utf8_is_one_line_and_exit_2(project: Project) ->
 
 
 def test_a_catalog_path_that_cannot_exist_is_one_line(project: Project) -> None:
-    (project.root / ".bth.toml").write_text('[project]\nslug = "p"\ncatalog = "/proc/nope"\n')
+    (project.root / ".bth.toml").write_text('[project]\nslug = "p"\ncatalog = "/proc/nope"\n'
+                                            + NO_SIDECAR_REQUIRED)
 
     compact = project.bth("compact")
     listing = project.bth("ls")

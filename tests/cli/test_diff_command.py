@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from cli_helpers import bth
-from project import Project, make_project
+from project import Project, init_test_project, make_project
 from records import make_run
 from venvs import build_wheel, make_venv, pip_install
 
@@ -234,12 +234,10 @@ def test_runs_outside_git_say_so_for_each_changed_file(plain: Project) -> None:
 
 @pytest.fixture
 def plain(tmp_path: Path) -> Project:
-    from bathos.projects import init_project
-
     proj = Project(tmp_path / "plain")
     for relpath, text in {TRAIN: SCRIPT, "lib/__init__.py": "", "lib/model.py": DOUBLE}.items():
         proj.write(relpath, text)
-    init_project(proj.root)
+    init_test_project(proj.root)
     return proj
 
 

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 from gitrepo import git, make_repo
+from project import init_test_project
 
 from bathos import Catalog
-from bathos.projects import init_project
 
 SCRIPT_DIRS = ("experiments", "analysis", "validation", "benchmarks", "data", "slurm", "debug",
                "explore", "scratch")
@@ -206,7 +206,7 @@ def test_init_bad_input(tmp_path: Path, bth_home: Path, args: tuple[str, ...],
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     root = make_repo(tmp_path / "proj")
-    init_project(root)
+    init_test_project(root)
     (root / "scripts" / "experiments" / "hello.py").write_text("print('hello')\n")
     (root / "notes.txt").write_text("not executable\n")
     (root / "bad_interpreter.sh").write_text("#!/no/such/interpreter\necho hi\n")

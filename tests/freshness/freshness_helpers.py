@@ -18,7 +18,6 @@ import project
 import bathos
 from bathos.config import bth_home
 from bathos.freshness import Reason, Verdict
-from bathos.projects import init_project
 
 TRAIN = "scripts/experiments/train.py"
 TRAIN_SOURCE = '''\
@@ -46,7 +45,7 @@ with open(sys.argv[2], "w") as fh:
 MODEL_SOURCE = "def scale(n):\n    return n * 2\n"
 CHANGED_MODEL = "def scale(n):\n    return n * 3\n"  # same size: only the content differs
 UNITS_SOURCE = "METRE = 1.0\n"
-SIDECAR_SOURCE = '[params]\nlearning_rate = "0.1"\n'
+SIDECAR_SOURCE = project.SIDECAR
 
 
 def catalog() -> bathos.Catalog:
@@ -79,7 +78,7 @@ class Project(project.Project):
         proj.write("data/input.csv", "x,y\n1,2\n")
         proj.write("README.md", "# a project\n")
         proj.write(".gitignore", "results/\noutputs/\n")
-        init_project(root, slug=slug)
+        project.init_test_project(root, slug=slug)
         proj.commit("initial")
         (root / "results").mkdir()
         return proj

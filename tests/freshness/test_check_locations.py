@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from freshness_helpers import Project, check
 from gitrepo import git
+from project import SIDECAR, init_test_project
 
 from bathos.errors import ConfigError
 from bathos.projects import init_project
@@ -21,7 +22,7 @@ def test_a_project_below_its_repository_root_that_moved(tmp_path: Path) -> None:
     git(repo, "init", "-q")
     project.write("fit.py", "import helpers\nhelpers.fit()\n")
     project.write("helpers.py", "def fit():\n    return 1\n")
-    init_project(project.root, slug="sub")
+    init_test_project(project.root, slug="sub")
     project.commit("analysis")
     run_id = project.bth_run("fit.py").id
     moved = tmp_path / "renamed-monorepo"
@@ -45,13 +46,13 @@ def test_a_run_outside_git_started_below_its_project_root(tmp_path: Path) -> Non
     plain = tmp_path / "plain"
     here = Project(plain / "scripts" / "experiments")
     here.write("hello.py", "import sys\nprint(open(sys.argv[1]).read())\n")
-    here.write("hello.bth.toml", "[params]\n")
+    here.write("hello.bth.toml", SIDECAR)
     here.write("words.txt", "hello\n")
-    init_project(plain, slug="plain")
+    init_test_project(plain, slug="plain")
     run_id = here.bth_run("hello.py", "words.txt").id
 
     fresh = check(runs=[run_id]).verdicts[0]
-    here.write("hello.bth.toml", "[params]\nloud = true\n")
+    here.write("hello.bth.toml", SIDECAR.replace("exploration", "ablation"))
     changed = check(runs=[run_id]).verdicts[0]
 
     assert fresh.verdict == "fresh", fresh.reasons

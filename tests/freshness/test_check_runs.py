@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 from freshness_helpers import CHANGED_MODEL, Project, check, reason_for
+from project import SIDECAR
 
 
 def test_fresh_after_a_commit_that_touches_other_files(project: Project) -> None:
@@ -36,7 +37,7 @@ def test_stale_when_an_imported_module_changes_committed_or_not(project: Project
 def test_stale_when_the_sidecar_or_an_input_changes(project: Project) -> None:
     run_id = project.train()
 
-    project.write("scripts/experiments/train.bth.toml", '[params]\nlearning_rate = "0.2"\n')
+    project.write("scripts/experiments/train.bth.toml", SIDECAR.replace("exploration", "ablation"))
     sidecar = project.verdict(run_id)
     project.git("checkout", "--", "scripts/experiments/train.bth.toml")
     restored = project.verdict(run_id)

@@ -9,9 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from project import Project, make_project
-
-from bathos.projects import init_project
+from project import Project, init_test_project, make_project
 
 HELLO = "print('hello')\n"
 
@@ -27,5 +25,5 @@ def plain_project(tmp_path: Path) -> Project:
     """A bathos project outside any git repository."""
     proj = Project(tmp_path / "plain")
     proj.write("scripts/experiments/hello.py", HELLO)
-    init_project(proj.root)
+    init_test_project(proj.root)
     return proj

@@ -73,28 +73,6 @@ def test_outside_git_local_modules_are_recorded_relative_to_the_project(
         "mypkg/__init__.py", "mypkg/models.py", "mypkg/utils.py", "scripts/experiments/train.py"]
 
 
-def test_sidecar_is_recorded_or_bypassed(project: Project) -> None:
-    sidecar = project.write("scripts/experiments/hello.bth.toml", "[inputs]\nneeds = []\n")
-    project.commit("sidecar")
-
-    run = project.bth_run("scripts/experiments/hello.py")
-    bypassed = project.bth_run("--no-sidecar", "scripts/experiments/hello.py")
-
-    assert run.sidecar is not None
-    assert run.sidecar.path == "scripts/experiments/hello.bth.toml"
-    assert (run.sidecar.sha256, run.sidecar.mode) == (sha256(sidecar), "recorded")
-    assert deps(run, "sidecar") == {"scripts/experiments/hello.bth.toml": sha256(sidecar)}
-    assert bypassed.sidecar is not None and bypassed.sidecar.mode == "bypassed"
-
-
-def test_no_sidecar_without_a_sidecar_file_is_recorded_as_bypassed(project: Project) -> None:
-    run = project.bth_run("--no-sidecar", "scripts/experiments/hello.py")
-
-    assert run.sidecar is not None
-    assert (run.sidecar.path, run.sidecar.mode) == (None, "bypassed")
-    assert project.bth_run("scripts/experiments/hello.py").sidecar is None
-
-
 CONVERT = """\
 import argparse
 from pathlib import Path

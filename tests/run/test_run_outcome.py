@@ -131,15 +131,16 @@ def test_after_compaction_the_outcome_is_still_listed_and_found(project: Project
     assert [r["id"] for r in found] == [slower.id]
 
 
-def test_an_invalid_sidecar_outside_the_guarded_directories_records_no_outcome(
+def test_an_invalid_sidecar_outside_the_guarded_directories_refuses_the_run(
         project: Project) -> None:
+    """A sidecar anywhere judges its script's runs, so an invalid one is refused everywhere."""
     project.write("tools/probe.py", "print('probe')\n")
     project.write("tools/probe.bth.toml", "[debug]\nsymptom = 'slow'\n")
     project.commit("a probe")
 
     done = project.bth("run", "tools/probe.py")
 
-    assert done.returncode == 0
-    assert done.run().outcome is None
-    assert ("no outcome recorded: tools/probe.bth.toml:1: outcomes: missing: say what each "
-            "result would mean") in done.stderr
+    assert done.returncode == 2
+    assert done.stderr.startswith("Error: tools/probe.bth.toml:1: outcomes: missing: say what "
+                                  "each result would mean")
+    assert "probe" not in done.stdout and Catalog().runs().tuples() == []

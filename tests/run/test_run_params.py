@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 from gitrepo import make_repo
-from project import Project
+from project import Project, init_test_project
 
 from bathos import Catalog
-from bathos.projects import init_project
 
 SCRIPT = "scripts/experiments/hello.py"
 HELLO = "print('hello')\n"
@@ -32,7 +31,7 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> Made:
         patch.setenv("BTH_HOME", str(home))
         project = Project(make_repo(home.parent / "proj"))
         project.write(SCRIPT, HELLO)
-        init_project(project.root)
+        init_test_project(project.root)
         project.commit("initial")
         ids = {}
         for name, argv in ARGVS.items():

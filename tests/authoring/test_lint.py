@@ -59,7 +59,7 @@ def files() -> dict[str, str]:
 
 @pytest.fixture
 def proj(tmp_path: Path) -> Project:
-    return make_project(tmp_path / "proj", files())
+    return make_project(tmp_path / "proj", files(), sidecars_required=True)
 
 
 def found(done_stdout: str) -> set[tuple[str, str]]:
@@ -134,7 +134,8 @@ def test_fix_scaffolds_valid_sidecars_and_leaves_the_rest(proj: Project) -> None
 
 def test_clean_project_exits_zero_and_warnings_alone_do_not_fail(tmp_path: Path) -> None:
     proj = make_project(tmp_path / "clean", {"scripts/analysis/plot_losses.py": SCRIPT,
-                                             "scripts/analysis/old_plot.bth.toml": "x = 1\n"})
+                                             "scripts/analysis/old_plot.bth.toml": "x = 1\n"},
+                        sidecars_required=True)
     done = proj.bth("lint", "--json")
 
     assert done.returncode == 0, done.stderr
@@ -146,7 +147,7 @@ def test_clean_project_exits_zero_and_warnings_alone_do_not_fail(tmp_path: Path)
 
 def test_stale_script_that_ran_under_its_stale_sidecar(tmp_path: Path) -> None:
     stale = sidecar_skeleton("experiment") + "\n[status]\nstale = true\n"
-    proj = make_project(tmp_path / "proj", {
+    proj = make_project(tmp_path / "proj", sidecars_required=True, files={
         "scripts/experiments/old_method.py": SCRIPT,
         "scripts/experiments/old_method.bth.toml": stale,
         "scripts/experiments/new_method.py": SCRIPT,
@@ -180,7 +181,7 @@ def test_stale_script_that_ran_under_its_stale_sidecar(tmp_path: Path) -> None:
 
 def test_run_that_wrote_under_tmp(tmp_path: Path) -> None:
     proj = make_project(tmp_path / "proj", {"scripts/analysis/write_report.py": (
-        "import sys\nopen(sys.argv[2], 'w').write('report')\n")})
+        "import sys\nopen(sys.argv[2], 'w').write('report')\n")}, sidecars_required=True)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     run = proj.bth_run("scripts/analysis/write_report.py", "--out", str(elsewhere / "r.txt"))
@@ -211,7 +212,7 @@ def test_project_root_and_bad_usage(proj: Project, tmp_path: Path) -> None:
 
 
 def test_folders_that_need_a_sidecar_follow_the_project_config(tmp_path: Path) -> None:
-    proj = make_project(tmp_path / "proj", {
+    proj = make_project(tmp_path / "proj", sidecars_required=True, files={
         "scripts/experiments/train_model.py": SCRIPT,
         "scripts/analysis/plot_losses.py": SCRIPT,
         "pipelines/clean_data.py": SCRIPT,

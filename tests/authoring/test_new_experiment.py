@@ -22,7 +22,7 @@ KINDS = {
 
 @pytest.fixture
 def proj(tmp_path: Path) -> Project:
-    return make_project(tmp_path / "proj", {})
+    return make_project(tmp_path / "proj", {}, sidecars_required=True)
 
 
 @pytest.mark.parametrize("kind", list(KINDS))
@@ -64,7 +64,7 @@ def test_interpreter_without_typer_gets_argparse(tmp_path: Path) -> None:
     from venvs import make_venv
 
     python = make_venv(tmp_path)  # a venv with no typer in it
-    proj = make_project(tmp_path / "proj", {})
+    proj = make_project(tmp_path / "proj", {}, sidecars_required=True)
     (proj.root / ".bth.toml").write_text(
         (proj.root / ".bth.toml").read_text() + f'\n[run]\npython = "{python}"\n')
     done = proj.bth("new-experiment", "time_sort", "--kind", "benchmark")

@@ -4,6 +4,7 @@ pay for the rest (`benchmarks/bench_catalog.py` shows what it saves). `__all__` 
 imported here; ruff fails on a name in one and not the other.
 """
 
+from bathos.audit import AuditWarning, NeverFired, ProjectAudit, SprintAudit, sprint_audit
 from bathos.catalog.catalog import Catalog, VerifyReport
 from bathos.catalog.compact import CompactionReport
 from bathos.catalog.rows import Rows
@@ -43,6 +44,7 @@ from bathos.scripting import current_run_id, experiment, log, output_dir
 
 __all__ = [
     "AmbiguousRunId",
+    "AuditWarning",
     "BathosError",
     "Capture",
     "Catalog",
@@ -64,9 +66,11 @@ __all__ = [
     "LineageNode",
     "Logs",
     "LogsUnavailable",
+    "NeverFired",
     "Output",
     "OutputCheck",
     "PackageChange",
+    "ProjectAudit",
     "ProvenanceError",
     "QueryRefused",
     "QueryTimeout",
@@ -79,6 +83,7 @@ __all__ = [
     "RunQuery",
     "Sidecar",
     "Slurm",
+    "SprintAudit",
     "UnreadableFile",
     "ValueChange",
     "Verdict",
@@ -87,4 +92,5 @@ __all__ = [
     "experiment",
     "log",
     "output_dir",
+    "sprint_audit",
 ]

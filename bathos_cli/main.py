@@ -54,6 +54,7 @@ COMMANDS = {
     "diff": "bathos_cli.compare",
     "compact": "bathos_cli.queries",
     "verify": "bathos_cli.queries",
+    "sprint-audit": "bathos_cli.audit",
     "demo": "bathos_cli.demo",
 }
 

@@ -2,7 +2,8 @@
 
     BathosError
     ├── ConfigError            bad .bth.toml, bad paths, bad input given to the library
-    │   └── InvalidTimeSpec    a time that is neither a duration nor a date
+    │   ├── InvalidTimeSpec    a time that is neither a duration nor a date
+    │   └── SidecarInvalid     a `<stem>.bth.toml` that is not a valid sidecar (file:line: key)
     ├── CatalogError           the catalog cannot be read or written
     │   ├── RunNotFound
     │   ├── AmbiguousRunId
@@ -40,6 +41,19 @@ class ConfigError(BathosError):
 
 class InvalidTimeSpec(ConfigError):
     """A `since`/`until` value that is neither a duration (`7d`) nor an ISO date."""
+
+
+class SidecarInvalid(ConfigError):
+    """A sidecar that is not valid: `path`, `line` (1-based) and `key` (dotted, such as
+    `outcomes.fast.condition`; None for the file as a whole, e.g. a TOML syntax error) say where.
+    The message reads `<path>:<line>: <key>: <what is wrong>`."""
+
+    def __init__(self, path: Path | str, line: int, key: str | None, what: str) -> None:
+        self.path = Path(path)
+        self.line = line
+        self.key = key
+        self.what = what
+        super().__init__(f"{path}:{line}: {key + ': ' if key else ''}{what}")
 
 
 class CatalogError(BathosError):

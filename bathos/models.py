@@ -140,11 +140,27 @@ class Environment:
 
 @attrs.frozen
 class Sidecar:
-    """The `<stem>.bth.toml` beside a script; `mode` is recorded or bypassed."""
+    """The `<stem>.bth.toml` beside a script; `mode` is recorded or bypassed. `blob` is the
+    catalog blob holding its content as the run was judged by it (`Catalog.sidecar_text`)."""
 
     path: str | None
     sha256: str | None
     mode: str = "recorded"
+    blob: str | None = None
+
+
+@attrs.frozen
+class RunOutcome:
+    """What a run's results meant, by its sidecar: the `label` of the first outcome whose
+    `condition` held (or the residual's), its `decision`, and the result `values` the conditions
+    read. `error` labels a run that failed, `unknown` one whose results could not be judged;
+    `reason` says why (and, for the residual, that no condition held)."""
+
+    label: str
+    condition: str | None = None
+    decision: str | None = None
+    values: dict[str, Any] = attrs.field(factory=dict)
+    reason: str | None = None
 
 
 @attrs.frozen
@@ -193,6 +209,7 @@ class Run:
     agent_mode: AgentMode | None = None
     sidecar: Sidecar | None = None
     capture: Capture | None = None  # None in running records and those of older bathos
+    outcome: RunOutcome | None = None  # judged when the run ends, if it had a valid sidecar
 
     @property
     def is_finished(self) -> bool:

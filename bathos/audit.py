@@ -52,7 +52,8 @@ class ProjectAudit:
     """The window's runs of one project (or of all, `project="total"`): counts, the rates they
     give (None without runs), the outcome counts and their normalised entropy (0: every run in
     one outcome, 1: spread evenly; None without outcomes), the completed runs judged `checked`
-    and how many of them are `stale`. `problem` says why a registered project could not be read.
+    and how many of them are `stale` (`unjudged` says why none could be). `problem` says why a
+    registered project could not be read.
     """
 
     project: str
@@ -68,6 +69,7 @@ class ProjectAudit:
     autonomous: int = 0
     checked: int = 0
     stale: int = 0
+    unjudged: str | None = None
     outcomes: dict[str, int] = attrs.field(factory=dict)
     entropy: float | None = None
     never_fired: tuple[NeverFired, ...] = ()
@@ -81,7 +83,7 @@ class ProjectAudit:
 @attrs.frozen
 class AuditWarning:
     """A sign that something in a project's runs needs a look; `kind` is one of failures, lost,
-    bypassed, entropy, dirty, stale, never-fired, unreadable."""
+    bypassed, entropy, dirty, stale, unjudged, never-fired, unreadable."""
 
     project: str
     kind: str
@@ -122,7 +124,11 @@ def sprint_audit(hours: float = DEFAULT_HOURS, *, now: dt.datetime | None = None
     places = [_place(slug, root) for slug, root in sorted(registry.items())]
     rows: dict[str, list[dict[str, Any]]] = {}
     for catalog, slugs in _by_catalog(places).items():
-        rows |= _rows(catalog, slugs, since)
+        try:
+            rows |= _rows(catalog, slugs, since)
+        except BathosError as exc:
+            places = [attrs.evolve(p, problem=f"its catalog cannot be read: {exc}")
+                      if p.project in slugs else p for p in places]
     audits = tuple(p if p.problem else _audit(p, rows.get(p.project, []), since, registry)
                    for p in places)
     total = _summary(_total(audits), "total")
@@ -168,9 +174,10 @@ def _rows(catalog: Path, slugs: list[str], since: dt.datetime) -> dict[str, list
 
 def _audit(place: ProjectAudit, rows: list[dict[str, Any]], since: dt.datetime,
            registry: dict[str, Path]) -> ProjectAudit:
-    checked, stale = _freshness(place, since) if rows else (0, 0)
+    checked, stale, unjudged = _freshness(place, since) if rows else (0, 0, None)
     return _summary(attrs.evolve(place, **_counts(rows), checked=checked, stale=stale,
-                                 never_fired=_never_fired(rows, registry)), place.project)
+                                 unjudged=unjudged, never_fired=_never_fired(rows, registry)),
+                    place.project)
 
 
 def _counts(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -187,14 +194,18 @@ def _counts(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def _freshness(place: ProjectAudit, since: dt.datetime) -> tuple[int, int]:
-    """How many of the window's completed runs were judged, and how many are stale."""
+def _freshness(place: ProjectAudit, since: dt.datetime) -> tuple[int, int, str | None]:
+    """How many of the window's completed runs were judged and how many are stale, or why they
+    could not be judged."""
     from bathos.catalog.catalog import Catalog
 
     assert place.catalog is not None
-    report = Catalog(place.catalog).check(project=place.project, since=since)
+    try:
+        report = Catalog(place.catalog).check(project=place.project, since=since)
+    except BathosError as exc:
+        return 0, 0, str(exc)
     counts = report.counts()
-    return len(report.verdicts), sum(counts.get(v, 0) for v in STALE_VERDICTS)
+    return len(report.verdicts), sum(counts.get(v, 0) for v in STALE_VERDICTS), None
 
 
 def _never_fired(rows: list[dict[str, Any]], registry: dict[str, Path]) -> tuple[NeverFired, ...]:
@@ -227,7 +238,8 @@ def _never_fired(rows: list[dict[str, Any]], registry: dict[str, Path]) -> tuple
             spec = load_sidecar(Path(root or "") / sidecar)
         except (BathosError, OSError):
             continue
-        missing = tuple(o.label for o in spec.outcomes if o.label not in labels)
+        missing = tuple(o.label for o in spec.outcomes
+                        if not o.is_residual and o.label not in labels)
         if missing:
             never.append(NeverFired(script, sidecar, missing))
     return tuple(never)
@@ -296,6 +308,8 @@ def _warnings(audit: ProjectAudit) -> Iterable[AuditWarning]:
         top, n = max(audit.outcomes.items(), key=lambda item: item[1])
         yield warn("entropy", f"{n} of {judged} outcomes are {top!r} (entropy "
                    f"{audit.entropy:.2f}, below {ENTROPY_BELOW}): do the outcomes tell runs apart?")
+    if audit.unjudged:
+        yield warn("unjudged", f"freshness could not be judged: {audit.unjudged}")
     if audit.stale:
         yield warn("stale", f"{audit.stale} of {audit.checked} completed runs are stale")
     for never in audit.never_fired:

@@ -22,6 +22,7 @@ from bathos.errors import (
     QueryRefused,
     QueryTimeout,
     RunNotFound,
+    SidecarInvalid,
     UnreadableFile,
 )
 from bathos.freshness import OutputCheck, Reason, Verdict
@@ -35,12 +36,21 @@ from bathos.models import (
     Logs,
     Output,
     Run,
+    RunOutcome,
     Sidecar,
     Slurm,
 )
 from bathos.query import RunQuery
 from bathos.rerun import Rerun
 from bathos.scripting import current_run_id, experiment, log, output_dir
+from bathos.sidecar import (
+    OutcomeSpec,
+    SidecarSpec,
+    evaluate_outcome,
+    load_sidecar,
+    parse_sidecar,
+    sidecar_path,
+)
 
 __all__ = [
     "AmbiguousRunId",
@@ -67,6 +77,7 @@ __all__ = [
     "Logs",
     "LogsUnavailable",
     "NeverFired",
+    "OutcomeSpec",
     "Output",
     "OutputCheck",
     "PackageChange",
@@ -80,8 +91,11 @@ __all__ = [
     "Run",
     "RunDiff",
     "RunNotFound",
+    "RunOutcome",
     "RunQuery",
     "Sidecar",
+    "SidecarInvalid",
+    "SidecarSpec",
     "Slurm",
     "SprintAudit",
     "UnreadableFile",
@@ -89,8 +103,12 @@ __all__ = [
     "Verdict",
     "VerifyReport",
     "current_run_id",
+    "evaluate_outcome",
     "experiment",
+    "load_sidecar",
     "log",
     "output_dir",
+    "parse_sidecar",
+    "sidecar_path",
     "sprint_audit",
 ]

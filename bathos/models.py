@@ -141,7 +141,7 @@ class Environment:
 @attrs.frozen
 class Sidecar:
     """The `<stem>.bth.toml` beside a script; `mode` is recorded or bypassed. `blob` is the
-    catalog blob holding its content as the run was judged by it (`Catalog.sidecar_text`)."""
+    catalog blob holding its content as the run was judged by it (`Catalog.sidecar`)."""
 
     path: str | None
     sha256: str | None

@@ -49,6 +49,7 @@ class RunQuery:
     slurm_job: str | None = None
     output: str | None = None
     campaign: str | None = None
+    outcome: str | None = None
     limit: int | None = None
 
     def projects(self) -> list[str] | None:
@@ -135,6 +136,8 @@ class RunQuery:
                 "OR regexp_extract(path, '[^/]*$') GLOB ?)", self.output, self.output)
         if self.campaign:
             add("campaign_id = ?", self.campaign)
+        if self.outcome:
+            add("outcome = ?", self.outcome)
         return where, args
 
 

@@ -34,7 +34,17 @@ from bathos.catalog import blobs, store
 from bathos.errors import ConfigError, ProvenanceError
 from bathos.fsutil import append_whole, relative_posix
 from bathos.livelog import LOG_CAP_BYTES, STREAMS, TRUNCATED, LiveLog
-from bathos.models import Capture, Dependency, Logs, Output, Run, Sidecar, unstructure, utcnow
+from bathos.models import (
+    Capture,
+    Dependency,
+    Logs,
+    Output,
+    Run,
+    RunOutcome,
+    Sidecar,
+    unstructure,
+    utcnow,
+)
 from bathos.provenance import scan
 
 if TYPE_CHECKING:
@@ -216,6 +226,29 @@ def _sidecar(script: Path | None, base: Path, no_sidecar: bool) -> tuple[Sidecar
                    mode="bypassed" if no_sidecar else "recorded"), dep
 
 
+def _judged(run: Run, base: Path, catalog: Path) -> Run:
+    """The ended run with its outcome by the sidecar it started with, whose content is kept as a
+    blob (`Sidecar.blob`); as it was when it had none, or an invalid one (a warning says why)."""
+    if run.sidecar is None or run.sidecar.path is None:
+        return run
+    from bathos.sidecar import evaluate_outcome, parse_sidecar
+
+    try:
+        data = (base / run.sidecar.path).read_bytes()
+        if blobs.blob_ref(data) != run.sidecar.sha256:
+            return attrs.evolve(run, outcome=RunOutcome(
+                "unknown", reason="the sidecar changed while the run ran"))
+        spec = parse_sidecar(data, run.sidecar.path)
+    except (OSError, ConfigError) as exc:
+        log.warning("run %s: no outcome recorded: %s", run.id, exc)
+        return run
+    blob = None
+    with contextlib.suppress(OSError):  # an unwritable catalog: the record is spilled anyway
+        blob = blobs.put_blob(catalog, data)
+    return attrs.evolve(run, outcome=evaluate_outcome(spec, run.results, run.exit_code),
+                        sidecar=attrs.evolve(run.sidecar, blob=blob))
+
+
 @attrs.define
 class ActiveRun:
     """A run whose `running` record is in the catalog; `finish` writes its final record."""
@@ -353,7 +386,7 @@ class ActiveRun:
                     **self.redactor.params(events.params)},
             capture=capture,
         )
-        self.run = run
+        self.run = run = _judged(run, self.base, self.catalog)
         self._record(run, points)
         self._remove_scratch()
         with contextlib.suppress(OSError):

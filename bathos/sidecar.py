@@ -447,7 +447,7 @@ def _quoted(name: str) -> str:
 
 
 def _column_type(value: Any) -> str:
-    """The DuckDB type of a result without a declared one."""
+    """The DuckDB type of a result (not None) without a declared one."""
     if isinstance(value, bool):
         return "BOOLEAN"
     if isinstance(value, int):
@@ -520,6 +520,9 @@ def _results_table(con: duckdb.DuckDBPyConnection, spec: SidecarSpec,
         value = results[name]
         declared = spec.result_schema.get(name)
         kind = RESULT_TYPES[declared] if declared else _column_type(value)
+        if value is None and not declared:  # DuckDB's NULL type compares with anything
+            columns.append(f"NULL AS {_quoted(name)}")
+            continue
         columns.append(f"CAST(? AS {kind}) AS {_quoted(name)}")
         values.append(json.dumps(value) if kind == "JSON" else value)
     for name, declared in spec.result_schema.items():

@@ -48,6 +48,8 @@ def run_filters(*, find: bool = False) -> Callable[[F], F]:
                 click.option("--slurm-job", help="SLURM job id, array job id, or JOB_TASK."),
                 click.option("--output", help="Produced a file whose path matches this glob."),
                 click.option("--campaign", help="Belongs to this campaign."),
+                click.option("--outcome", help="Its sidecar judged it so: an outcome's label, "
+                             "error or unknown."),
             ]
         for option in reversed(options):
             fn = option(fn)

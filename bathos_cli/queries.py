@@ -10,6 +10,8 @@ from bathos_cli import options, render
 
 if TYPE_CHECKING:
     from bathos.catalog.catalog import Catalog
+    from bathos.models import Run
+    from bathos.sidecar import SidecarSpec
 
 
 def _catalog() -> Catalog:
@@ -99,7 +101,19 @@ def show(run_id: str, packages: bool, json_: bool) -> None:
     elif json_:
         render.echo_json(unstructure(run), indent=2)
     else:
-        render.echo_record(unstructure(run), tracked_changes=catalog.tracked_changes(run))
+        render.echo_record(unstructure(run), tracked_changes=catalog.tracked_changes(run),
+                           sidecar=_kept_sidecar(catalog, run))
+
+
+def _kept_sidecar(catalog: Catalog, run: Run) -> SidecarSpec | None:
+    """The sidecar a run was judged by, or None (and a warning) when it cannot be read."""
+    from bathos.errors import CatalogError
+
+    try:
+        return catalog.sidecar(run)
+    except CatalogError as exc:
+        click.echo(f"warning: {exc}", err=True)
+        return None
 
 
 @click.command("sql")

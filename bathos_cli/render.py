@@ -11,9 +11,12 @@ import io
 import json
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+
+if TYPE_CHECKING:
+    from bathos.sidecar import SidecarSpec
 
 SHORT_ID = 12
 
@@ -180,20 +183,21 @@ _SECTIONS: list[tuple[str, list[str]]] = [
     ("Time (UTC)", ["started_at", "ended_at", "duration_s", "heartbeat_at", "updated_at"]),
     ("Command", ["script", "argv", "cwd", "params"]),
 ]
-_NESTED = [("Code", "git"), ("Sidecar", "sidecar"), ("Host", "host"), ("SLURM", "slurm"),
+_NESTED = [("Code", "git"), ("Host", "host"), ("SLURM", "slurm"),
            ("Environment", "environment"), ("Results", "results"), ("Logs", "logs")]
 _LISTS = [("Dependencies", "dependencies", ("role", "path", "sha256")),
           ("Outputs", "outputs", ("path", "size", "sha256"))]
 
 
-def _lines(record: dict[str, Any], tracked_changes: dict[str, str | None]
-           ) -> Iterator[tuple[str, str] | str]:
+def _lines(record: dict[str, Any], tracked_changes: dict[str, str | None],
+           sidecar: SidecarSpec | None) -> Iterator[tuple[str, str] | str]:
     """Section titles (str) and key/value pairs, in reading order."""
     for title, keys in _SECTIONS:
         yield title
         for key in keys:
             if record.get(key) not in (None, [], {}, ()):
                 yield key, cell(record[key])
+    yield from _sidecar(record, sidecar)
     for title, key in _NESTED:
         yield title
         value = record.get(key) or {}
@@ -219,6 +223,28 @@ def _lines(record: dict[str, Any], tracked_changes: dict[str, str | None]
         for item in items:
             yield "", "  ".join(cell(item.get(f)) for f in fields)
     yield from _capture(record.get("capture"))
+
+
+def _sidecar(record: dict[str, Any], spec: SidecarSpec | None) -> Iterator[tuple[str, str] | str]:
+    """What the run was for and what its results meant: nothing for a run without a sidecar."""
+    sidecar = record.get("sidecar")
+    if not sidecar:
+        return
+    yield "Sidecar"
+    if sidecar["path"]:
+        yield "path", sidecar["path"]
+    yield "mode", sidecar["mode"] + (" (the sidecar check was skipped)"
+                                     if sidecar["mode"] == "bypassed" else "")
+    if spec is not None:
+        yield "kind", spec.kind
+        for name, value in spec.fields.items():
+            yield name, cell(value)
+    outcome = record.get("outcome")
+    if outcome:
+        yield "Outcome"
+        for name in ("label", "decision", "condition", "values", "reason"):
+            if outcome.get(name) not in (None, {}):
+                yield name, cell(outcome[name])
 
 
 def _capture(capture: dict[str, Any] | None) -> Iterator[tuple[str, str] | str]:
@@ -261,9 +287,11 @@ def echo_packages(data: list[dict[str, Any]]) -> None:
 
 
 def echo_record(record: dict[str, Any], *,
-                tracked_changes: dict[str, str | None] | None = None) -> None:
-    """A run record in readable sections; `tracked_changes` says why its tree was dirty."""
-    lines = list(_lines(record, tracked_changes or {}))
+                tracked_changes: dict[str, str | None] | None = None,
+                sidecar: SidecarSpec | None = None) -> None:
+    """A run record in readable sections; `tracked_changes` says why its tree was dirty,
+    `sidecar` what the run was for."""
+    lines = list(_lines(record, tracked_changes or {}, sidecar))
     if is_terminal():
         from rich.console import Console
         from rich.markup import escape

@@ -41,6 +41,7 @@ def test_import_bathos_loads_no_cli_or_query_library() -> None:
         import bathos
         bathos.Catalog, bathos.Run, bathos.RunQuery, bathos.Rows, bathos.CompactionReport
         bathos.BathosError, bathos.CatalogError, bathos.RunNotFound, bathos.QueryRefused
+        bathos.load_sidecar, bathos.SidecarSpec, bathos.RunOutcome
         print(sorted(set(sys.modules) & set({HEAVY!r})))
     """)
     assert done.stdout.strip() == "[]"

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from bathos.diff import RunDiff
     from bathos.lineage import Lineage
     from bathos.rerun import Rerun
+    from bathos.sidecar import SidecarSpec
 
 log = logging.getLogger("bathos.catalog")
 
@@ -180,7 +181,7 @@ class Catalog:
         data = recent.newest(self.path, picked, self.compact_threshold)
         if data is not None:
             found = Rows.from_dicts(LISTING_COLUMNS,
-                                    [schema.COLUMNS[c] for c in LISTING_COLUMNS], data)
+                                    [schema.column_type(c) for c in LISTING_COLUMNS], data)
         else:
             found = self._fetch(*picked.to_sql(LISTING_COLUMNS))
         rows = Rows(found.columns, found.types, found.tuples(), objects=OBJECT_COLUMNS)
@@ -337,6 +338,27 @@ class Catalog:
                                    f"unreadable: {exc}") from None
         return Rows.from_dicts(PACKAGE_COLUMNS, ["VARCHAR", "VARCHAR", "VARCHAR", "BOOLEAN"],
                                packages)
+
+    def sidecar(self, run: str | Run) -> SidecarSpec | None:
+        """The sidecar `run` (a Run, an id or a prefix) was judged by, as the catalog kept it when
+        the run ended (the file may have changed since): None for a run without a kept one.
+
+        >>> spec = cat.sidecar("1jd3k"); spec.kind, spec.fields["hypothesis"]
+
+        CatalogError when the catalog lacks the content or it is no longer a valid sidecar."""
+        from bathos.catalog.blobs import read_blob
+        from bathos.errors import SidecarInvalid
+        from bathos.sidecar import parse_sidecar
+
+        found = run if isinstance(run, Run) else self.get(run)
+        if found.sidecar is None or found.sidecar.blob is None:
+            return None
+        try:
+            return parse_sidecar(read_blob(self.path, found.sidecar.blob),
+                                 found.sidecar.path or "sidecar")
+        except SidecarInvalid as exc:
+            raise CatalogError(f"the sidecar kept for run {found.id} is no longer valid: "
+                               f"{exc}") from None
 
     def diff(self, a: str | Run, b: str | Run) -> RunDiff:
         """What differs between two runs (Runs, ids or prefixes), section by section: code

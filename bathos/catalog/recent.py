@@ -37,7 +37,8 @@ if TYPE_CHECKING:
 RECENT = "segments.recent"
 RECENT_ROWS = 1000
 # Criteria a listing from kept rows cannot judge (they need columns it does not keep).
-_NEEDS_DUCKDB = ("script", "params", "host", "commit", "slurm_job", "output", "campaign")
+_NEEDS_DUCKDB = ("script", "params", "host", "commit", "slurm_job", "output", "campaign",
+                 "outcome")
 
 Row = dict[str, Any]
 Key = tuple[dt.datetime, str]
@@ -61,22 +62,24 @@ def write_recent(con: duckdb.DuckDBPyConnection, directory: Path, live: list[str
                              f"LIMIT 1 OFFSET {RECENT_ROWS}").fetchall()
         where = "WHERE started_at >= ?" if oldest else ""
         rows = Rows.from_relation(con.sql(
-            f"SELECT {', '.join(LISTING_COLUMNS)} FROM {source} {where} "
+            f"SELECT {', '.join(map(schema.column_sql, LISTING_COLUMNS))} FROM {source} {where} "
             f"ORDER BY started_at DESC, id DESC LIMIT {RECENT_ROWS + 1}",
             params=list(oldest[0]) if oldest else None,
         )).to_dicts()
-    header = {"segments": sorted(live), "complete": len(rows) <= RECENT_ROWS}
+    header = {"segments": sorted(live), "complete": len(rows) <= RECENT_ROWS,
+              "columns": list(LISTING_COLUMNS)}
     lines = [json.dumps(item, separators=(",", ":")) for item in [header, *rows[:RECENT_ROWS]]]
     atomic_write_bytes(directory / RECENT, "\n".join(lines).encode() + b"\n")
 
 
 def read_recent(directory: Path, live: list[str]) -> tuple[Iterator[Row], bool] | None:
     """The kept rows (newest first, parsed as they are consumed) and whether they are all the rows
-    of the live segments, if they were read from exactly the segments `live`."""
+    of the live segments, if they were read from exactly the segments `live` (and hold today's
+    listing columns)."""
     try:
         header, *lines = (directory / RECENT).read_bytes().splitlines()
         head = json.loads(header)
-        if head["segments"] != sorted(live):
+        if head["segments"] != sorted(live) or head.get("columns") != list(LISTING_COLUMNS):
             return None
         return (json.loads(line) for line in lines), bool(head["complete"])
     except (OSError, ValueError, TypeError, KeyError, RecursionError):
@@ -86,6 +89,8 @@ def read_recent(directory: Path, live: list[str]) -> tuple[Iterator[Row], bool] 
 def listing_row(record: schema.Record) -> Row:
     """A hot record in the listing columns, as a query of the `runs` view gives them."""
     flat = schema.flatten(record)
+    outcome = record.get("outcome")
+    flat["outcome"] = outcome.get("label") if isinstance(outcome, dict) else None
     row = {name: flat[name] for name in LISTING_COLUMNS}
     for name in ("started_at", "ended_at"):
         if row[name] is not None:

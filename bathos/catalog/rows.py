@@ -19,7 +19,7 @@ LISTING_COLUMNS = (
     "id", "project", "status", "name", "script", "started_at", "ended_at", "duration_s",
     "exit_code", "signal", "hostname", "user", "commit", "branch", "dirty", "slurm_job_id",
     "slurm_array_job_id", "slurm_array_task_id", "tags", "parent_run_id", "campaign_id",
-    "agent_mode", "argv", "params", "results",
+    "agent_mode", "argv", "params", "results", "outcome",
 )
 # The JSON columns of a listing whose objects frames type key by key (see `Rows.objects`).
 OBJECT_COLUMNS = ("params", "results")

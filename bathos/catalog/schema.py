@@ -128,9 +128,22 @@ DERIVED_SQL: dict[str, str] = {
     "environment": "record->'environment'",
     "logs": "record->'logs'",
     "sidecar": "record->'sidecar'",
+    "outcome": "record->'outcome'->>'label'",
     "error": "record->>'error'",
     "cwd": "record->>'cwd'",
 }
+
+DERIVED_TYPES = {"outcome": "VARCHAR"}  # those a listing shows (the others are JSON)
+
+
+def column_sql(name: str) -> str:
+    """A view column as a SELECT item over stored columns (a derived one computed from `record`)."""
+    return f"{DERIVED_SQL[name]} AS {name}" if name in DERIVED_SQL else name
+
+
+def column_type(name: str) -> str:
+    """The DuckDB type of a view column."""
+    return COLUMNS.get(name) or DERIVED_TYPES.get(name, "JSON")
 
 
 # Free-form parts of a record (params, results, fields this bathos does not know) nest at most this

@@ -20,6 +20,7 @@ from records import by_duckdb, make_run
 import bathos
 from bathos import RunQuery
 from bathos.catalog import recent
+from bathos.catalog.schema import column_sql
 from bathos.catalog.store import write_record
 from bathos.models import Host, unstructure
 
@@ -120,10 +121,11 @@ def test_listings_the_kept_rows_cannot_answer_go_to_duckdb(mixed, query) -> None
 def test_kept_rows_are_the_newest_of_the_segments_as_a_query_gives_them(mixed, catalog_dir):
     lines = (catalog_dir / "runs" / "alpha" / recent.RECENT).read_text().splitlines()
     live = segments(catalog_dir, "alpha")
-    assert json.loads(lines[0]) == {"segments": [p.name for p in live], "complete": False}
+    assert json.loads(lines[0]) == {"segments": [p.name for p in live], "complete": False,
+                                    "columns": list(recent.LISTING_COLUMNS)}
     paths = ", ".join(f"'{p}'" for p in live)
     newest = mixed.sql(
-        f"SELECT {', '.join(recent.LISTING_COLUMNS)} FROM read_parquet([{paths}]) "
+        f"SELECT {', '.join(map(column_sql, recent.LISTING_COLUMNS))} FROM read_parquet([{paths}]) "
         f"ORDER BY started_at DESC, id DESC LIMIT {recent.RECENT_ROWS}").to_dicts()
     assert [json.loads(line) for line in lines[1:]] == newest
 

@@ -31,7 +31,7 @@ DIRTY_SHARE_ABOVE = 0.5  # runs on an uncommitted tree / runs
 STALE_VERDICTS = ("stale", "stale-upstream")
 
 _ROWS_SQL = """
-SELECT project, status, dirty, agent_mode, script, record->'outcome'->>'label' AS outcome,
+SELECT project, status, dirty, agent_mode, script, outcome,
        record->'sidecar'->>'mode' AS sidecar_mode, record->'sidecar'->>'path' AS sidecar,
        record->'git'->>'repo_root' AS repo_root, record->>'cwd' AS cwd
 FROM runs WHERE started_at >= ? AND list_contains(?, project)
@@ -258,7 +258,7 @@ def _entropy(counts: Iterable[int], labels: int) -> float | None:
         return None
     if labels <= 1:
         return 0.0
-    h = -sum(c / total * math.log(c / total) for c in counts)
+    h = sum(c / total * math.log(total / c) for c in counts)
     return h / math.log(labels)
 
 

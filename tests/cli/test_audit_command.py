@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import shutil
+from collections import Counter
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -15,12 +17,33 @@ from project import make_project
 from records import make_run
 
 import bathos
-from bathos.audit import BYPASS_RATE_ABOVE, FAILURE_RATE_ABOVE, sprint_audit
+from bathos.audit import BYPASS_RATE_ABOVE, FAILURE_RATE_ABOVE, NeverFired, sprint_audit
 from bathos.projects import register
 
 COUNT = "scripts/analysis/count_things.py"
 BREAK = "scripts/analysis/break_things.py"
 MEASURE = "scripts/analysis/measure_speed.py"
+SIDECAR = """\
+[experiment]
+hypothesis = "the new solver is faster"
+stage = "exploration"
+
+[result_schema]
+speedup = "float"
+
+[outcomes.faster]
+condition = "speedup >= 1.2"
+decision = "switch to the new solver"
+
+[outcomes.slower]
+condition = "speedup < 0.8"
+decision = "drop it"
+
+[outcomes.flat]
+is_residual = true
+decision = "measure on a bigger case"
+"""
+BETA = {("beta", "entropy"), ("beta", "never-fired")}
 
 
 def _runs(catalog: bathos.Catalog, project: str, hours: float) -> list[bathos.Run]:
@@ -34,7 +57,8 @@ def _runs(catalog: bathos.Catalog, project: str, hours: float) -> list[bathos.Ru
 def sprint(tmp_path: Path) -> SimpleNamespace:
     """alpha: a clean run, a failure, a bypassed run and a dirty-tree run, then the script edited
     and committed (the clean runs go stale), plus a lost run three days ago. beta (its own
-    catalog): agent-driven runs. gamma: registered, then its directory removed."""
+    catalog): five runs of a script whose sidecar has three outcomes, all faster, two of them
+    driven by an agent. gamma: registered, then its directory removed."""
     alpha = make_project(tmp_path / "alpha", {COUNT: "print('ok')\n",
                                               BREAK: "raise SystemExit(3)\n"})
     alpha.bth_run(COUNT)
@@ -46,12 +70,15 @@ def sprint(tmp_path: Path) -> SimpleNamespace:
     three_days_ago = dt.datetime.now(dt.UTC) - dt.timedelta(days=3)
     bathos.Catalog().write(make_run(project="alpha", status="lost", started_at=three_days_ago))
 
-    beta = make_project(tmp_path / "beta", {MEASURE: "print('fast')\n"})
+    beta = make_project(tmp_path / "beta", {
+        MEASURE: "import sys\nimport bth\n"
+                 "bth.log(speedup=float(sys.argv[1]) if sys.argv[1:] else 1.5)\n",
+        MEASURE.replace(".py", ".bth.toml"): SIDECAR})
     config = beta.root / ".bth.toml"
     config.write_text(config.read_text().replace("[project]\n",
                                                  '[project]\ncatalog = "../beta-catalog"\n'))
     beta.commit("own catalog")
-    for flags in (["--agent-mode", "autonomous"], ["--agent-mode", "collaborative"], []):
+    for flags in (["--agent-mode", "autonomous"], ["--agent-mode", "collaborative"], [], [], []):
         assert beta.bth("run", *flags, MEASURE).returncode == 0  # read back from its catalog
 
     gone = make_project(tmp_path / "gamma", {})
@@ -78,8 +105,8 @@ def test_each_registered_project_is_audited_from_its_own_catalog(sprint: SimpleN
         assert audit.dirty_share == sum(bool(r.git and r.git.dirty) for r in runs) / len(runs)
         assert audit.agent_share == sum(r.agent_mode is not None for r in runs) / len(runs)
         assert audit.autonomous == sum(r.agent_mode == "autonomous" for r in runs)
-    assert (by_slug["alpha"].runs, by_slug["beta"].runs) == (5, 3)
-    assert report.total.runs == 8
+    assert (by_slug["alpha"].runs, by_slug["beta"].runs) == (5, 5)
+    assert report.total.runs == 10
     assert report.total.failed == 1 and report.total.agent == 2
 
 
@@ -96,14 +123,33 @@ def test_warnings_fire_above_their_thresholds_not_at_them(sprint: SimpleNamespac
 
     # A week: 1 of 5 failed, exactly the limit; the lost run is 20 %, far above its 5 %.
     assert {(w.project, w.kind) for w in week.warnings} == {
-        ("alpha", "lost"), ("alpha", "stale"), ("gamma", "unreadable")}
+        ("alpha", "lost"), ("alpha", "stale"), ("beta", "entropy"), ("beta", "never-fired"),
+        ("gamma", "unreadable")}
     # A day: the lost run is out; 1 of 4 failed, above; 1 of 4 bypassed, exactly the limit.
     alpha = {p.project: p for p in day.projects}["alpha"]
     assert alpha.failure_rate == 0.25 > FAILURE_RATE_ABOVE
     assert alpha.bypass_rate == BYPASS_RATE_ABOVE
-    assert {(w.project, w.kind) for w in day.warnings} == {
+    assert {(w.project, w.kind) for w in day.warnings} - BETA == {
         ("alpha", "failures"), ("alpha", "stale"), ("gamma", "unreadable")}
     assert "25% of runs failed (above 20%)" in [w.message for w in day.warnings]
+
+
+def test_outcomes_their_entropy_and_the_ones_that_never_fired(sprint: SimpleNamespace) -> None:
+    beta = {p.project: p for p in sprint_audit().projects}["beta"]
+
+    runs = _runs(sprint.beta_catalog, "beta", 168)
+    assert beta.outcomes == Counter(r.outcome.label for r in runs if r.outcome) == {"faster": 5}
+    assert beta.entropy == 0.0
+    assert beta.never_fired == (NeverFired(MEASURE, MEASURE.replace(".py", ".bth.toml"),
+                                           ("slower",)),)  # the residual need never fire
+
+    assert sprint.beta.bth("run", MEASURE, "--", "0.5").returncode == 0
+    beta = {p.project: p for p in sprint_audit().projects}["beta"]
+    assert beta.outcomes == {"faster": 5, "slower": 1}
+    assert beta.never_fired == ()
+    assert beta.entropy == pytest.approx(-(5 / 6 * math.log(5 / 6) + 1 / 6 * math.log(1 / 6))
+                                         / math.log(2))
+    assert not [w for w in sprint_audit().warnings if w.project == "beta"]
 
 
 def test_hours_narrow_the_window(sprint: SimpleNamespace) -> None:
@@ -111,7 +157,7 @@ def test_hours_narrow_the_window(sprint: SimpleNamespace) -> None:
 
     assert day.runs == len(_runs(sprint.alpha_catalog, "alpha", 24)) == 4
     assert day.lost == 0
-    assert sprint_audit(48).total.runs == 7
+    assert sprint_audit(48).total.runs == 9
 
 
 def test_a_registered_project_that_is_gone_is_a_line_not_a_crash(
@@ -123,7 +169,7 @@ def test_a_registered_project_that_is_gone_is_a_line_not_a_crash(
     assert lines[0].split()[:3] == ["project", "runs", "failed"]
     rows = {line.split()[0]: line.split() for line in lines[1:5]}
     assert rows["alpha"][1:3] == ["5", "20%"]
-    assert rows["beta"][1] == "3" and rows["total"][1] == "8"
+    assert rows["beta"][1] == "5" and rows["total"][1] == "10"
     assert "(not read)" in " ".join(rows["gamma"])
     assert f"gamma: registered but not read: its directory {sprint.alpha.root.parent}/gamma " \
            "is gone" in done.stdout
@@ -136,7 +182,7 @@ def test_json_is_the_whole_report_and_strict_fails_on_warnings(sprint: SimpleNam
     assert set(report) == {"hours", "since", "projects", "total", "warnings"}
     assert report["hours"] == 48.0
     assert [p["project"] for p in report["projects"]] == ["alpha", "beta", "gamma"]
-    assert report["total"]["runs"] == 7
+    assert report["total"]["runs"] == 9
     assert {"failure_rate", "outcomes", "entropy", "never_fired", "stale"} <= set(
         report["projects"][0])
     assert bth("sprint-audit", "--strict").exit_code == 1

@@ -188,6 +188,19 @@ def test_json_is_the_whole_report_and_strict_fails_on_warnings(sprint: SimpleNam
     assert bth("sprint-audit", "--strict").exit_code == 1
 
 
+def test_a_project_whose_config_is_broken_is_reported_not_read(tmp_path: Path) -> None:
+    broken = make_project(tmp_path / "broken", {})
+    (broken.root / ".bth.toml").write_text("[project\n")
+
+    report = sprint_audit()
+
+    assert [(p.project, p.runs) for p in report.projects] == [("broken", 0)]
+    assert report.projects[0].problem is not None
+    assert "is not valid TOML" in report.projects[0].problem
+    assert [w.kind for w in report.warnings] == ["unreadable"]
+    assert bth("sprint-audit").exit_code == 0
+
+
 def test_a_window_of_no_hours_is_bad_input() -> None:
     done = bth("sprint-audit", "--hours", "0")
 

@@ -548,16 +548,18 @@ def _judge(con: duckdb.DuckDBPyConnection, outcome: OutcomeSpec, results: Mappin
     absent = [n for n in names if n not in results and (n in schema or not schema)]
     try:
         row = con.execute(_query(outcome.condition)).fetchone()
-    except Exception as exc:
+    except Exception as exc:  # DuckDB's: an unknown name, a division by zero, a bad cast
         missing = _missing_column(exc)
-        if missing is not None or absent:
-            return False, values, f"the results have no {missing or absent[0]}"
+        if missing is not None:
+            return False, values, f"the results have no {missing}"
         return False, values, "the condition failed: " + _first_sentence(str(exc))
     held = row[0] if row else None
     if held is None:
-        gone = absent or [n for n in names if n in results and results[n] is None]
-        return False, values, ("the results have no " + gone[0] if gone and gone[0] not in
-                               results else "the condition is neither true nor false (NULL)")
+        if absent:
+            return False, values, f"the results have no {absent[0]}"
+        nulls = [n for n in names if n in results and results[n] is None]
+        return False, values, "the condition is neither true nor false (" + (
+            f"{nulls[0]} is null)" if nulls else "NULL)")
     if not isinstance(held, bool):
         return False, values, f"the condition is {held!r}, not true or false"
     return held, values, None

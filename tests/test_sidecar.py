@@ -232,3 +232,10 @@ def test_the_example_in_the_docs_is_a_valid_sidecar(tmp_path: Path) -> None:
     assert error(tmp_path, example.replace("speedup >= 1.2", "speedupp >= 1.2")) == (
         "16: outcomes.faster.condition: names 'speedupp', which is not in [result_schema] "
         "(speedup, max_error)")
+
+
+def test_a_null_result_leaves_the_condition_undecided(tmp_path: Path) -> None:
+    spec = load_sidecar(write(tmp_path, sidecar("debug", 'symptom = "s"', "drift < 1")))
+
+    assert evaluate_outcome(spec, {"drift": None}, exit_code=0).reason == (
+        "outcome held: the condition is neither true nor false (drift is null)")

@@ -130,7 +130,7 @@ class TestFilters:
                                                  for r in newest_first]
         assert frame["tags"].to_list() == [list(r.tags) for r in newest_first]
         assert rows.to_arrow().column("id").to_pylist() == [r.id for r in newest_first]
-        assert repr(rows).startswith("Rows: 2 row(s), 25 column(s)")
+        assert repr(rows).startswith("Rows: 2 row(s), 26 column(s)")
 
     def test_runs_takes_a_query_or_its_criteria(self, runs, catalog) -> None:
         assert catalog.runs(RunQuery(status="failed")).to_dicts() == \

@@ -109,7 +109,8 @@ class SprintAudit:
 
 
 def sprint_audit(hours: float = DEFAULT_HOURS, *, now: dt.datetime | None = None) -> SprintAudit:
-    """Audit the runs started in the last `hours` across every registered project.
+    """Audit the runs started in the last `hours` (before `now`, default the present) across
+    every registered project; ConfigError unless `hours` is a positive number.
 
     >>> report = sprint_audit(24)
     >>> [(p.project, p.runs, p.failure_rate) for p in report.projects]

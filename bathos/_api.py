@@ -4,6 +4,7 @@ pay for the rest (`benchmarks/bench_catalog.py` shows what it saves). `__all__` 
 imported here; ruff fails on a name in one and not the other.
 """
 
+from bathos.audit import AuditWarning, NeverFired, ProjectAudit, SprintAudit, sprint_audit
 from bathos.catalog.catalog import Catalog, VerifyReport
 from bathos.catalog.compact import CompactionReport
 from bathos.catalog.rows import Rows
@@ -55,6 +56,7 @@ from bathos.sidecar import (
 
 __all__ = [
     "AmbiguousRunId",
+    "AuditWarning",
     "BathosError",
     "Capture",
     "Catalog",
@@ -78,11 +80,13 @@ __all__ = [
     "LintReport",
     "Logs",
     "LogsUnavailable",
+    "NeverFired",
     "NewExperiment",
     "OutcomeSpec",
     "Output",
     "OutputCheck",
     "PackageChange",
+    "ProjectAudit",
     "ProvenanceError",
     "QueryRefused",
     "QueryTimeout",
@@ -98,6 +102,7 @@ __all__ = [
     "SidecarInvalid",
     "SidecarSpec",
     "Slurm",
+    "SprintAudit",
     "UnreadableFile",
     "ValueChange",
     "Verdict",
@@ -112,4 +117,5 @@ __all__ = [
     "output_dir",
     "parse_sidecar",
     "sidecar_path",
+    "sprint_audit",
 ]

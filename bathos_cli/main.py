@@ -70,6 +70,7 @@ COMMANDS = {
     "verify": "bathos_cli.queries",
     "lint": "bathos_cli.authoring",
     "new-experiment": "bathos_cli.authoring",
+    "sprint-audit": "bathos_cli.audit",
     "demo": "bathos_cli.demo",
 }
 

@@ -40,6 +40,10 @@ RECENT_ROWS = 1000
 _NEEDS_DUCKDB = ("script", "params", "host", "commit", "slurm_job", "output", "campaign",
                  "outcome")
 
+# The listing columns of kept rows written by a bathos whose runs had no outcome (their header
+# names no columns): still good, each row's outcome being none.
+_BEFORE_OUTCOMES = [c for c in LISTING_COLUMNS if c != "outcome"]
+
 Row = dict[str, Any]
 Key = tuple[dt.datetime, str]
 
@@ -79,8 +83,12 @@ def read_recent(directory: Path, live: list[str]) -> tuple[Iterator[Row], bool] 
     try:
         header, *lines = (directory / RECENT).read_bytes().splitlines()
         head = json.loads(header)
-        if head["segments"] != sorted(live) or head.get("columns") != list(LISTING_COLUMNS):
+        columns = head.get("columns", _BEFORE_OUTCOMES)
+        if head["segments"] != sorted(live) or columns not in (list(LISTING_COLUMNS),
+                                                               _BEFORE_OUTCOMES):
             return None
+        if columns == _BEFORE_OUTCOMES:  # kept before runs had outcomes: none of them has one
+            return ({**json.loads(line), "outcome": None} for line in lines), bool(head["complete"])
         return (json.loads(line) for line in lines), bool(head["complete"])
     except (OSError, ValueError, TypeError, KeyError, RecursionError):
         return None

@@ -191,3 +191,16 @@ def test_a_due_compaction_sends_the_listing_to_duckdb_which_compacts(mixed, cata
     first = catalog.runs(query).to_dicts()  # compacts the finished hot runs of alpha and gamma
     assert not list((catalog_dir / "runs" / "gamma").glob("*.json"))
     assert recent.newest(catalog.path, query, catalog.compact_threshold) == first
+
+
+def test_kept_rows_written_before_runs_had_outcomes_are_still_used(mixed, catalog_dir) -> None:
+    query = RunQuery(limit=20)
+    expected = by_duckdb(mixed, query)
+    kept = catalog_dir / "runs" / "beta" / recent.RECENT
+    header, *rows = (json.loads(line) for line in kept.read_text().splitlines())
+    del header["columns"]  # as an older bathos wrote them: no columns named, no outcome kept
+    kept.write_text("\n".join(json.dumps(item) for item in [
+        header, *({k: v for k, v in row.items() if k != "outcome"} for row in rows)]) + "\n")
+
+    assert recent.newest(mixed.path, query, mixed.compact_threshold) is not None
+    assert mixed.runs(query).to_dicts() == expected

@@ -22,6 +22,7 @@ from bathos.errors import (
     QueryTimeout,
     RunNotFound,
     SidecarInvalid,
+    SidecarRefused,
     UnreadableFile,
 )
 from bathos.freshness import OutputCheck, Reason, Verdict
@@ -91,6 +92,7 @@ __all__ = [
     "RunQuery",
     "Sidecar",
     "SidecarInvalid",
+    "SidecarRefused",
     "SidecarSpec",
     "Slurm",
     "UnreadableFile",

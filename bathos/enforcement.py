@@ -49,8 +49,9 @@ class Admission:
 
 
 def admit(script: Path | None, project: config.ProjectConfig | None, *, no_sidecar: bool,
-          agent_mode: str | None) -> Admission:
+          agent_mode: str | None, required: bool = True) -> Admission:
     """Check a script's sidecar before its run starts; SidecarRefused when it may not run.
+    Unless `required`, a missing sidecar is never refused.
 
     A script with no sidecar costs a `stat` or two here, and none of the sidecar's code."""
     if agent_mode is not None and agent_mode not in config.AGENT_MODES:
@@ -62,7 +63,8 @@ def admit(script: Path | None, project: config.ProjectConfig | None, *, no_sidec
     # has no sidecar.
     path = script.with_name(f"{script.stem}.bth.toml")
     exists = path.is_file()
-    spec = None if no_sidecar else _checked(script, _shown(path), exists, project)
+    spec = None if no_sidecar else _checked(script, _shown(path), exists,
+                                            project if required else None)
     return Admission(path, exists, spec, _declared(agent_mode, spec, project), no_sidecar)
 
 

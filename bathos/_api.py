@@ -4,6 +4,7 @@ pay for the rest (`benchmarks/bench_catalog.py` shows what it saves). `__all__` 
 imported here; ruff fails on a name in one and not the other.
 """
 
+from bathos.audit import AuditWarning, NeverFired, ProjectAudit, SprintAudit, sprint_audit
 from bathos.catalog.catalog import Catalog, VerifyReport
 from bathos.catalog.compact import CompactionReport
 from bathos.catalog.rows import Rows
@@ -27,6 +28,7 @@ from bathos.errors import (
 )
 from bathos.freshness import OutputCheck, Reason, Verdict
 from bathos.lineage import Lineage, LineageEdge, LineageNode
+from bathos.lint import Finding, LintReport, lint_project
 from bathos.models import (
     Capture,
     Dependency,
@@ -42,6 +44,7 @@ from bathos.models import (
 )
 from bathos.query import RunQuery
 from bathos.rerun import Rerun
+from bathos.scaffold import NewExperiment, new_experiment
 from bathos.scripting import current_run_id, experiment, log, output_dir
 from bathos.sidecar import (
     OutcomeSpec,
@@ -54,6 +57,7 @@ from bathos.sidecar import (
 
 __all__ = [
     "AmbiguousRunId",
+    "AuditWarning",
     "BathosError",
     "Capture",
     "Catalog",
@@ -67,18 +71,23 @@ __all__ = [
     "Environment",
     "FileChange",
     "FileOrigin",
+    "Finding",
     "Git",
     "Host",
     "InvalidTimeSpec",
     "Lineage",
     "LineageEdge",
     "LineageNode",
+    "LintReport",
     "Logs",
     "LogsUnavailable",
+    "NeverFired",
+    "NewExperiment",
     "OutcomeSpec",
     "Output",
     "OutputCheck",
     "PackageChange",
+    "ProjectAudit",
     "ProvenanceError",
     "QueryRefused",
     "QueryTimeout",
@@ -95,6 +104,7 @@ __all__ = [
     "SidecarRefused",
     "SidecarSpec",
     "Slurm",
+    "SprintAudit",
     "UnreadableFile",
     "ValueChange",
     "Verdict",
@@ -102,9 +112,12 @@ __all__ = [
     "current_run_id",
     "evaluate_outcome",
     "experiment",
+    "lint_project",
     "load_sidecar",
     "log",
+    "new_experiment",
     "output_dir",
     "parse_sidecar",
     "sidecar_path",
+    "sprint_audit",
 ]

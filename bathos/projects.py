@@ -25,10 +25,10 @@ log = logging.getLogger("bathos.projects")
 
 # Folder -> purpose, as the reference layout describes them.
 SCRIPT_DIRS: dict[str, str] = {
-    "experiments": "Typer experiment runners (verb_noun.py); tracked",
+    "experiments": "Typer experiment runners (verb_noun.py), each with its sidecar; tracked",
     "analysis": "Post-hoc analysis and plots (verb_noun.py)",
-    "validation": "Correctness checks (verb_noun.py)",
-    "benchmarks": "Performance benchmarks (verb_noun.py); tracked",
+    "validation": "Correctness checks (verb_noun.py), each with its sidecar",
+    "benchmarks": "Performance benchmarks (verb_noun.py), each with its sidecar; tracked",
     "data": "Data pipeline and conversion (verb_noun.py)",
     "slurm": "SLURM job files (verb_noun.slurm) and _bth_env.sh",
     "debug": "Debugging a specific issue (YYMMDD_desc.py)",

@@ -53,7 +53,7 @@ class _Tour:
               help="BTH_HOME for the demo (default: a scratch one beside the project).")
 def demo(directory: Path | None, home: Path | None) -> None:
     """Tour bathos on a scratch project: tracked runs, a failure, a dirty tree, lineage, a
-    metric history, a diff of two runs and a rerun."""
+    sidecar outcomes, a metric history, a diff of two runs and a rerun."""
     import tempfile
 
     base = directory or Path(tempfile.mkdtemp(prefix="bth-demo-"))
@@ -81,8 +81,14 @@ def demo(directory: Path | None, home: Path | None) -> None:
     sim2 = tour.newest_id()
     _say("Every run of the project, newest first (the * marks a dirty tree):")
     tour.bth("ls")
-    _say("Which code, arguments, environment and host made the summary, and what it produced:")
-    tour.bth("show", summary)
+    _say("The simulation's sidecar (simulate_particles.bth.toml) said before it ran what each "
+         "result would mean; bth run judged each run by it. The physics edit turned too_wide "
+         "into bounded; the failed fit is an error:")
+    tour.bth("ls", "-c", "id,script,status,results.spread,outcome")
+    _say("Which code, arguments, environment and host made the second simulation, how its "
+         "sidecar judged it (the outcome, the condition that fired, the values it saw), and what "
+         "it produced:")
+    tour.bth("show", sim2)
     _say("Where the summary came from:")
     tour.bth("lineage", summary)
     _say("Which results are still valid? The physics edit made the first simulation stale, and "

@@ -68,6 +68,9 @@ COMMANDS = {
     "diff": "bathos_cli.compare",
     "compact": "bathos_cli.queries",
     "verify": "bathos_cli.queries",
+    "lint": "bathos_cli.authoring",
+    "new-experiment": "bathos_cli.authoring",
+    "sprint-audit": "bathos_cli.audit",
     "demo": "bathos_cli.demo",
 }
 

@@ -37,6 +37,8 @@ def init(slug: str | None, remotes: tuple[str, ...], slurm_partition: str | None
     changed = report.created or report.updated
     state = "initialised" if changed else "already initialised, nothing changed"
     click.echo(f"Project {report.project.slug!r} {state} in {report.project.root}", err=True)
+    click.echo("Next: bth new-experiment fit_slope writes a script and the sidecar that judges "
+               "its runs; bth lint checks names and sidecars", err=True)
 
 
 @click.command("run", context_settings={"allow_interspersed_args": False})

@@ -23,6 +23,7 @@ from bathos.errors import (
     QueryTimeout,
     RunNotFound,
     SidecarInvalid,
+    SidecarRefused,
     UnreadableFile,
 )
 from bathos.freshness import OutputCheck, Reason, Verdict
@@ -100,6 +101,7 @@ __all__ = [
     "RunQuery",
     "Sidecar",
     "SidecarInvalid",
+    "SidecarRefused",
     "SidecarSpec",
     "Slurm",
     "SprintAudit",

@@ -11,6 +11,7 @@ Nothing is written outside these paths.
 from __future__ import annotations
 
 import os
+import posixpath
 import re
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 import attrs
 
 from bathos.errors import ConfigError
+from bathos.fsutil import relative_posix
 
 PROJECT_FILE = ".bth.toml"
 USER_FILE = "config.toml"
@@ -124,9 +126,11 @@ class ProjectConfig:
 
     def requiring_sidecar(self, script: Path) -> str | None:
         """The directory of `[sidecar] required` that `script` lies in (or below), or None."""
-        inside = script.resolve().parent
-        return next((d for d in self.sidecar_required if inside.is_relative_to(self.root / d)),
-                    None)
+        inside = relative_posix(os.path.dirname(os.path.realpath(script)), self.root)
+        if inside is None:
+            return None
+        return next((d for d in self.sidecar_required
+                     if d in (".", inside) or inside.startswith(f"{d}/")), None)
 
 
 def find_project_file(start: Path | None = None) -> Path | None:
@@ -202,7 +206,7 @@ def _required_dirs(path: Path, data: dict[str, Any]) -> tuple[str, ...]:
         if not directory.strip() or Path(directory).is_absolute() or ".." in Path(directory).parts:
             raise ConfigError(f"{path}: sidecar.required: {directory!r} must be a directory "
                               "relative to the project root (e.g. \"scripts/experiments\")")
-    return tuple(d.rstrip("/") for d in dirs)
+    return tuple(posixpath.normpath(d) for d in dirs)
 
 
 def _table(path: Path, data: dict[str, Any], key: str) -> dict[str, Any]:

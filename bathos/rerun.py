@@ -256,7 +256,8 @@ def _run(catalog: Catalog, how: _How, tree: Path) -> Rerun:
         target=target, args=old.argv, is_script=script.endswith(".py"), cwd=cwd,
         project=old.project, name=old.name, tags=how.tags, parent_run_id=old.id,
         python=how.python, catalog=catalog.path,
-        no_sidecar=old.sidecar is not None and old.sidecar.mode == "bypassed")
+        no_sidecar=old.sidecar is not None and old.sidecar.mode == "bypassed",
+        sidecar_required=old.sidecar is not None)
     active = start_run(spec, environ=how.environ)
     _warn_environment(catalog, old, active.run)
     outcome = execute(active, on_started=how.on_started, environ=how.environ)

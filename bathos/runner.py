@@ -97,6 +97,9 @@ class RunSpec:
     parent_run_id: str | None = None
     campaign_id: str | None = None
     no_sidecar: bool = False
+    # False: a script is not refused for having no sidecar where its directory requires one
+    # (the rerun of a run recorded without one).
+    sidecar_required: bool = True
     python: str | None = None
     outs: tuple[str, ...] = ()
     params: Mapping[str, str] | None = None
@@ -627,7 +630,7 @@ def start_run(spec: RunSpec, *, environ: Mapping[str, str] | None = None) -> Act
     script = _script(spec)
     project = _find_project(spec, script)
     admission = enforcement.admit(script, project, no_sidecar=spec.no_sidecar,
-                                  agent_mode=spec.agent_mode)
+                                  agent_mode=spec.agent_mode, required=spec.sidecar_required)
     command, python = _command(spec, script, project)
     slug = config.check_slug(spec.project or environ.get("BTH_PROJECT_SLUG") or (
         project.slug if project else None) or config.slug_from_name(spec.cwd.resolve().name))

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from project import SIDECAR, Done, Project, make_project
+from project import NO_SIDECAR_REQUIRED, SIDECAR, Done, Project, make_project
 
 from bathos import Catalog
 
@@ -265,3 +265,19 @@ def test_bth_check_says_a_run_is_stale_once_its_sidecar_changed(guarded: Project
     assert fresh.returncode == 0, fresh.stdout
     assert stale.returncode == 1
     assert TRAIN_SIDECAR in stale.stdout and "stale" in stale.stdout
+
+
+def test_a_run_recorded_without_a_sidecar_reruns_without_one(tmp_path: Path) -> None:
+    """A run from before its directory required a sidecar is rerun as it was, not refused."""
+    project = make_project(tmp_path / "proj", {TRAIN: HELLO})
+    old = project.bth_run(TRAIN)
+    config = project.root / ".bth.toml"
+    config.write_text(config.read_text().replace(NO_SIDECAR_REQUIRED, ""))
+    project.commit("sidecars required from now on")
+    refused_now = project.bth("run", TRAIN)
+
+    done = project.bth("rerun", "--here", old.id)
+
+    assert refused_now.returncode == 2
+    assert done.returncode == 0, done.stderr
+    assert done.run().sidecar is None and done.run().parent_run_id == old.id

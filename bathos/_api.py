@@ -9,6 +9,7 @@ from bathos.catalog.catalog import Catalog, VerifyReport
 from bathos.catalog.compact import CompactionReport
 from bathos.catalog.rows import Rows
 from bathos.checker import CheckReport, FileOrigin
+from bathos.config import sidecar_path
 from bathos.diff import DiffSection, FileChange, PackageChange, RunDiff, ValueChange
 from bathos.errors import (
     AmbiguousRunId,
@@ -52,7 +53,6 @@ from bathos.sidecar import (
     evaluate_outcome,
     load_sidecar,
     parse_sidecar,
-    sidecar_path,
 )
 
 __all__ = [

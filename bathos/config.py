@@ -24,6 +24,12 @@ from bathos.fsutil import relative_posix
 PROJECT_FILE = ".bth.toml"
 USER_FILE = "config.toml"
 AGENT_MODES = ("collaborative", "autonomous")
+SIDECAR_SUFFIX = ".bth.toml"
+
+
+def sidecar_path(script: Path) -> Path:
+    """The sidecar of `script`: `<script_stem>.bth.toml` beside it."""
+    return script.with_name(script.stem + SIDECAR_SUFFIX)
 # The directories (relative to the project root) whose scripts need a sidecar to run.
 SIDECAR_REQUIRED = ("scripts/experiments", "scripts/benchmarks", "scripts/validation")
 SCRATCH_LOCK = ".alive"  # held by a run's processes while any of them lives

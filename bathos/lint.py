@@ -31,9 +31,9 @@ from typing import Any, Literal
 import attrs
 
 from bathos import config
+from bathos.config import SIDECAR_SUFFIX, sidecar_path
 from bathos.errors import ConfigError
 from bathos.projects import SCRIPT_DIRS
-from bathos.sidecar import SUFFIX, sidecar_path
 
 Severity = Literal["error", "warning"]
 RECENT_DAYS = 7
@@ -185,7 +185,7 @@ def _file_findings(project: config.ProjectConfig) -> tuple[list[Finding], list[_
         problem = naming_problem(folder, path.name) if folder else None
         if problem:
             findings.append(Finding(relpath, None, "naming", "error", problem))
-        if path.name.endswith(SUFFIX):
+        if path.name.endswith(SIDECAR_SUFFIX):
             findings += _sidecar_findings(path, relpath, stale)
         elif path.suffix == ".py" and not path.name.startswith(("_", ".")):
             required = project.requiring_sidecar(path)
@@ -214,7 +214,7 @@ def _sidecar_findings(path: Path, relpath: str, stale: list[_Stale]) -> list[Fin
     from bathos.hashing import hash_file
     from bathos.sidecar import load_sidecar
 
-    stem = path.name[: -len(SUFFIX)]
+    stem = path.name[: -len(SIDECAR_SUFFIX)]
     pattern = re.sub(r"([*?\[])", r"[\1]", stem) + ".*"
     scripts = [p for p in path.parent.glob(pattern) if p != path]
     if not scripts and not stem.startswith(("_", ".")):

@@ -104,8 +104,8 @@ def new_experiment(name: str, kind: str = "experiment", *, root: Path | None = N
     sidecar already there (neither is overwritten). `typer` None: Typer when the project's
     interpreter has it.
     """
+    from bathos.config import sidecar_path
     from bathos.lint import NAMING, naming_problem, project_at
-    from bathos.sidecar import sidecar_path
 
     if kind not in KIND_DIRS:
         raise ConfigError(f"unknown kind {kind!r} (choose from {', '.join(KIND_DIRS)})")

@@ -28,16 +28,15 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from bathos.config import AGENT_MODES
 from bathos.errors import SidecarInvalid
 from bathos.models import RunOutcome
 
 if TYPE_CHECKING:
     import duckdb
 
-SUFFIX = ".bth.toml"
 MAX_BYTES = 1024 * 1024
 STAGES = ("exploration", "calibration", "validation", "ablation", "production")
-AGENT_MODES = ("collaborative", "autonomous")
 # result_schema's types, as DuckDB columns.
 RESULT_TYPES = {"float": "DOUBLE", "int": "BIGINT", "bool": "BOOLEAN", "str": "VARCHAR"}
 # Labels bathos gives itself: a failed run, and results that could not be judged.
@@ -115,11 +114,6 @@ class SidecarSpec:
     def residual(self) -> OutcomeSpec:
         """The first residual outcome: the run's outcome when no condition holds."""
         return next(o for o in self.outcomes if o.is_residual)
-
-
-def sidecar_path(script: Path) -> Path:
-    """The sidecar of `script`: `<script_stem>.bth.toml` beside it."""
-    return script.with_name(script.stem + SUFFIX)
 
 
 def load_sidecar(path: Path) -> SidecarSpec:

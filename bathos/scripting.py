@@ -238,7 +238,13 @@ def _run_directly(fn: Callable[P, R], name: str, tags: tuple[str, ...], params: 
     spec = RunSpec(target=script or sys.executable, is_script=script is not None,
                    args=tuple(sys.argv[1:]), name=name, tags=tags, params=params,
                    python=sys.executable)
-    active = start_run(spec)
+    from bathos.errors import SidecarRefused
+
+    try:
+        active = start_run(spec)
+    except SidecarRefused as exc:  # no bth command runs this script to say it: say it as bth run
+        sys.stderr.write(f"bth: {exc}" + (f" ({exc.hint})" if exc.hint else "") + "\n")
+        raise SystemExit(2) from None
     active.begin()
     saved = {k: os.environ.get(k) for k in active.child_env}
     os.environ.update(active.child_env)

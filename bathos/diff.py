@@ -149,9 +149,13 @@ def diff_runs(catalog: Catalog, a: Run, b: Run) -> RunDiff:
         outputs_section(a, b),
         _values("results", _flat(a.results), _flat(b.results), deltas=True),
         _values("host", _host(a), _host(b)),
-        _values("outcome", _pick(a, _OUTCOME_KEYS), _pick(b, _OUTCOME_KEYS),
-                deltas=("duration_s",)),
+        _values("outcome", _ending(a), _ending(b), deltas=("duration_s",)),
     ))
+
+
+def _ending(run: Run) -> dict[str, Any]:
+    """How the run ended, and the outcome its sidecar judged (its label)."""
+    return {**_pick(run, _OUTCOME_KEYS), "outcome": run.outcome.label if run.outcome else None}
 
 
 def _values(name: str, a: Mapping[str, Any], b: Mapping[str, Any],

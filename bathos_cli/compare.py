@@ -37,7 +37,8 @@ def diff(run_a: str, run_b: str, json_: bool) -> None:
     outputs      the same; "identical (N files)" when every byte matches
     results      changed values and final metrics, numbers with their difference
     host         host name, CPUs, SLURM job, partition and nodes
-    outcome      status, exit code, signal, error, duration and its difference
+    outcome      status, exit code, signal, error, duration and its difference, and
+                 the outcome each run's sidecar judged
 
     Only what differs is printed, and one line for each section that matches.
     """

@@ -427,6 +427,7 @@ def test_demo_tells_the_story_in_its_own_home(tmp_path: Path, bth_home: Path) ->
     assert history["step"].to_list() == list(range(30, 301, 30))
     assert history["value"][-1] == pytest.approx(dirty["results"]["spread"], abs=1e-6)
     assert "-DAMPING = 0.95" in done.stdout and "+DAMPING = 0.90" in done.stdout
+    assert "outcome: too_wide → bounded" in done.stdout  # bth diff names the sidecar's verdicts
     # the sidecars judged each run: the physics edit turned too_wide into bounded
     outcomes = {r["id"]: (o.label if (o := cat.get(r["id"]).outcome) else "-") for r in runs}
     assert outcomes[dirty["id"]] == outcomes[rerun["id"]] == "bounded"

@@ -7,6 +7,7 @@ The script is a Typer command when the project's interpreter has Typer, else an 
 
 from __future__ import annotations
 
+import logging
 import subprocess
 from importlib import resources
 from pathlib import Path
@@ -17,6 +18,8 @@ import attrs
 from bathos import config
 from bathos.errors import ConfigError
 from bathos.fsutil import atomic_write_bytes
+
+log = logging.getLogger("bathos.scaffold")
 
 KIND_DIRS: dict[str, str] = {"experiment": "experiments", "benchmark": "benchmarks",
                              "validation": "validation"}
@@ -64,18 +67,20 @@ def sidecar_skeleton(kind: str) -> str:
             'reasoning = "TODO: write the outcomes this run can have, each with its condition"\n')
 
 
-def _has_typer(project: config.ProjectConfig) -> bool:
-    """Whether the interpreter `bth run` gives the project's scripts can import Typer."""
+def _interpreter_has(project: config.ProjectConfig) -> tuple[str, bool, bool]:
+    """The interpreter `bth run` gives the project's scripts, and whether it can import Typer
+    and `bth` (one probe of it)."""
     from bathos.runner import RunSpec, resolve_python
 
     python = resolve_python(RunSpec(target="x.py"), project)
+    probe = ("import importlib.util as u, sys; sys.exit((u.find_spec('typer') is None) "
+             "+ 2 * (u.find_spec('bth') is None))")
     try:
-        found = subprocess.run([python, "-c", "import importlib.util, sys; "
-                                "sys.exit(importlib.util.find_spec('typer') is None)"],
-                               capture_output=True, timeout=60, check=False)
+        found = subprocess.run([python, "-c", probe], capture_output=True, timeout=60,
+                               check=False).returncode
     except (OSError, subprocess.TimeoutExpired):
-        return False
-    return found.returncode == 0
+        found = 3
+    return python, found & 1 == 0, found & 2 == 0 and found < 4
 
 
 def _main_block(kind: str, uses_typer: bool) -> tuple[str, str]:
@@ -123,7 +128,13 @@ def new_experiment(name: str, kind: str = "experiment", *, root: Path | None = N
         if path.exists():
             raise ConfigError(f"{path.relative_to(project.root)} already exists (choose another "
                               "name, or remove it first); nothing written")
-    uses_typer = _has_typer(project) if typer is None else typer
+    python, has_typer, has_bth = _interpreter_has(project)
+    if not has_bth:
+        log.warning("the interpreter bth run gives this project's scripts (%s) cannot import bth: "
+                    "the new script fails until bathos is installed there", python,
+                    extra={"hint": "pip install bathos with that interpreter, or name another "
+                                   "in .bth.toml [run] python"})
+    uses_typer = has_typer if typer is None else typer
     imports, main = _main_block(kind, uses_typer)
     directory.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(sidecar, _template(f"{kind}.bth.toml").substitute(name=stem).encode(),

@@ -111,3 +111,21 @@ def test_init_mentions_new_experiment_and_stays_idempotent(proj: Project) -> Non
     done = proj.bth("init")
     assert done.returncode == 0
     assert "nothing changed" in done.stderr and "bth new-experiment" in done.stderr
+
+
+def test_a_project_whose_interpreter_lacks_bathos_is_warned(proj: Project,
+                                                           tmp_path: Path) -> None:
+    import subprocess
+
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp_path / "bare")],
+                   check=True)
+    python = tmp_path / "bare" / "bin" / "python"
+    config = proj.root / ".bth.toml"
+    config.write_text(config.read_text() + f'\n[run]\npython = "{python}"\n')
+
+    done = proj.bth("new-experiment", "fit_slope")
+
+    assert done.returncode == 0, done.stderr  # written all the same
+    assert (f"warning: the interpreter bth run gives this project's scripts ({python}) cannot "
+            "import bth") in done.stderr
+    assert "argparse" in done.stderr  # nor has it Typer

@@ -195,17 +195,11 @@ def _delta(a: Any, b: Any) -> float | int | None:
 
 def _number(value: Any) -> float | int | None:
     """A number, or the number a param's text spells (`"0.02"`, `"5"`); None otherwise."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return value
     if isinstance(value, str):
-        for kind in (int, float):
-            try:
-                return kind(value)
-            except ValueError:
-                continue
-    return None
+        from bathos.provenance.params import param_value
+
+        value = param_value(value)
+    return value if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def _pick(obj: Any, keys: Sequence[str]) -> dict[str, Any]:

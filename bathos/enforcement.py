@@ -56,8 +56,6 @@ def admit(script: Path | None, project: config.ProjectConfig | None, *, no_sidec
                           f"{' nor '.join(map(repr, config.AGENT_MODES))}")
     if script is None:
         return Admission(None, False, None, _declared(agent_mode, None, project), no_sidecar)
-    # `bathos.sidecar.sidecar_path`, without importing that module (~9 ms) for a script that
-    # has no sidecar.
     path = config.sidecar_path(script)
     exists = path.is_file()
     spec = None if no_sidecar else _checked(script, _shown(path), exists,

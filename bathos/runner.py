@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from bathos.hashing import FileDigest
     from bathos.provenance.observation import Observation
     from bathos.provenance.secrets import Redactor
+    from bathos.sidecar import SidecarSpec
 
 log = logging.getLogger("bathos.runner")
 
@@ -230,9 +231,10 @@ def _sidecar(admission: enforcement.Admission,
     return Sidecar(path=dep.path, sha256=dep.sha256, mode=mode), dep
 
 
-def _judged(run: Run, base: Path, catalog: Path) -> Run:
-    """The ended run with its outcome by the sidecar it started with, whose content is kept as a
-    blob (`Sidecar.blob`); as it was when it had none, or an invalid one (a warning says why)."""
+def _judged(run: Run, base: Path, catalog: Path, loaded: SidecarSpec | None) -> Run:
+    """The ended run with its outcome by the sidecar it started with (`loaded` when `bth run`
+    already read it, at the start), whose content is kept as a blob (`Sidecar.blob`); as it was
+    when it had none, or an invalid one (a warning says why)."""
     if run.sidecar is None or run.sidecar.path is None:
         return run
     from bathos.sidecar import evaluate_outcome, parse_sidecar
@@ -242,7 +244,7 @@ def _judged(run: Run, base: Path, catalog: Path) -> Run:
         if blobs.blob_ref(data) != run.sidecar.sha256:
             return attrs.evolve(run, outcome=RunOutcome(
                 "unknown", reason="the sidecar changed while the run ran"))
-        spec = parse_sidecar(data, run.sidecar.path)
+        spec = loaded or parse_sidecar(data, run.sidecar.path)
     except (OSError, ConfigError) as exc:
         log.warning("run %s: no outcome recorded: %s", run.id, exc)
         return run
@@ -274,6 +276,7 @@ class ActiveRun:
     # A Python script runs through the bootstrap, which reports the files it touches and puts
     # these directories on its sys.path; None for any other command.
     import_paths: tuple[Path, ...] | None = None
+    sidecar_spec: SidecarSpec | None = None  # the sidecar as checked at the start, if it was
     # Why the catalog could not take the run (None while it can), and where it was spilled.
     unrecorded: str | None = None
     spill: Path | None = None
@@ -390,7 +393,7 @@ class ActiveRun:
                     **self.redactor.params(events.params)},
             capture=capture,
         )
-        self.run = run = _judged(run, self.base, self.catalog)
+        self.run = run = _judged(run, self.base, self.catalog, self.sidecar_spec)
         self._record(run, points)
         self._remove_scratch()
         with contextlib.suppress(OSError):
@@ -680,6 +683,7 @@ def start_run(spec: RunSpec, *, environ: Mapping[str, str] | None = None) -> Act
         scan_rules=_scan_rules(project, catalog, output_root, run_id),
         started_monotonic=started_monotonic, since_ns=since_ns, redactor=redactor,
         import_paths=_import_paths(script, project, git_info is not None, base),
+        sidecar_spec=admission.spec,
     )
 
 

@@ -44,8 +44,8 @@ def lint(project_root: Path | None, json_: bool, fix: bool) -> None:
             fixable = " [fixable: bth lint --fix]" if f.fixable else ""
             click.echo(f"{place}: {f.severity} {f.rule}: {f.message}{fixable}")
     errors, warnings = len(report.errors), len(report.warnings)
-    click.echo(f"bth: {errors} error{'s' * (errors != 1)}, {warnings} warning"
-               f"{'s' * (warnings != 1)} in {report.root}", err=True)
+    click.echo(f"bth: {render.counted(errors, 'error')}, {render.counted(warnings, 'warning')} "
+               f"in {report.root}", err=True)
     sys.exit(1 if errors else 0)
 
 

@@ -39,7 +39,7 @@ def _echo_report(report: Any, verbose: bool) -> None:
     changed = sum(1 for v in report.verdicts if v.outputs_changed)
     summary = ", ".join(f"{n} {k}" for k, n in counts.items() if n)
     against = f" against {report.against}" if report.against else ""
-    runs = f"{len(report.verdicts)} run{'' if len(report.verdicts) == 1 else 's'}"
+    runs = render.counted(len(report.verdicts), "run")
     click.echo(f"{runs} checked{against}: {summary or 'nothing to check'}"
                + (f"; {changed} with changed outputs" if changed else ""), err=True)
 

@@ -71,7 +71,7 @@ def _lines(found: RunDiff) -> Iterator[Line]:
             yield from _file(change)
         if section.files and section.same_files:
             count = len(section.same_files)
-            yield f"  {count} other file{'s' if count != 1 else ''} identical", "dim"
+            yield f"  {render.counted(count, 'other file')} identical", "dim"
         yield from (_package(p) for p in section.packages)
         if section.note:
             yield f"  {section.note}", "yellow"
@@ -83,7 +83,7 @@ def _identical(section: DiffSection) -> str:
     count = len(section.same_files)
     if not count:
         return "identical" if section.name == "code" else "none in either run"
-    return f"identical ({count} file{'s' if count != 1 else ''})"
+    return f"identical ({render.counted(count, 'file')})"
 
 
 def _change(change: ValueChange) -> Line:

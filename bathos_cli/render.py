@@ -168,6 +168,11 @@ def progress(label: str) -> Iterator[Callable[[int, int], None]]:
         yield update
 
 
+def counted(count: int, noun: str) -> str:
+    """`1 run`, `2 runs`: a count and its noun (plural by an `s`)."""
+    return f"{count} {noun}{'s' * (count != 1)}"
+
+
 def cell(value: Any) -> str:
     """One value as table text."""
     if value is None:
@@ -274,7 +279,7 @@ def _untracked(git: dict[str, Any]) -> str:
     """The untracked files in one line: how many, and the first few (all listed: --json)."""
     names = git["untracked"]
     count = git.get("untracked_count") or len(names)
-    return f"{count} file{'s' if count != 1 else ''}: {', '.join(names[:5])}" + (
+    return f"{counted(count, 'file')}: {', '.join(names[:5])}" + (
         ", …" if count > 5 else "")
 
 

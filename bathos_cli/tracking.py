@@ -223,7 +223,7 @@ def _compared(outputs: DiffSection, old: str) -> str:
     """One line on how a rerun's outputs compare with those of run `old`."""
     if outputs.identical:
         count = len(outputs.same_files)
-        return (f"outputs byte-identical to run {old}'s ({count} file{'s' * (count != 1)})"
+        return (f"outputs byte-identical to run {old}'s ({render.counted(count, 'file')})"
                 if count else f"neither this run nor run {old} recorded outputs to compare")
     by_state = {label: [f.path for f in outputs.files if f.state in states]
                 for label, states in (("changed", ("changed", "unknown")),

@@ -1,6 +1,6 @@
 """Campaigns: runs grouped under a question and a hypothesis, kept as immutable event files.
 
-    catalog/campaigns/<project>/<campaign id>/<UTC time in ns, 19 digits>-<event id>.json
+    catalog/campaigns/<project>/<campaign id>/<UTC time in ns, 19 digits>-<kind>-<event id>.json
 
 A campaign is nothing but its directory of events: `create` (question, hypothesis, mode),
 `update` (any of those), `conclude` (outcome, note), `reopen`, `add` and `remove` (`runs`: ids).
@@ -15,7 +15,9 @@ run whose add event could not be written); a later remove takes it out all the s
 
 Reading never fails on a bad file: an event that does not parse is skipped with a warning (and
 `Catalog.verify` names it). Nothing here opens DuckDB: `bth run --campaign` checks the campaign
-with a directory listing and a few small files.
+with a directory listing and the few files whose names say they are no add or remove (an event
+whose name and content differ in kind is skipped by every reader), so its cost does not grow
+with the campaign's runs.
 """
 
 from __future__ import annotations
@@ -53,9 +55,11 @@ log = logging.getLogger("bathos.campaigns")
 EVENT_SCHEMA = 1
 KINDS = ("create", "update", "conclude", "reopen", "add", "remove")
 MODES = ("exploration", "confirmation")
+# The kinds that decide a campaign's fields and status (not its members).
+STATE_KINDS = ("create", "update", "conclude", "reopen")
 STATUSES = ("open", "concluded")
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")  # campaign ids and event ids
-EVENT_NAME = re.compile(r"^(\d{19})-([a-z0-9][a-z0-9_-]{0,63})\.json$")
+EVENT_NAME = re.compile(rf"^(\d{{19}})-({'|'.join(KINDS)})-([a-z0-9][a-z0-9_-]{{0,63}})\.json$")
 MAX_EVENT_BYTES = 1 << 20
 # Runs one add or remove event names; more are written as several events.
 MAX_RUNS_PER_EVENT = 10_000
@@ -151,9 +155,10 @@ def append_event(root: Path, project: str, campaign: str, kind: str, *,
     if wrong:
         raise ConfigError(f"campaign {campaign}: not a valid {kind} event: {wrong}")
     directory = campaigns_root(root) / project / campaign
-    if event_id is not None and _holds_event(directory, event_id):
-        return next(directory.glob(f"*-{event_id}.json"))
-    name = f"{_stamp(when)}-{event_id or os.urandom(8).hex()}.json"
+    held = _held_event(directory, event_id) if event_id is not None else None
+    if held is not None:
+        return held
+    name = f"{_stamp(when)}-{kind}-{event_id or os.urandom(8).hex()}.json"
     encoded = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
     if len(encoded) > MAX_EVENT_BYTES:
         raise ConfigError(f"campaign {campaign}: a {kind} event of {len(encoded)} bytes is "
@@ -172,12 +177,14 @@ def _stamp(when: dt.datetime) -> str:
     return f"{ns:019d}"
 
 
-def _holds_event(directory: Path, event_id: str) -> bool:
+def _held_event(directory: Path, event_id: str) -> Path | None:
+    """The event file of id `event_id` in `directory`, if there is one."""
     try:
         names = os.listdir(directory)
     except FileNotFoundError:
-        return False
-    return any((m := EVENT_NAME.match(n)) and m.group(2) == event_id for n in names)
+        return None
+    return next((directory / n for n in names
+                 if (m := EVENT_NAME.match(n)) and m.group(3) == event_id), None)
 
 
 def _author() -> str:
@@ -235,9 +242,10 @@ def _fields_problem(kind: str, data: dict[str, Any]) -> str | None:
 def read_event(path: Path) -> Event:
     """The event in `path`; UnreadableFile when its name, size or content is not an event of
     the campaign directory it lies in."""
-    if not EVENT_NAME.match(path.name):
-        raise UnreadableFile(path, "not a campaign event (its name is not <19-digit time>-<id>"
-                                   ".json)")
+    named = EVENT_NAME.match(path.name)
+    if not named:
+        raise UnreadableFile(path, "not a campaign event (its name is not <19-digit time>-"
+                                   "<kind>-<id>.json)")
     try:
         with open(path, "rb") as fh:
             raw = fh.read(MAX_EVENT_BYTES + 1)
@@ -257,6 +265,8 @@ def read_event(path: Path) -> Event:
                                                                   path.parent.parent.name):
         wrong = (f"names campaign {data['campaign']!r} of project {data['project']!r}, not the "
                  "directory it lies in")
+    elif wrong is None and data["kind"] != named.group(2):
+        wrong = f"a {data['kind']} event named as a {named.group(2)} event"
     if wrong:
         raise UnreadableFile(path, f"not a valid campaign event: {wrong}")
     common = {"schema", "kind", "campaign", "project", "time", "by"}
@@ -265,9 +275,11 @@ def read_event(path: Path) -> Event:
                  {k: v for k, v in data.items() if k not in common})
 
 
-def read_events(directory: Path, problems: list[UnreadableFile]) -> list[Event]:
-    """The readable events of one campaign directory in name order; the others are appended to
-    `problems` (temporary files of writers still writing are no events and left alone)."""
+def read_events(directory: Path, problems: list[UnreadableFile],
+                kinds: Sequence[str] = KINDS) -> list[Event]:
+    """The readable events of one campaign directory in name order (only those whose names
+    say they are of `kinds`, when not all); the others are appended to `problems` (temporary
+    files of writers still writing are no events and left alone)."""
     try:
         names = sorted(n for n in os.listdir(directory) if not n.startswith("."))
     except FileNotFoundError:
@@ -275,6 +287,8 @@ def read_events(directory: Path, problems: list[UnreadableFile]) -> list[Event]:
     except OSError as exc:
         problems.append(UnreadableFile(directory, f"cannot be read ({exc.strerror})"))
         return []
+    if len(kinds) < len(KINDS):
+        names = [n for n in names if (m := EVENT_NAME.match(n)) and m.group(2) in kinds]
     events = []
     for name in names:
         try:
@@ -338,16 +352,16 @@ def fold(events: Sequence[Event],
                     run_ids=tuple(members(events, recorded)), **state)
 
 
-def load(catalog: Path, campaign_id: str,
-         problems: list[UnreadableFile] | None = None) -> tuple[list[Event], Campaign]:
-    """The events of campaign `campaign_id` and its state without the members its runs' records
-    name (see `fold`); CampaignNotFound if no directory holds its create event. Bad files are
-    warned about (or appended to `problems`)."""
+def load(catalog: Path, campaign_id: str, problems: list[UnreadableFile] | None = None, *,
+         kinds: Sequence[str] = KINDS) -> tuple[list[Event], Campaign]:
+    """The events of campaign `campaign_id` (those of `kinds`) and its state without the
+    members its runs' records name (see `fold`); CampaignNotFound if no directory holds its
+    create event. Bad files are warned about (or appended to `problems`)."""
     check_id(campaign_id)
     bad: list[UnreadableFile] = [] if problems is None else problems
     found = []
     for directory in campaign_dirs(catalog, campaign_id):
-        events = read_events(directory, bad)
+        events = read_events(directory, bad, kinds)
         campaign = fold(events)
         if campaign is not None:
             found.append((events[0].name if events else "", events, campaign))
@@ -383,13 +397,14 @@ def _warn(problems: list[UnreadableFile]) -> None:
         warn_skipped(problem)
 
 
-def open_campaign(catalog: Path, campaign_id: str) -> Campaign:
-    """Campaign `campaign_id` if it takes runs: CampaignNotFound, or CampaignClosed once
-    concluded. What `bth run --campaign` checks before it starts (no DuckDB, a few files)."""
-    _, campaign = load(catalog, campaign_id)
+def check_open(catalog: Path, campaign_id: str, what: str = "it takes no new runs") -> str:
+    """The project of campaign `campaign_id` if it is open: else CampaignNotFound, or
+    CampaignClosed (saying `what` it refuses). What `bth run --campaign` checks before it
+    starts: no DuckDB, and only the events that decide the status are read."""
+    _, campaign = load(catalog, campaign_id, kinds=STATE_KINDS)
     if not campaign.is_open:
-        raise CampaignClosed(campaign_id, "it takes no new runs")
-    return campaign
+        raise CampaignClosed(campaign_id, what)
+    return campaign.project
 
 
 def create(catalog: Path, campaign_id: str, *, project: str, hypothesis: str,
@@ -423,7 +438,7 @@ class CampaignHandle:
     def __init__(self, catalog: Catalog, campaign_id: str) -> None:
         self.catalog = catalog
         self.id = campaign_id
-        self.project = load(catalog.path, campaign_id)[1].project
+        self.project = load(catalog.path, campaign_id, kinds=STATE_KINDS)[1].project
 
     def __repr__(self) -> str:
         return f"CampaignHandle({self.id!r}, project={self.project!r})"
@@ -512,14 +527,13 @@ class CampaignHandle:
     def reopen(self) -> Campaign:
         """Open a concluded campaign again (its outcome and note are cleared; its events keep
         them). ConfigError if it is open."""
-        if load(self.catalog.path, self.id)[1].is_open:
+        if load(self.catalog.path, self.id, kinds=STATE_KINDS)[1].is_open:
             raise ConfigError(f"campaign {self.id} is open already")
         append_event(self.catalog.path, self.project, self.id, "reopen")
         return self.info
 
     def _check_open(self, what: str) -> None:
-        if not load(self.catalog.path, self.id)[1].is_open:
-            raise CampaignClosed(self.id, what)
+        check_open(self.catalog.path, self.id, what)
 
     def _write(self, kind: str, run_ids: list[str]) -> tuple[str, ...]:
         for start in range(0, len(run_ids), MAX_RUNS_PER_EVENT):

@@ -86,6 +86,7 @@ class Campaign:
 
     @property
     def is_open(self) -> bool:
+        """Whether it takes runs (not concluded)."""
         return self.status == "open"
 
 

@@ -1102,8 +1102,9 @@ def _conclude(active: ActiveRun, returncode: int, received: list[int], logs: Log
 def _slurm_ending(asked: Mapping[int, tuple[dt.datetime, JobInfo | None]],
                   ) -> tuple[str, JobInfo] | None:
     """What SLURM's answers at the signals say ended the run: the job timed out or was
-    cancelled, or a warning signal (`--signal=B:USR1@60`) came in its last minutes. None
-    outside SLURM, or for a signal the scheduler did not send (a `kill` at the shell)."""
+    cancelled (ending, not by its time limit), or a warning signal (`--signal=B:USR1@60`) came
+    in its last minutes. None outside SLURM, or for a signal the scheduler did not send (a
+    `kill` at the shell)."""
     from bathos.provenance.slurm import WARNING_WINDOW_S
 
     for signum, (when, info) in asked.items():
@@ -1111,6 +1112,8 @@ def _slurm_ending(asked: Mapping[int, tuple[dt.datetime, JobInfo | None]],
             continue
         if info.status in ("timeout", "cancelled"):
             return info.status, info
+        if info.state == "COMPLETING":  # being ended, not by its time limit: scancel
+            return "cancelled", attrs.evolve(info, state="CANCELLED")
         left = info.remaining_s(when)
         if (signum in (signal.SIGUSR1, signal.SIGUSR2) and info.state == "RUNNING"
                 and left is not None and left <= WARNING_WINDOW_S):

@@ -34,8 +34,6 @@ from bathos.provenance.slurm import (
 )
 from bathos.timespec import iso_utc
 
-# `bth run` gets this warning before the time limit, to record the run as `timeout` in time.
-WARNING_SIGNAL = "B:USR1@60"
 _OPTIONS = {"partition": "--partition", "time": "--time", "cpus": "--cpus-per-task",
             "mem": "--mem", "gres": "--gres", "array": "--array"}
 
@@ -60,9 +58,11 @@ class JobSpec:
 
 @attrs.frozen
 class Submission:
-    """A submitted job: its id (the array's job id for an array), the job script and its blob."""
+    """A submitted job: its id (the array's job id for an array), the job script and its blob,
+    and the catalog its runs are recorded in."""
 
     job_id: str
+    catalog: Path
     script: Path
     job_script: str
     sbatch: tuple[str, ...]
@@ -109,15 +109,13 @@ def submit_job(spec: JobSpec, *, environ: Mapping[str, str] | None = None) -> Su
         said = done.stderr.strip().splitlines()
         raise ProvenanceError(f"sbatch refused the job: {said[-1] if said else done.returncode}")
     job_id = done.stdout.strip().split(";")[0]
-    return Submission(job_id=job_id, script=script, job_script=ref, sbatch=argv)
+    return Submission(job_id=job_id, catalog=catalog, script=script, job_script=ref, sbatch=argv)
 
 
 def job_script(spec: JobSpec, helper: Path, resources: Mapping[str, str]) -> str:
-    """The batch script for `spec`: its `resources` as #SBATCH lines (with the time-limit
-    warning signal), the bathos environment, then `bth run` in place of the shell (so SLURM's
-    signals reach it)."""
-    lines = ["#!/bin/bash", f"#SBATCH --job-name={Path(spec.target).stem or 'job'}",
-             f"#SBATCH --signal={WARNING_SIGNAL}"]
+    """The batch script for `spec`: its `resources` as #SBATCH lines, the bathos environment,
+    then `bth run` in place of the shell (so SLURM's signals reach it)."""
+    lines = ["#!/bin/bash", f"#SBATCH --job-name={Path(spec.target).stem or 'job'}"]
     lines += [f"#SBATCH {_OPTIONS[key]}={value}"
               for key, value in resources.items()]
     run = ["bth", "run", *spec.run_args, spec.target, "--", *spec.args]

@@ -67,6 +67,8 @@ COMMANDS = {
     "check": "bathos_cli.check",
     "diff": "bathos_cli.compare",
     "compact": "bathos_cli.queries",
+    "reap": "bathos_cli.queries",
+    "submit": "bathos_cli.slurm",
     "verify": "bathos_cli.queries",
     "lint": "bathos_cli.authoring",
     "new-experiment": "bathos_cli.authoring",

@@ -68,7 +68,7 @@ def echo_table(headers: Sequence[str], rows: Sequence[Sequence[str]], *,
 # The colour of every run status and freshness verdict, wherever the CLI shows one.
 STYLES = {
     "completed": "green", "failed": "red", "running": "cyan", "interrupted": "yellow",
-    "lost": "magenta",
+    "timeout": "yellow", "cancelled": "yellow", "lost": "magenta",
     "fresh": "green", "stale": "red", "stale-upstream": "yellow", "unknown": "magenta",
 }
 
@@ -293,10 +293,17 @@ def echo_packages(data: list[dict[str, Any]]) -> None:
 
 def echo_record(record: dict[str, Any], *,
                 tracked_changes: dict[str, str | None] | None = None,
-                sidecar: SidecarSpec | None = None) -> None:
+                sidecar: SidecarSpec | None = None, siblings: dict[str, int] | None = None,
+                ) -> None:
     """A run record in readable sections; `tracked_changes` says why its tree was dirty,
-    `sidecar` what the run was for."""
+    `sidecar` what the run was for, `siblings` how its SLURM array's tasks ended."""
     lines = list(_lines(record, tracked_changes or {}, sidecar))
+    if siblings:
+        at = lines.index("SLURM") + 1
+        while at < len(lines) and not isinstance(lines[at], str):
+            at += 1
+        lines.insert(at, ("array tasks", f"{counted(sum(siblings.values()), 'task')} recorded: "
+                          + ", ".join(f"{n} {s}" for s, n in siblings.items())))
     if is_terminal():
         from rich.console import Console
         from rich.markup import escape

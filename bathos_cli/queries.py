@@ -28,15 +28,15 @@ def _list(criteria: dict[str, Any], *, columns: list[str], sort: str | None, des
         raise click.UsageError("--desc reverses --sort: give --sort COLUMN too")
     limit = criteria.pop("limit")
     rows = _catalog().runs(limit=None if sort else limit, **criteria)
-    if criteria.get("slurm_job") and not (columns or json_ or csv_):
-        columns = [*render.RUN_HEADINGS, "slurm_array_task_id"]
     if sort:
         rows = rows.sorted_by(sort, descending=desc, limit=limit)
     shown = rows.select(columns) if columns else rows
+    # A SLURM job's runs are its tasks: the table names each one's task id.
+    headings = render.TASK_HEADINGS if criteria.get("slurm_job") and not columns else None
 
     def table(data: list[dict[str, Any]]) -> None:
         if data:
-            render.echo_runs(data, columns)
+            render.echo_runs(data, columns, headings=headings)
         else:
             click.echo(_no_runs(criteria), err=True)
 

@@ -130,9 +130,14 @@ RUN_HEADINGS = {"id": "id", "project": "project", "status": "status", "script": 
                 "commit": "commit"}
 
 
-def echo_runs(data: list[dict[str, Any]], columns: Sequence[str] = ()) -> None:
-    """Runs as a table: the columns named (headed by their names), else the usual few."""
-    headings = {c: c for c in columns} or RUN_HEADINGS
+TASK_HEADINGS = {**RUN_HEADINGS, "slurm_array_task_id": "task"}
+
+
+def echo_runs(data: list[dict[str, Any]], columns: Sequence[str] = (),
+              headings: dict[str, str] | None = None) -> None:
+    """Runs as a table: the columns named (headed by their names), else `headings` (column:
+    heading), else the usual few."""
+    headings = {c: c for c in columns} or headings or RUN_HEADINGS
     echo_table(list(headings.values()), [
         [_RUN_CELLS[c](row[c], row) if c in _RUN_CELLS else cell(row[c]) for c in headings]
         for row in data

@@ -149,7 +149,7 @@ def query_jobs(job_ids: Iterable[str], *, environ: Mapping[str, str] | None = No
     one = wanted[0] if len(wanted) == 1 else None
     out = _ask(["scontrol", "show", "job", "-o", *([one] if one else [])], environ)
     for line in (out or "").splitlines():
-        info = _from_scontrol(line)
+        info = read_scontrol_line(line)
         if info is not None and info.job_id in wanted:
             found[info.job_id] = info
     missing = [job for job in wanted if job not in found]
@@ -157,7 +157,7 @@ def query_jobs(job_ids: Iterable[str], *, environ: Mapping[str, str] | None = No
         out = _ask(["sacct", "-n", "-P", "-X", "-j", ",".join(missing), "--format",
                     "JobID,State,Reason,ExitCode,Submit,Start,End,Timelimit,NodeList"], environ)
         for line in (out or "").splitlines():
-            info = _from_sacct(line)
+            info = read_sacct_line(line)
             if info is not None and info.job_id in missing:
                 found[info.job_id] = info
     return found
@@ -172,7 +172,7 @@ def job_tasks(job_id: str, *, environ: Mapping[str, str] | None = None) -> list[
     """Every task of job `job_id` (one, unless it is an array) that `scontrol` knows, by task
     id; [] when it knows none."""
     out = _ask(["scontrol", "show", "job", "-o", job_id], environ)
-    tasks = [info for line in (out or "").splitlines() if (info := _from_scontrol(line))]
+    tasks = [info for line in (out or "").splitlines() if (info := read_scontrol_line(line))]
     return sorted(tasks, key=lambda t: (len(t.array_task_id or ""), t.array_task_id or ""))
 
 
@@ -191,7 +191,7 @@ def _ask(argv: list[str], environ: Mapping[str, str] | None) -> str | None:
     return done.stdout
 
 
-def _from_scontrol(line: str) -> JobInfo | None:
+def read_scontrol_line(line: str) -> JobInfo | None:
     """A job from one line of `scontrol show job -o` (`Key=value` pairs)."""
     fields = dict(part.split("=", 1) for part in line.split() if "=" in part)
     job_id, state = fields.get("JobId"), fields.get("JobState")
@@ -208,7 +208,7 @@ def _from_scontrol(line: str) -> JobInfo | None:
     )
 
 
-def _from_sacct(line: str) -> JobInfo | None:
+def read_sacct_line(line: str) -> JobInfo | None:
     """A job from one `sacct -P` line (the fields `query_jobs` asks for)."""
     parts = line.split("|")
     if len(parts) != 9 or not parts[0] or not parts[1]:

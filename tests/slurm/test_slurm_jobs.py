@@ -120,14 +120,18 @@ def test_an_array_of_50_tasks_is_recorded_task_by_task(project: Project,
     assert {r["slurm_array_job_id"] for r in rows} == {job_id}
     assert {r["status"] for r in rows} == {"completed"}
     table = project.bth("ls", "--slurm-job", job_id)
-    assert "slurm_array_task_id" in table.stdout
+    assert table.stdout.splitlines()[0].split()[-1] == "task"
     shown = project.bth("show", rows[0]["id"])
     assert "array tasks: 50 tasks recorded: 50 completed" in shown.stdout
 
 
 def test_submit_an_array_and_wait_prints_each_tasks_end(project: Project,
                                                         cluster: Cluster) -> None:
-    done = project.bth("submit", "--array", "0-9", "--cpus", "1", "--mem", "100M", "--wait",
+    config = project.root / ".bth.toml"
+    config.write_text(config.read_text() + '[slurm]\npartition = "debug"\ncpus = 1\n'
+                      'mem = "100M"\n')
+
+    done = project.bth("submit", "--array", "0-9", "--wait",
                        "scripts/experiments/exit_by_task.py", env={"SLURM_CONF": cluster.conf})
 
     assert done.returncode == 1, done.stderr  # tasks 3 and 7 exit 3
@@ -142,7 +146,7 @@ def test_submit_an_array_and_wait_prints_each_tasks_end(project: Project,
     assert {r.status for t, r in runs.items() if t not in ("3", "7")} == {"completed"}
     slurm = runs["0"].slurm
     assert slurm is not None and slurm.job_script is not None
-    assert (slurm.cpus, slurm.mem) == ("1", "100M")
+    assert (slurm.cpus, slurm.mem, slurm.partition) == ("1", "100M", "debug")  # [slurm]
     assert slurm.submit_time is not None and slurm.queue_wait_s is not None
     assert 0 <= slurm.queue_wait_s < 120
     assert b"exec bth run scripts/experiments/exit_by_task.py" in read_blob(

@@ -96,8 +96,8 @@ def _is_candidate(record: Record) -> bool:
 def _judge(run: Run, heartbeat: float, info: JobInfo | None,
            now: dt.datetime) -> tuple[str, str] | None:
     """The status a run gone from its process should have and why; None to leave it."""
-    if info is not None and info.status is not None:
-        return info.status, info.says
+    if info is not None and info.has_ended and info.status is not None:
+        return info.status, info.says  # not while COMPLETING: its bth run may be writing
     if run.status == "lost":
         return None  # still waiting for the scheduler's word
     still = (f"; SLURM shows job {info.job_id} {info.state}" if info is not None else "")
@@ -113,11 +113,13 @@ def _judge(run: Run, heartbeat: float, info: JobInfo | None,
 
 def _settled(run: Run, status: str, reason: str, info: JobInfo | None,
              stat: os.stat_result, now: dt.datetime) -> Run:
-    """`run` as it ended: at the scheduler's end time, else at its last heartbeat."""
+    """`run` as it ended: as the scheduler says when its job has ended, else at its last
+    heartbeat."""
     heartbeat = dt.datetime.fromtimestamp(stat.st_mtime, dt.UTC)
-    ended = (info.end_time if info is not None and info.status else None) or heartbeat
-    signum = info.signal if info is not None and info.status else None
-    exit_code = info.exit_code if info is not None and info.status and not signum else None
+    final = info if info is not None and info.has_ended else None
+    ended = (final.end_time if final else None) or heartbeat
+    signum = final.signal if final else None
+    exit_code = final.exit_code if final and not signum else None
     return attrs.evolve(
         run, status=status,  # type: ignore[arg-type]
         ended_at=ended, updated_at=now, heartbeat_at=heartbeat,
@@ -125,7 +127,7 @@ def _settled(run: Run, status: str, reason: str, info: JobInfo | None,
         exit_code=exit_code if exit_code is not None else run.exit_code,
         signal=_signal_name(signum) or run.signal,
         error=reason if run.status == "lost" else run.error or reason,
-        slurm=info.into(run.slurm) if info is not None and run.slurm is not None else run.slurm,
+        slurm=final.into(run.slurm) if final and run.slurm is not None else run.slurm,
     )
 
 

@@ -9,7 +9,7 @@ import click
 from bathos_cli import render
 
 
-@click.command("submit", context_settings={"allow_interspersed_args": False})
+@click.command("submit")
 @click.option("--array", help="Array task ids, as sbatch takes them: 0-9, 1,3,5, 0-99%10.")
 @click.option("--partition", help="Partition (default: .bth.toml [slurm] partition).")
 @click.option("--time", "time_", metavar="T", help="Time limit: 30, 1:00:00, 1-12 (default: "
@@ -34,6 +34,7 @@ def submit(target: str, args: tuple[str, ...], array: str | None, partition: str
     \b
       bth submit scripts/experiments/sweep.py --array 0-9 --time 30 -- --lr 0.1
 
+    The script's own arguments go after --.
     The job script (kept in the catalog, recorded by each task's run) sources
     scripts/slurm/_bth_env.sh and execs bth run, which records a task its time limit ends as
     `timeout` and one scancel ends as `cancelled`. Prints the job id.
@@ -42,9 +43,8 @@ def submit(target: str, args: tuple[str, ...], array: str | None, partition: str
     from bathos.submission import JobSpec, submit_job, wait_for_job
 
     run_args = (*(("--name", name) if name else ()), *(a for t in tags for a in ("--tag", t)))
-    spec = JobSpec(target=target, args=args[1:] if args[:1] == ("--",) else args,
-                   array=array, partition=partition, time=time_, cpus=cpus, mem=mem, gres=gres,
-                   sbatch_args=sbatch_args, run_args=run_args)
+    spec = JobSpec(target=target, args=args, array=array, partition=partition, time=time_,
+                   cpus=cpus, mem=mem, gres=gres, sbatch_args=sbatch_args, run_args=run_args)
     job = submit_job(spec)
     click.echo(job.job_id)
     click.echo(f"bth: submitted job {job.job_id} ({job.script})", err=True)

@@ -46,7 +46,9 @@ from bathos.models import (
     Sidecar,
     Slurm,
 )
+from bathos.provenance.slurm import JobInfo
 from bathos.query import RunQuery
+from bathos.reaper import Reaped
 from bathos.rerun import Rerun
 from bathos.scaffold import NewExperiment, new_experiment
 from bathos.scripting import current_run_id, experiment, log, output_dir
@@ -57,6 +59,7 @@ from bathos.sidecar import (
     load_sidecar,
     parse_sidecar,
 )
+from bathos.submission import JobSpec, Submission, submit_job, wait_for_job
 
 __all__ = [
     "AmbiguousRunId",
@@ -82,6 +85,8 @@ __all__ = [
     "Git",
     "Host",
     "InvalidTimeSpec",
+    "JobInfo",
+    "JobSpec",
     "Lineage",
     "LineageEdge",
     "LineageNode",
@@ -98,6 +103,7 @@ __all__ = [
     "ProvenanceError",
     "QueryRefused",
     "QueryTimeout",
+    "Reaped",
     "Reason",
     "Rerun",
     "Rows",
@@ -112,6 +118,7 @@ __all__ = [
     "SidecarSpec",
     "Slurm",
     "SprintAudit",
+    "Submission",
     "UnreadableFile",
     "ValueChange",
     "Verdict",
@@ -127,4 +134,6 @@ __all__ = [
     "parse_sidecar",
     "sidecar_path",
     "sprint_audit",
+    "submit_job",
+    "wait_for_job",
 ]

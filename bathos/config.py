@@ -111,6 +111,8 @@ class ProjectConfig:
     env: tuple[str, ...] = ()
     remotes: tuple[Remote, ...] = ()
     slurm_partition: str | None = None
+    # [slurm] time, cpus, mem, gres: what `bth submit` asks for when not told
+    slurm_defaults: tuple[tuple[str, str], ...] = ()
     secret_names: tuple[str, ...] = ()  # [secrets] names: regexes of secret option/variable names
     secret_values: tuple[str, ...] = ()  # [secrets] values: regexes of secret values
     secret_files: tuple[str, ...] = ()  # [secrets] files: globs kept out of git snapshots
@@ -229,6 +231,23 @@ def _string(path: Path, table: dict[str, Any], where: str, key: str) -> str | No
     return value
 
 
+SLURM_DEFAULTS = ("time", "cpus", "mem", "gres")
+
+
+def _slurm_defaults(path: Path, table: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    """`[slurm] time = "2:00:00"`, `cpus = 4`, `mem = "16G"`, `gres = "gpu:1"`."""
+    defaults = []
+    for key in SLURM_DEFAULTS:
+        value = table.get(key)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, str | int) or not str(value).strip():
+            raise ConfigError(f"{path}: slurm.{key} must be a string (or a number for cpus), "
+                              f"not {value!r}")
+        defaults.append((key, str(value)))
+    return tuple(defaults)
+
+
 def _strings(path: Path, table: dict[str, Any], where: str, key: str) -> tuple[str, ...]:
     value = table.get(key, [])
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
@@ -284,6 +303,7 @@ def _project_from_dict(path: Path, data: dict[str, Any]) -> ProjectConfig:
         env=tuple(env),
         remotes=tuple(remotes),
         slurm_partition=_string(path, _table(path, data, "slurm"), "slurm", "partition"),
+        slurm_defaults=_slurm_defaults(path, _table(path, data, "slurm")),
         secret_names=_patterns(path, secrets, "names"),
         secret_values=_patterns(path, secrets, "values"),
         secret_files=_strings(path, secrets, "secrets", "files"),

@@ -20,9 +20,11 @@ if TYPE_CHECKING:
 
 SCHEMA_VERSION = 1
 
-Status = Literal["running", "completed", "failed", "interrupted", "lost"]
-STATUSES: tuple[str, ...] = ("running", "completed", "failed", "interrupted", "lost")
-FINISHED_STATUSES: tuple[str, ...] = ("completed", "failed", "interrupted", "lost")
+# `timeout` and `cancelled`: a SLURM job ended by its time limit, or by scancel (or preemption).
+Status = Literal["running", "completed", "failed", "interrupted", "timeout", "cancelled", "lost"]
+STATUSES: tuple[str, ...] = ("running", "completed", "failed", "interrupted", "timeout",
+                             "cancelled", "lost")
+FINISHED_STATUSES: tuple[str, ...] = STATUSES[1:]
 AgentMode = Literal["collaborative", "autonomous"]
 
 
@@ -38,7 +40,14 @@ class Host:
 
 @attrs.frozen
 class Slurm:
-    """The SLURM job a run belonged to, read from the job's environment."""
+    """The SLURM job a run belonged to: read from the job's environment when it starts, and
+    from the scheduler (`scontrol`, `sacct`) when a signal ends it or `bth reap` settles it.
+
+    `cpus`, `mem`, `gpus` and `time_limit` are what the job asked for; `submit_time` and
+    `queue_wait_s` say how long it waited to start; `state` and `reason` are the scheduler's
+    word on how it ended (`TIMEOUT`, `CANCELLED`, `NODE_FAIL` …); `job_script` is the blob of
+    the job script `bth submit` wrote.
+    """
 
     job_id: str
     array_job_id: str | None = None
@@ -49,6 +58,14 @@ class Slurm:
     mem: str | None = None
     job_name: str | None = None
     cluster: str | None = None
+    gpus: str | None = None
+    time_limit: str | None = None
+    submit_time: dt.datetime | None = None
+    start_time: dt.datetime | None = None
+    queue_wait_s: float | None = None
+    state: str | None = None
+    reason: str | None = None
+    job_script: str | None = None
 
 
 @attrs.frozen

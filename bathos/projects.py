@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import logging
 import os
+import shlex
+import shutil
+import sys
 import tomllib
 from importlib import resources
 from pathlib import Path
@@ -140,8 +143,23 @@ def parse_remote(spec: str) -> Remote:
     return Remote(name=name, host=host, path=path)
 
 
-def env_helper_text() -> str:
-    return resources.files("bathos").joinpath("templates/bth_env.sh").read_text(encoding="utf-8")
+def env_helper_text(bth: str | None = None) -> str:
+    """`scripts/slurm/_bth_env.sh`, naming `bth` (default: `bth_executable()`) as the one to
+    use in a job whose PATH lacks it."""
+    text = resources.files("bathos").joinpath("templates/bth_env.sh").read_text(encoding="utf-8")
+    bth = bth_executable() if bth is None else bth
+    return text.replace('_bth_recorded=""', f"_bth_recorded={shlex.quote(bth)}"
+                        if bth else '_bth_recorded=""', 1)
+
+
+def bth_executable() -> str:
+    """The absolute path of the `bth` command of this installation ("" if it has none): beside
+    the interpreter (a venv, `uv tool`), else on PATH."""
+    beside = Path(sys.executable).parent / "bth"
+    if os.access(beside, os.X_OK):
+        return str(beside.absolute())
+    found = shutil.which("bth")
+    return os.path.abspath(found) if found else ""
 
 
 def _write_if_changed(path: Path, text: str, changes: _Changes) -> None:

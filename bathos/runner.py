@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from bathos.hashing import FileDigest
     from bathos.provenance.observation import Observation
     from bathos.provenance.secrets import Redactor
+    from bathos.provenance.slurm import JobInfo
     from bathos.sidecar import SidecarSpec
 
 log = logging.getLogger("bathos.runner")
@@ -685,7 +686,8 @@ def start_run(spec: RunSpec, *, environ: Mapping[str, str] | None = None) -> Act
         id=run_id, project=slug, started_at=started_at, updated_at=started_at, status="running",
         name=spec.name, script=recorded_script,
         argv=argv, params=run_params,
-        cwd=str(spec.cwd.resolve()), host=host.capture_host(), slurm=slurm.capture_slurm(environ),
+        cwd=str(spec.cwd.resolve()), host=host.capture_host(),
+        slurm=slurm.capture_slurm(environ, started_at),
         git=git_info, dependencies=(*dependencies, *([sidecar_dep] if sidecar_dep else [])),
         environment=environment.capture_environment(
             python, project.root if project else base, environ=environ,
@@ -1035,13 +1037,19 @@ def execute(active: ActiveRun, *, on_started: Callable[[Run], None] | None = Non
     if on_started is not None:
         on_started(active.run)
     received: list[int] = []
+    asked: dict[int, tuple[dt.datetime, JobInfo | None]] = {}
+    job_id = active.run.slurm.job_id if active.run.slurm else None
 
     def forward(signum: int, _frame: object) -> None:
         received.append(signum)
-        if signum == signal.SIGINT and _terminal_sends_to_child():
-            return
-        with contextlib.suppress(ProcessLookupError):
-            proc.send_signal(signum)
+        if not (signum == signal.SIGINT and _terminal_sends_to_child()):
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signum)
+        if job_id is not None and signum not in asked:  # why did SLURM send it?
+            from bathos.provenance.slurm import query_job
+
+            asked[signum] = when = (utcnow(), None)
+            asked[signum] = (when[0], query_job(job_id, environ=environ))
 
     previous = {s: signal.signal(s, forward) for s in FORWARDED_SIGNALS}
     metric_lines = _MetricLines(active.scratch / METRICS_FILE)
@@ -1064,7 +1072,7 @@ def execute(active: ActiveRun, *, on_started: Callable[[Run], None] | None = Non
     for stream in (proc.stdout, proc.stderr):
         stream.close()  # type: ignore[union-attr]
     logs = _store_logs(active, tees)
-    return _conclude(active, returncode, received, logs)
+    return _conclude(active, returncode, received, logs, _slurm_ending(asked))
 
 
 def _store_logs(active: ActiveRun, tees: Sequence[_Tee]) -> Logs:
@@ -1089,19 +1097,48 @@ def _put_log(active: ActiveRun, data: bytes) -> str:
         return blobs.blob_ref(data)
 
 
-def _conclude(active: ActiveRun, returncode: int, received: list[int], logs: Logs) -> Outcome:
+def _conclude(active: ActiveRun, returncode: int, received: list[int], logs: Logs,
+              ending: tuple[str, JobInfo] | None = None) -> Outcome:
+    """Record how the command ended: by its exit code, by a signal (`received`: sent to `bth
+    run` and forwarded), or as the SLURM job's `ending` says (time limit, scancel)."""
+    signal_name = error = None
+    exit_code: int | None = returncode
     if returncode < 0:
-        signum = -returncode
-        name = signal.Signals(signum).name
-        status = "interrupted" if received else "failed"
-        run = active.finish(status=status, exit_code=None, signal_name=name, logs=logs,
-                            error=f"killed by {name}")
-        return Outcome(run, 128 + signum)
-    if received and returncode != 0:
-        name = signal.Signals(received[0]).name
-        run = active.finish(status="interrupted", exit_code=returncode, signal_name=name,
-                            logs=logs)
-        return Outcome(run, returncode)
-    run = active.finish(status="completed" if returncode == 0 else "failed",
-                        exit_code=returncode, logs=logs)
-    return Outcome(run, returncode)
+        signal_name = signal.Signals(-returncode).name
+        status, exit_code, error = ("interrupted" if received else "failed"), None, (
+            f"killed by {signal_name}")
+    elif received and returncode != 0:
+        status, signal_name = "interrupted", signal.Signals(received[0]).name
+    else:
+        status = "completed" if returncode == 0 else "failed"
+    if ending is not None and active.run.slurm is not None:
+        status, info = ending
+        error = info.says if error is None else f"{info.says}; {error}"
+        signal_name = signal_name or signal.Signals(received[0]).name
+        active.run = attrs.evolve(active.run, slurm=info.into(active.run.slurm))
+    run = active.finish(status=status, exit_code=exit_code, signal_name=signal_name, logs=logs,
+                        error=error)
+    return Outcome(run, 128 - returncode if returncode < 0 else returncode)
+
+
+def _slurm_ending(asked: Mapping[int, tuple[dt.datetime, JobInfo | None]],
+                  ) -> tuple[str, JobInfo] | None:
+    """What SLURM's answers at the signals say ended the run: the job timed out or was
+    cancelled (ending, not by its time limit), or a warning signal (`--signal=B:USR1@60`) came
+    in its last minutes. None outside SLURM, or for a signal the scheduler did not send (a
+    `kill` at the shell)."""
+    from bathos.provenance.slurm import WARNING_WINDOW_S
+
+    for signum, (when, info) in asked.items():
+        if info is None:
+            continue
+        if info.status in ("timeout", "cancelled"):
+            return info.status, info
+        if info.state == "COMPLETING":  # being ended, not by its time limit: scancel
+            return "cancelled", attrs.evolve(info, state="CANCELLED")
+        left = info.remaining_s(when)
+        if (signum in (signal.SIGUSR1, signal.SIGUSR2) and info.state == "RUNNING"
+                and left is not None and left <= WARNING_WINDOW_S):
+            return "timeout", attrs.evolve(info, state="TIMEOUT", reason=(
+                f"{signal.Signals(signum).name} {left:.0f}s before the time limit"))
+    return None

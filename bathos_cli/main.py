@@ -75,6 +75,8 @@ COMMANDS = {
     "diff": "bathos_cli.compare",
     "campaign": "bathos_cli.campaigns",
     "compact": "bathos_cli.queries",
+    "reap": "bathos_cli.queries",
+    "submit": "bathos_cli.slurm",
     "verify": "bathos_cli.queries",
     "lint": "bathos_cli.authoring",
     "new-experiment": "bathos_cli.authoring",

@@ -32,10 +32,13 @@ def run_filters(*, find: bool = False) -> Callable[[F], F]:
             click.option("--since", help="Started at or after: 30m, 12h, 7d, 2w or a date."),
             click.option("--until", help="Started before: 30m, 12h, 7d, 2w or a date."),
             click.option("--status", multiple=True, help="running, completed, failed, "
-                         "interrupted or lost (repeatable)."),
+                         "interrupted, timeout, cancelled or lost (repeatable)."),
             click.option("--tag", "tags", multiple=True, help="Has this tag (repeatable)."),
-            click.option("-n", "--limit", type=click.IntRange(min=1), default=None if find else 20,
-                         show_default=True, help="At most this many runs."),
+            click.option("--slurm-job", help="SLURM job id, array job id (its every task), "
+                         "or JOB_TASK."),
+            click.option("-n", "--limit", type=click.IntRange(min=1), default=None,
+                         help="At most this many runs." + ("" if find else " [default: 20; "
+                         "every task with --slurm-job]")),
         ]
         if find:
             options += [
@@ -45,7 +48,6 @@ def run_filters(*, find: bool = False) -> Callable[[F], F]:
                              "0.020 = 0.02 (repeatable)."),
                 click.option("--host", help="Host name matches this glob."),
                 click.option("--commit", help="Git commit (or snapshot) starts with this."),
-                click.option("--slurm-job", help="SLURM job id, array job id, or JOB_TASK."),
                 click.option("--output", help="Produced a file whose path matches this glob."),
                 click.option("--campaign", help="Belongs to this campaign."),
                 click.option("--outcome", help="Its sidecar judged it so: an outcome's label, "

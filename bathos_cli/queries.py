@@ -1,4 +1,4 @@
-"""Commands that read the catalog: ls, show, find, sql; and its upkeep: compact, verify."""
+"""Commands that read the catalog: ls, show, find, sql; and its upkeep: compact, reap, verify."""
 
 from __future__ import annotations
 
@@ -31,10 +31,12 @@ def _list(criteria: dict[str, Any], *, columns: list[str], sort: str | None, des
     if sort:
         rows = rows.sorted_by(sort, descending=desc, limit=limit)
     shown = rows.select(columns) if columns else rows
+    # A SLURM job's runs are its tasks: the table names each one's task id.
+    headings = render.TASK_HEADINGS if criteria.get("slurm_job") and not columns else None
 
     def table(data: list[dict[str, Any]]) -> None:
         if data:
-            render.echo_runs(data, columns)
+            render.echo_runs(data, columns, headings=headings)
         else:
             click.echo(_no_runs(criteria), err=True)
 
@@ -62,7 +64,11 @@ def _no_runs(criteria: dict[str, Any]) -> str:
 @options.output_format()
 def ls(columns: list[str], sort: str | None, desc: bool, json_: bool, csv_: bool,
        **criteria: Any) -> None:
-    """List runs, newest first (the current project's, inside a project)."""
+    """List runs, newest first (the current project's, inside a project).
+
+    With --slurm-job, every task of that job (an array's), each with its task id."""
+    if criteria["limit"] is None and not criteria["slurm_job"]:
+        criteria["limit"] = 20
     _list(criteria, columns=columns, sort=sort, desc=desc, json_=json_, csv_=csv_)
 
 
@@ -102,7 +108,17 @@ def show(run_id: str, packages: bool, json_: bool) -> None:
         render.echo_json(unstructure(run), indent=2)
     else:
         render.echo_record(unstructure(run), tracked_changes=catalog.tracked_changes(run),
-                           sidecar=_kept_sidecar(catalog, run))
+                           sidecar=_kept_sidecar(catalog, run), siblings=_siblings(catalog, run))
+
+
+def _siblings(catalog: Catalog, run: Run) -> dict[str, int]:
+    """How many tasks of the run's SLURM array the catalog holds in each status ({} for a run
+    that was no array task)."""
+    if run.slurm is None or run.slurm.array_job_id is None:
+        return {}
+    rows = catalog.runs(slurm_job=run.slurm.array_job_id, all_projects=True)
+    statuses = [row["status"] for row in rows.select(["status"]).to_dicts()]
+    return {status: statuses.count(status) for status in sorted(set(statuses))}
 
 
 def _kept_sidecar(catalog: Catalog, run: Run) -> SidecarSpec | None:
@@ -154,6 +170,27 @@ def compact() -> None:
         report = _catalog().compact(on_progress=on_progress)
     click.echo(f"Folded {report.folded} runs into {report.segments_written} segment(s), merged "
                f"{report.segments_merged} segment(s) in {report.seconds:.2f}s.", err=True)
+
+
+@click.command("reap")
+@click.option("-p", "--project", help="Only this project (default: the current one).")
+@click.option("--all-projects", is_flag=True, help="Every project in the catalog.")
+@click.option("--dry-run", is_flag=True, help="Only say which runs would be settled.")
+@options.output_format(csv=False)
+def reap(project: str | None, all_projects: bool, dry_run: bool, json_: bool) -> None:
+    """Settle the runs left `running` whose process is gone: as SLURM says their job ended
+    (timeout, cancelled, node failure …) when they had one, else `lost`."""
+    import attrs
+
+    reaped = _catalog().reap(project, all_projects=all_projects, dry_run=dry_run)
+    if json_:
+        render.echo_json([attrs.asdict(r) for r in reaped])
+        return
+    for r in reaped:
+        click.echo(f"{r.run_id[:render.SHORT_ID]}  {r.project}  {r.was} -> "
+                   f"{r.status}  {r.reason}")
+    verb = "would settle" if dry_run else "settled"
+    click.echo(f"{verb.capitalize()} {render.counted(len(reaped), 'run')}.", err=True)
 
 
 @click.command("verify")

@@ -68,7 +68,7 @@ def echo_table(headers: Sequence[str], rows: Sequence[Sequence[str]], *,
 # The colour of every run status and freshness verdict, wherever the CLI shows one.
 STYLES = {
     "completed": "green", "failed": "red", "running": "cyan", "interrupted": "yellow",
-    "lost": "magenta",
+    "timeout": "yellow", "cancelled": "yellow", "lost": "magenta",
     "fresh": "green", "stale": "red", "stale-upstream": "yellow", "unknown": "magenta",
 }
 
@@ -130,9 +130,14 @@ RUN_HEADINGS = {"id": "id", "project": "project", "status": "status", "script": 
                 "commit": "commit"}
 
 
-def echo_runs(data: list[dict[str, Any]], columns: Sequence[str] = ()) -> None:
-    """Runs as a table: the columns named (headed by their names), else the usual few."""
-    headings = {c: c for c in columns} or RUN_HEADINGS
+TASK_HEADINGS = {**RUN_HEADINGS, "slurm_array_task_id": "task"}
+
+
+def echo_runs(data: list[dict[str, Any]], columns: Sequence[str] = (),
+              headings: dict[str, str] | None = None) -> None:
+    """Runs as a table: the columns named (headed by their names), else `headings` (column:
+    heading), else the usual few."""
+    headings = {c: c for c in columns} or headings or RUN_HEADINGS
     echo_table(list(headings.values()), [
         [_RUN_CELLS[c](row[c], row) if c in _RUN_CELLS else cell(row[c]) for c in headings]
         for row in data
@@ -293,10 +298,17 @@ def echo_packages(data: list[dict[str, Any]]) -> None:
 
 def echo_record(record: dict[str, Any], *,
                 tracked_changes: dict[str, str | None] | None = None,
-                sidecar: SidecarSpec | None = None) -> None:
+                sidecar: SidecarSpec | None = None, siblings: dict[str, int] | None = None,
+                ) -> None:
     """A run record in readable sections; `tracked_changes` says why its tree was dirty,
-    `sidecar` what the run was for."""
+    `sidecar` what the run was for, `siblings` how its SLURM array's tasks ended."""
     lines = list(_lines(record, tracked_changes or {}, sidecar))
+    if siblings:
+        at = lines.index("SLURM") + 1
+        while at < len(lines) and not isinstance(lines[at], str):
+            at += 1
+        lines.insert(at, ("array tasks", f"{counted(sum(siblings.values()), 'task')} recorded: "
+                          + ", ".join(f"{n} {s}" for s, n in siblings.items())))
     if is_terminal():
         from rich.console import Console
         from rich.markup import escape

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from bathos.checker import CheckReport, FileOrigin
     from bathos.diff import RunDiff
     from bathos.lineage import Lineage
+    from bathos.reaper import Reaped
     from bathos.rerun import Rerun
     from bathos.sidecar import SidecarSpec
 
@@ -85,6 +86,19 @@ class Catalog:
     def write(self, run: Run) -> Path:
         """Write a run's current state (lock-free, atomic)."""
         return store.write_run(self.path, run)
+
+    def reap(self, project: str | Sequence[str] | None = None, *, all_projects: bool = False,
+             dry_run: bool = False) -> list[Reaped]:
+        """Settle the `running` runs whose process is gone (the current project's, unless
+        `project` or `all_projects` say otherwise): as their SLURM job ended by the scheduler's
+        word, else `lost`; `dry_run` only says which it would settle.
+
+        >>> [(r.run_id, r.status, r.reason) for r in Catalog().reap(dry_run=True)]
+        """
+        from bathos.reaper import reap
+
+        projects = RunQuery(project=project, all_projects=all_projects).projects()
+        return reap(self.path, projects, dry_run=dry_run)
 
     def import_spill(self, path: str | os.PathLike[str]) -> Run:
         """Record a run that was spilled when the catalog could not be written (see

@@ -181,13 +181,19 @@ def is_unchanged(path: Path, seen: os.stat_result) -> bool:
 
 
 def is_pid_alive(pid: Any) -> bool:
+    """Whether process `pid` lives: a zombie (killed, its parent gone too, as when a node's
+    slurmstepd dies, and not yet reaped by an init that does not reap) does not."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rpartition(b")")[2][:3] != b" Z "
+    except OSError:
+        return True  # no /proc (macOS): the signal's answer is all there is
 
 
 def settle_status(record: Record, heartbeat: float, now: float) -> Record:

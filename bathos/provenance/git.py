@@ -482,11 +482,15 @@ def _stage_from_workdir(
         return  # a nested repository ("dir/"), a new submodule, a socket …: not file content
     try:
         blob = repo.create_blob_fromworkdir(relpath)
-    except OSError:
-        if os.path.lexists(full):
+    except (OSError, pygit2.GitError):
+        if not os.path.lexists(full):
+            _remove(index, relpath)  # deleted between status and now
+            return
+        if not stat.S_ISREG(st.st_mode):
             raise
-        _remove(index, relpath)  # deleted between status and now
-        return
+        # Written while git read it (the logs of a SLURM array's other tasks, in the tree):
+        # the bytes it holds now.
+        blob = repo.create_blob(full.read_bytes())
     index.add(pygit2.IndexEntry(relpath, blob, _file_mode(st, current, trust_mode)))
 
 

@@ -82,7 +82,9 @@ def test_init_writes_config_skeleton_helper_and_registry(tmp_path: Path, bth_hom
     }
     assert all((root / "scripts" / name).is_dir() for name in SCRIPT_DIRS)
     helper = root / "scripts" / "slurm" / "_bth_env.sh"
-    assert helper.read_bytes() == TEMPLATE.read_bytes()
+    recorded = Path(sys.executable).parent / "bth"  # the bth this init ran from
+    assert helper.read_text() == TEMPLATE.read_text().replace(
+        '_bth_recorded=""', f"_bth_recorded={recorded}")
     assert os.access(helper, os.X_OK)
     (root / "scripts" / "scratch" / "260101_try.py").write_text("x = 1\n")
     assert git(root, "check-ignore", "scripts/scratch/260101_try.py")

@@ -65,7 +65,25 @@ def test_bth_run_inside_the_job_records_the_slurm_fields(project: Project) -> No
     assert json.loads(project.bth("find", "--slurm-job", "120_4", "--json").stdout) == []
 
 
+def record_bth(project: Project, bth: str) -> None:
+    """The helper as `bth init` writes it when it runs from `bth`."""
+    from bathos.projects import env_helper_text
+
+    (project.root / "scripts/slurm/_bth_env.sh").write_text(env_helper_text(bth))
+
+
+def test_the_bth_init_ran_from_is_found_when_the_jobs_path_lacks_it(project: Project,
+                                                                      tmp_path: Path) -> None:
+    env = {"PATH": SYSTEM_PATH, "HOME": str(tmp_path), "VIRTUAL_ENV": None}
+
+    done = job(project, "source scripts/slurm/_bth_env.sh && command -v bth", env)
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str(Path(BIN_DIR) / "bth")
+
+
 def test_without_bth_on_path_sourcing_fails_clearly(project: Project, tmp_path: Path) -> None:
+    record_bth(project, "/gone/venv/bin/bth")
     env = {"PATH": SYSTEM_PATH, "HOME": str(tmp_path), "VIRTUAL_ENV": None}
 
     done = job(project, "source scripts/slurm/_bth_env.sh && echo SOURCED", env)
@@ -73,10 +91,12 @@ def test_without_bth_on_path_sourcing_fails_clearly(project: Project, tmp_path: 
     assert done.returncode != 0
     assert "SOURCED" not in done.stdout
     assert "'bth' is not on PATH" in done.stderr
+    assert "nor at /gone/venv/bin/bth" in done.stderr
     assert "install it" in done.stderr
 
 
 def test_a_bth_in_the_projects_venv_is_put_on_path(project: Project, tmp_path: Path) -> None:
+    record_bth(project, "")
     venv_bin = project.root / ".venv" / "bin"
     venv_bin.mkdir(parents=True)
     os.symlink(Path(BIN_DIR) / "bth", venv_bin / "bth")
@@ -86,3 +106,15 @@ def test_a_bth_in_the_projects_venv_is_put_on_path(project: Project, tmp_path: P
 
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == str(venv_bin.resolve() / "bth")
+
+
+def test_a_catalog_the_node_cannot_write_fails_clearly(project: Project, tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    env = {"PATH": f"{BIN_DIR}:{SYSTEM_PATH}", "BTH_CATALOG_DIR": str(blocker / "catalog")}
+
+    done = job(project, "source scripts/slurm/_bth_env.sh && echo SOURCED", env)
+
+    assert done.returncode != 0
+    assert "SOURCED" not in done.stdout
+    assert f"the catalog {blocker / 'catalog'} cannot be written from" in done.stderr

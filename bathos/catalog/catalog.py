@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     import polars as pl
 
     from bathos.catalog.compact import CompactionReport
+    from bathos.catalog.legacy import ImportReport
     from bathos.checker import CheckReport, FileOrigin
     from bathos.diff import RunDiff
     from bathos.lineage import Lineage
@@ -103,6 +104,33 @@ class Catalog:
                 f"{found.path} is left as it is (remove it if it is not needed)")
         spill.commit_spill(self.path, found, write_record=held != spilled)
         return found.run
+
+    def import_legacy(self, path: str | os.PathLike[str], *, dry_run: bool = False,
+                      on_progress: Progress | None = None) -> ImportReport:
+        """Bring the runs (and campaigns) of a catalog of the older bathos into this one: `path`
+        is its catalog directory (or the `~/.bth` above it). Each run keeps its id; what has no
+        place in a record here is kept in `Run.extra`, and `Run.imported` says where it came
+        from. Run twice, nothing is written twice; a run updated there since is updated here.
+        A file that cannot be read is skipped and listed in the report. ConfigError when
+        `path` holds no such catalog.
+
+        >>> cat.import_legacy("~/.bth-old/catalog").imported
+        """
+        from bathos.catalog import legacy
+
+        where = Path(path).expanduser()
+        sources = legacy.find_sources(where)
+        if sources is None:
+            raise ConfigError(f"no catalog of the older bathos in {where} (it holds runs/"
+                              f"run_<id>.parquet files or {legacy.DATABASE}; give its catalog "
+                              "directory)")
+        held = dict(self._fetch(
+            f"SELECT id, updated_at FROM runs WHERE length(id) = {legacy.ID_LENGTH}"
+        ).tuples()) if store.project_dirs(self.path) else {}
+        if not dry_run:
+            config.make_catalog_dir(self.path)
+        return legacy.import_runs(self.path, sources, held, dry_run=dry_run,
+                                  on_progress=on_progress)
 
     def spills(self, start: str | os.PathLike[str] | None = None) -> list[Path]:
         """The spilled runs waiting to be imported, in the usual places: `outputs/*/bth-spill` of

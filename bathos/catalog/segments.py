@@ -101,9 +101,13 @@ def write_manifest(directory: Path, names: list[str]) -> None:
 
 
 def segment_files(directory: Path) -> list[Path]:
-    """Every segment file present, listed or not (symlinks out of the catalog are none)."""
+    """Every segment file present, listed or not (symlinks out of the catalog are none, nor are
+    the run files the older bathos keeps in the same directories: `bth migrate --from-legacy`
+    reads those)."""
+    from bathos.catalog.legacy import is_legacy_file
+
     return sorted(p for p in directory.glob(f"*{SEGMENT_SUFFIX}")
-                  if _not_a_segment(directory, p.name) is None)
+                  if _not_a_segment(directory, p.name) is None and not is_legacy_file(p.name))
 
 
 def is_own(path: Path) -> bool:

@@ -32,7 +32,10 @@ def new_run_id(now_ms: int | None = None) -> str:
 
 
 def is_run_id_prefix(text: str) -> bool:
-    return bool(text) and all(c in _ALPHABET or c == "-" for c in text.lower())
+    """The start of a run id, or of an imported run's UUID (hex digits and dashes)."""
+    lowered = text.lower()
+    return bool(text) and (all(c in _ALPHABET for c in lowered)
+                           or all(c in "0123456789abcdef-" for c in lowered))
 
 
 def is_run_id(text: str) -> bool:

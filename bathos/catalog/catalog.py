@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
     from bathos.catalog.compact import CompactionReport
     from bathos.catalog.legacy import ImportReport
+    from bathos.catalog.migrate import MigrationReport, Outdated
     from bathos.checker import CheckReport, FileOrigin
     from bathos.diff import RunDiff
     from bathos.lineage import Lineage
@@ -56,6 +57,8 @@ class VerifyReport:
     problems: tuple[UnreadableFile, ...]
     quarantined: tuple[Path, ...] = ()
     files_checked: int = 0
+    # Files holding records of an older schema: readable, but `Catalog.migrate` rewrites them.
+    outdated: tuple[Outdated, ...] = ()
 
 
 class Catalog:
@@ -251,7 +254,7 @@ class Catalog:
         """The run with this id, or the one run whose id starts with this prefix."""
         run_id = self.resolve(id_or_prefix)
         rows = self._fetch("SELECT record FROM runs WHERE id = ?", [run_id]).tuples()
-        return structure_run(json.loads(rows[0][0]))
+        return structure_run(schema.upgrade(json.loads(rows[0][0])))  # a segment not migrated
 
     def read_log(self, run: str | Run, stream: str = "stdout") -> bytes:
         """The stdout or stderr a run (a Run, an id or a prefix) produced, as kept in the catalog
@@ -496,11 +499,26 @@ class Catalog:
             raise CatalogError(f"cannot compact {self.path}: {exc.strerror or exc} (nothing is "
                                "lost; run it again once the catalog can be written)") from exc
 
+    def migrate(self, *, project: str | None = None, dry_run: bool = False,
+                on_progress: Progress | None = None) -> MigrationReport:
+        """Rewrite the records an older bathos stored (fragments and segments of older schema
+        versions, of every project or of `project`) as the current schema gives them, through
+        the upgrades readers apply. Safe while runs are written and compacted, idempotent, and
+        nothing when every record is current; `dry_run` only counts what it would upgrade."""
+        from bathos.catalog import migrate
+
+        directories = store.project_dirs(self.path)
+        if project is not None:
+            self._check_projects([config.check_slug(project)])
+            directories = [d for d in directories if d.name == project]
+        return migrate.migrate(self.path, directories, dry_run=dry_run, on_progress=on_progress)
+
     def verify(self, *, quarantine: bool = False,
                on_progress: Progress | None = None) -> VerifyReport:
         """Read every fragment, segment and manifest in full; list what readers skip, mend or
-        ignore, and with `quarantine` fix each (originals go to `quarantine/`, nothing is lost)."""
-        from bathos.catalog import metrics
+        ignore, and with `quarantine` fix each (originals go to `quarantine/`, nothing is lost);
+        and the files holding records of an older schema (`migrate` rewrites them)."""
+        from bathos.catalog import metrics, migrate
 
         directories = store.project_dirs(self.path)
         point_dirs = [m for d in directories if (m := metrics.metrics_dir(d)).is_dir()]
@@ -520,7 +538,8 @@ class Catalog:
         moved = self._fix(problems) if quarantine and problems else ()
         checked = len(files) + sum(segments.manifest_path(d).exists()
                                    for d in [*directories, *point_dirs])
-        return VerifyReport(tuple(problems), moved, checked)
+        return VerifyReport(tuple(problems), moved, checked,
+                            tuple(migrate.outdated(directories)))
 
     def _fix(self, problems: list[UnreadableFile]) -> tuple[Path, ...]:
         """Quarantine what verify found, under the compaction lock (a compactor rewrites

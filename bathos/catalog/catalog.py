@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
     from bathos.catalog.compact import CompactionReport
     from bathos.catalog.legacy import ImportReport
-    from bathos.catalog.migrate import MigrationReport, Outdated
+    from bathos.catalog.migrate import MigrationReport, MoveReport, Outdated
     from bathos.checker import CheckReport, FileOrigin
     from bathos.diff import RunDiff
     from bathos.lineage import Lineage
@@ -512,6 +512,15 @@ class Catalog:
             self._check_projects([config.check_slug(project)])
             directories = [d for d in directories if d.name == project]
         return migrate.migrate(self.path, directories, dry_run=dry_run, on_progress=on_progress)
+
+    def move_to_project_dirs(self, *, dry_run: bool = False,
+                             on_progress: Progress | None = None) -> MoveReport:
+        """Move fragments and segments found flat in `runs/` (as an older layout kept them), or
+        in another project's directory, into `runs/<project>/`, where readers look: atomically,
+        safe while runs are written and compacted, and moving nothing twice."""
+        from bathos.catalog import migrate
+
+        return migrate.move_to_project_dirs(self.path, dry_run=dry_run, on_progress=on_progress)
 
     def verify(self, *, quarantine: bool = False,
                on_progress: Progress | None = None) -> VerifyReport:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from bathos.catalog import compact, lens, recent, schema, segments, store
+from bathos.config import SLUG_RE
 from bathos.errors import CatalogError, UnreadableFile
 from bathos.fsutil import commit_file, fsync_dir, temp_name
 from bathos.models import SCHEMA_VERSION
@@ -250,3 +251,198 @@ def _check_rewritten(con: duckdb.DuckDBPyConnection, old: Path, new: Path) -> No
     if missing or stale:
         raise UnreadableFile(old, "its upgraded copy lacks some of its runs; the segment is "
                              "left as it is")
+
+
+@attrs.frozen
+class MoveReport:
+    """What `move_to_project_dirs` moved (or, in a dry run, would move): fragments, and the
+    segments whose rows it moved with how many rows; fragments dropped because their project's
+    directory held the same run as new or newer; runs still running (left to their writers);
+    files skipped as unreadable."""
+
+    fragments: int = 0
+    segments: int = 0
+    rows: int = 0
+    superseded: int = 0
+    left_running: int = 0
+    skipped: tuple[UnreadableFile, ...] = ()
+    dry_run: bool = False
+
+
+def move_to_project_dirs(catalog: Path, *, dry_run: bool = False,
+                         on_progress: Progress | None = None) -> MoveReport:
+    """Move fragments and segment rows found flat in `runs/`, or in the directory of another
+    project, into `runs/<their project>/`: a fragment by one rename (unless its project's
+    directory holds the run as new or newer), segment rows through new segments of the projects
+    they belong to, swapped into their manifests before the old segment is removed. Under the
+    compaction lock; run again after a crash, it finishes the job and moves nothing twice."""
+    found = _misplaced(catalog)
+    if dry_run or not any(found):
+        fragments, rows = found
+        return MoveReport(len(fragments), len(rows), sum(rows.values()), dry_run=dry_run)
+    counts = {"fragments": 0, "superseded": 0, "left_running": 0, "segments": 0, "rows": 0}
+    skipped: list[UnreadableFile] = []
+    with compact.compaction_lock(catalog, wait=True):
+        fragments, rows = _misplaced(catalog)
+        total = len(fragments) + len(rows)
+        for done, path in enumerate([*fragments, *rows], 1):
+            try:
+                if path.suffix == store.FRAGMENT_SUFFIX:
+                    counts[_move_fragment(catalog, path)] += 1
+                else:
+                    counts["rows"] += _move_rows(catalog, path)
+                    counts["segments"] += 1
+            except UnreadableFile as exc:
+                skipped.append(exc)
+            except FileNotFoundError:
+                pass  # compacted or moved since it was listed
+            if on_progress:
+                on_progress(done, total)
+        _remove_flat_manifest(catalog)
+    return MoveReport(counts["fragments"], counts["segments"], counts["rows"],
+                      counts["superseded"], counts["left_running"], tuple(skipped))
+
+
+def _misplaced(catalog: Path) -> tuple[list[Path], dict[Path, int]]:
+    """Fragments whose record is not of the directory they lie in (or lie flat in `runs/`), and
+    segments holding such rows, with how many."""
+    root = store.runs_root(catalog)
+    fragments: list[Path] = []
+    rows: dict[Path, int] = {}
+    if not root.is_dir():
+        return fragments, rows
+    for directory in [root, *store.project_dirs(catalog)]:
+        for path in store.iter_fragment_paths(directory):
+            project = _fragment_project(path)
+            if directory == root or (project is not None and project != directory.name):
+                fragments.append(path)
+        for path in segments.segment_files(directory):
+            foreign = _foreign_rows(path, None if directory == root else directory.name)
+            if foreign:
+                rows[path] = foreign
+    return fragments, rows
+
+
+def _fragment_project(path: Path) -> str | None:
+    try:
+        data = json.loads(path.read_bytes())
+    except (OSError, ValueError, RecursionError):
+        return None
+    project = data.get("project", data.get("project_slug")) if isinstance(data, dict) else None
+    return project if isinstance(project, str) else None
+
+
+def _foreign_rows(path: Path, project: str | None) -> int:
+    """Rows of a segment that belong elsewhere than `project` (None: all of them)."""
+    import duckdb
+
+    try:
+        row = duckdb.connect(":memory:").execute(
+            "SELECT count(*) FROM read_parquet(?) WHERE project IS DISTINCT FROM ?",
+            [str(path), project]).fetchone()
+    except duckdb.Error:
+        return 0  # damaged: verify names it
+    return int(row[0]) if row else 0
+
+
+def _move_fragment(catalog: Path, path: Path) -> str:
+    """Move one fragment into its project's directory: which count it adds to."""
+    record, stat = store.read_fragment(path)
+    if store.settle_status(dict(record), stat.st_mtime, time.time()).get("status") == "running":
+        return "left_running"  # its writer writes it where it is
+    target = store.fragment_path(catalog, record["project"], record["id"])
+    try:
+        there = store.read_fragment(target)[0]
+    except (FileNotFoundError, UnreadableFile):
+        there = None
+    if there is not None and there.get("updated_at", "") >= record.get("updated_at", ""):
+        if store.is_unchanged(path, stat):
+            path.unlink()
+            fsync_dir(path.parent)
+        return "superseded"
+    if not store.is_unchanged(path, stat):
+        raise FileNotFoundError(path)  # replaced since: the next pass moves its new state
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(path, target)
+    fsync_dir(target.parent)
+    fsync_dir(path.parent)
+    return "fragments"
+
+
+def _move_rows(catalog: Path, path: Path) -> int:
+    """Move the rows of a segment that belong to other projects into segments of theirs (merged
+    with their live segments when these hold some of the same runs), then rewrite the segment
+    without them (or drop it, flat): the number of rows moved."""
+    directory = path.parent
+    own = None if directory == store.runs_root(catalog) else directory.name
+    scratch = lens.scratch_dir(catalog)
+    con = lens.open_duckdb(scratch, compact.MEMORY_LIMIT)
+    source = f"read_parquet({schema.sql_paths([path])})"
+    try:
+        projects = [p for (p,) in con.execute(
+            f"SELECT DISTINCT project FROM {source} WHERE project IS DISTINCT FROM ?",
+            [own]).fetchall()]
+        moved = 0
+        for project in projects:
+            if not isinstance(project, str) or not SLUG_RE.match(project):
+                raise UnreadableFile(path, f"holds rows of project {project!r}, not a project "
+                                     "slug; the segment is left as it is")
+            moved += _add_rows(con, source, project, store.project_dir(catalog, project),
+                               scratch)
+        if own is not None:
+            _replace_segment(con, path, f"SELECT *, 0 AS tier FROM {source} "
+                             f"WHERE project = {schema.sql_string(own)}", scratch)
+        if segments.is_own(path):
+            path.unlink(missing_ok=True)
+            fsync_dir(directory)
+        return moved
+    finally:
+        con.close()
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _add_rows(con: duckdb.DuckDBPyConnection, source: str, project: str, target: Path,
+              scratch: Path) -> int:
+    """Write a segment of `project`'s rows of `source` into its directory and list it there."""
+    rows = f"SELECT *, 0 AS tier FROM {source} WHERE project = {schema.sql_string(project)}"
+    target.mkdir(parents=True, exist_ok=True)
+    live = segments.read_manifest(target)
+    live = [p.name for p in segments.segment_files(target)] if live is None else live
+    paths = [target / n for n in live if (target / n).exists()]
+    overlap = bool(paths) and bool(con.execute(
+        f"SELECT count(*) FROM read_parquet({schema.sql_paths(paths)}) "
+        f"WHERE id IN (SELECT id FROM ({rows}))").fetchone()[0])  # type: ignore[index]
+    merge = paths if overlap else []
+    sources = rows + (f" UNION ALL SELECT {', '.join(schema.COLUMNS)}, 1 FROM "
+                      f"read_parquet({schema.sql_paths(merge)})" if merge else "")
+    count = con.execute(f"SELECT count(*) FROM ({rows})").fetchone()
+    new = compact.write_segment(con, sources, target, scratch)
+    kept = [n for n in live if target / n not in merge]
+    segments.write_manifest(target, [*kept, new.name])
+    recent.write_recent(con, target, [*kept, new.name])
+    for old in merge:
+        if segments.is_own(old):
+            old.unlink(missing_ok=True)
+    return int(count[0]) if count else 0
+
+
+def _replace_segment(con: duckdb.DuckDBPyConnection, path: Path, rows: str,
+                     scratch: Path) -> None:
+    """Swap `path` in its manifest for a new segment of `rows` (none: just drop it)."""
+    directory = path.parent
+    live = segments.read_manifest(directory)
+    live = [p.name for p in segments.segment_files(directory)] if live is None else live
+    kept = [n for n in live if n != path.name]
+    left = con.execute(f"SELECT count(*) FROM ({rows})").fetchone()
+    if left and left[0]:
+        kept.append(compact.write_segment(con, rows, directory, scratch).name)
+    segments.write_manifest(directory, kept)
+    recent.write_recent(con, directory, kept)
+
+
+def _remove_flat_manifest(catalog: Path) -> None:
+    """A manifest and kept rows flat in `runs/` once no segment is left there to list."""
+    root = store.runs_root(catalog)
+    if not segments.segment_files(root):
+        for name in (segments.MANIFEST, recent.RECENT):
+            (root / name).unlink(missing_ok=True)

@@ -31,7 +31,7 @@ import attrs
 
 from bathos.catalog.schema import Record, problem
 from bathos.config import SLUG_RE
-from bathos.errors import UnreadableFile
+from bathos.errors import ConfigError, UnreadableFile
 from bathos.ids import is_run_id
 from bathos.models import SCHEMA_VERSION, utcnow
 from bathos.provenance.params import parse_params
@@ -429,8 +429,73 @@ def import_runs(catalog: Path, sources: Sources, held: dict[str, dt.datetime], *
                 path = fragment_path(catalog, record["project"], record["id"])
                 os.utime(path, (mtime, mtime))
     con.close()
+    campaigns = 0
+    if database is not None and sources.database is not None:
+        campaigns = import_campaigns(catalog, database, sources.database, bad, dry_run=dry_run)
     return ImportReport(sources.root, written, unchanged, dict(sorted(versions.items())),
-                        skipped=tuple(bad), dry_run=dry_run)
+                        campaigns, tuple(bad), dry_run)
+
+
+def import_campaigns(catalog: Path, database: Database, source: Path,
+                     bad: list[UnreadableFile], *, dry_run: bool = False) -> int:
+    """Write each campaign of a legacy database as the events of a campaign here: its creation
+    (at its start), its runs in their order, its conclusion. Event ids are fixed (`legacy-…`),
+    so importing again writes nothing twice. The count of campaigns; a campaign that cannot be
+    one here is appended to `bad`."""
+    from bathos.campaigns import append_event
+
+    members: dict[str, list[dict[str, Any]]] = {}
+    for link in sorted(database.campaign_runs, key=lambda r: (r.get("seq") is None,
+                                                              r.get("seq") or 0)):
+        members.setdefault(str(link.get("campaign_id")), []).append(link)
+    count = 0
+    for row in database.campaigns:
+        campaign = str(row.get("id") or "")
+        try:
+            events = _campaign_events(row, members.get(campaign, []), source)
+            if not dry_run:
+                for kind, event_id, when, fields in events:
+                    append_event(catalog, _campaign_project(row), campaign, kind, time=when,
+                                 event_id=event_id, by=TOOL, **fields)
+        except ConfigError as exc:
+            bad.append(UnreadableFile(source, f"campaign {campaign!r} cannot be imported: {exc}"))
+            continue
+        count += 1
+    return count
+
+
+def _campaign_project(row: dict[str, Any]) -> str:
+    slug = str(row.get("project_slug") or "")
+    return slug if SLUG_RE.match(slug) else "default"
+
+
+def _campaign_events(row: dict[str, Any], links: list[dict[str, Any]],
+                     source: Path) -> list[tuple[str, str, dt.datetime, dict[str, Any]]]:
+    """(kind, event id, time, fields) of a legacy campaign's events. Its hypothesis is required
+    here: one it lacks reads `(none recorded)`. A concluded campaign without an outcome label
+    concludes as `unknown`."""
+    started = _time(row.get("started_at")) or _time(row.get("concluded_at"))
+    if started is None:
+        raise ConfigError("it has no start time")
+    mode = row.get("mode") if row.get("mode") in ("exploration", "confirmation") else None
+    kept = {k: _plain(v) for k, v in row.items() if v is not None and k in ("name", "mode")
+            and not (k == "mode" and mode)}
+    create = {"hypothesis": row.get("hypothesis") or "(none recorded)",
+              "question": row.get("question") or None, "mode": mode or "exploration",
+              "imported": {"tool": TOOL, "source": str(source)}, **kept}
+    events = [("create", "legacy-create", started, create)]
+    runs = [_run_link(link.get("run_id")) for link in links]
+    if any(runs):
+        evalues = {r: _plain(link.get("evalue")) for r, link in zip(runs, links, strict=True)
+                   if r and link.get("evalue") is not None}
+        events.append(("add", "legacy-add", started,
+                       {"runs": [r for r in runs if r], "evalues": evalues}))
+    if str(row.get("status") or "").lower() == "concluded":
+        events.append(("conclude", "legacy-conclude",
+                       _time(row.get("concluded_at")) or started,
+                       {"outcome": str(row.get("outcome_label") or "unknown"),
+                        "note": row.get("conclusion") or None}))
+    return events
 
 
 def _database(sources: Sources, bad: list[UnreadableFile]) -> Database | None:

@@ -145,3 +145,31 @@ def test_a_catalog_shared_with_the_older_bathos_reads_and_verifies_clean(catalog
     assert len(catalog.runs(all_projects=True)) == 5
     assert catalog.verify().problems == ()
     assert (catalog.path / "runs" / "md-benchmarks" / f"run_{legacy.V9}.parquet").exists()
+
+
+def test_campaigns_become_campaigns_here_with_their_runs(old, catalog) -> None:
+    report = catalog.import_legacy(old)
+
+    assert report.campaigns == 1
+    info = catalog.campaign(legacy.CAMPAIGN).info
+    assert (info.project, info.status, info.outcome, info.note) == (
+        "md-benchmarks", "concluded", "confirmed", "SPC/E wins")
+    assert (info.question, info.hypothesis, info.mode) == (
+        "Which water model?", "SPC/E is closer", "exploration")
+    assert info.run_ids == (legacy.V9, legacy.V15)
+    assert info.created_at == legacy.START
+    members = catalog.campaign(legacy.CAMPAIGN).runs().to_dicts()
+    assert sorted(r["id"] for r in members) == sorted([legacy.V9, legacy.V15])
+
+    assert catalog.import_legacy(old).campaigns == 1
+    events = list((catalog.path / "campaigns").rglob("*.json"))
+    assert len(events) == 3  # create, add, conclude: once each
+
+
+def test_an_unreadable_database_is_reported_and_its_campaigns_skipped(old, catalog) -> None:
+    (old / "bathos.db").write_bytes(b"not a database at all" * 100)
+
+    report = catalog.import_legacy(old)
+
+    assert [p.path.name for p in report.skipped] == ["bathos.db"]
+    assert (report.imported, report.campaigns) == (4, 0)

@@ -76,6 +76,8 @@ COMMANDS = {
     "campaign": "bathos_cli.campaigns",
     "compact": "bathos_cli.queries",
     "verify": "bathos_cli.queries",
+    "migrate": "bathos_cli.upgrades",
+    "migrate-to-project-subdirs": "bathos_cli.upgrades",
     "lint": "bathos_cli.authoring",
     "new-experiment": "bathos_cli.authoring",
     "sprint-audit": "bathos_cli.audit",

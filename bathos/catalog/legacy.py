@@ -21,7 +21,6 @@ import itertools
 import json
 import math
 import os
-import re
 import shlex
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -29,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from bathos.catalog import segments
 from bathos.catalog.schema import Record, problem
 from bathos.config import SLUG_RE
 from bathos.errors import ConfigError, UnreadableFile
@@ -43,7 +43,6 @@ if TYPE_CHECKING:
 TOOL = "bathos 0.x"
 DATABASE = "bathos.db"
 ID_LENGTH = 36  # a UUID, as the older bathos named runs
-_RUN_FILE = re.compile(r"run_[0-9A-Fa-f-]{36}\.parquet")
 _STATUSES = {"running": "running", "completed": "completed", "failed": "failed",
              "killed": "interrupted", "abandoned": "lost"}
 _SIDECAR_MODES = {"declared": "recorded", "bypassed": "bypassed"}
@@ -56,11 +55,6 @@ _MAPPED = frozenset({
     "sidecar_path", "sidecar_mode", "agent_mode", "parent_run_id", "campaign_id",
     "dependency_lock_sha256", "schema_version",
 })
-
-
-def is_legacy_file(name: str) -> bool:
-    """Whether a file name is that of a run file of the older bathos (`run_<uuid>.parquet`)."""
-    return _RUN_FILE.fullmatch(name) is not None
 
 
 @attrs.frozen
@@ -82,7 +76,7 @@ def find_sources(path: Path) -> Sources | None:
         files = [*runs.glob("run_*.parquet"), *runs.glob("*/run_*.parquet")] if runs.is_dir() \
             else []
         database = root / DATABASE
-        found = sorted(f for f in files if is_legacy_file(f.name) and f.is_file())
+        found = sorted(f for f in files if segments.is_legacy_file(f.name) and f.is_file())
         if found or database.is_file():
             return Sources(root, tuple(found), database if database.is_file() else None)
     return None

@@ -68,7 +68,10 @@ def outdated(directories: list[Path]) -> list[Outdated]:
             version = _stored_version(path)
             if version is not None and version < SCHEMA_VERSION:
                 found.append(Outdated(path, {version: 1}, path.stat().st_size))
-        for path in segments.readable_segments(directory)[0]:
+        entries = segments.manifest_entries(directory)  # its ignored entries: verify's
+        live = [directory / n for n in entries[0]] if entries else \
+            segments.segment_files(directory)
+        for path in (p for p in live if segments.looks_complete(p)):
             versions = _segment_versions(path)
             if versions:
                 found.append(Outdated(path, versions, path.stat().st_size))

@@ -28,13 +28,14 @@ import json
 import logging
 import os
 import re
+import stat
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from bathos.config import check_slug
+from bathos.config import check_slug, unusable_catalog
 from bathos.errors import (
     CampaignClosed,
     CampaignNotFound,
@@ -119,10 +120,13 @@ def check_id(campaign_id: str) -> str:
 def campaign_dirs(catalog: Path, campaign_id: str | None = None) -> list[Path]:
     """The directories of campaign `campaign_id` (of every campaign when None), in every project,
     sorted; a campaign lives in one, but two machines may have created the same id."""
+    root = campaigns_root(catalog)
     try:
-        projects = sorted(os.scandir(campaigns_root(catalog)), key=lambda e: e.name)
+        projects = sorted(os.scandir(root), key=lambda e: e.name)
     except (FileNotFoundError, NotADirectoryError):
         return []
+    except OSError as exc:
+        raise unusable_catalog(catalog, exc, "read") from None
     found: list[Path] = []
     for project in projects:
         if project.name.startswith(".") or not project.is_dir():
@@ -130,9 +134,13 @@ def campaign_dirs(catalog: Path, campaign_id: str | None = None) -> list[Path]:
         if campaign_id is not None:
             found += [p] if (p := Path(project.path) / campaign_id).is_dir() else []
             continue
-        with os.scandir(project.path) as entries:
-            found += sorted(Path(e.path) for e in entries
-                            if e.is_dir() and not e.name.startswith("."))
+        try:
+            with os.scandir(project.path) as entries:
+                found += sorted(Path(e.path) for e in entries
+                                if e.is_dir() and not e.name.startswith("."))
+        except OSError as exc:
+            log.warning("skipping the campaigns of %s: cannot be read (%s)", project.path,
+                        exc.strerror)
     return found
 
 
@@ -171,11 +179,15 @@ def append_event(root: Path, project: str, campaign: str, kind: str, *,
 
 def _stamp(when: dt.datetime) -> str:
     """The 19 digits of a time in ns since the epoch (UTC), which order event names."""
-    delta = when.astimezone(dt.UTC) - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-    ns = delta // dt.timedelta(microseconds=1) * 1000
+    ns = _ns(when)
     if not 10**18 <= ns < 10**19:
         raise ConfigError(f"event time {iso_utc(when)} is outside 2001-2286")
     return f"{ns:019d}"
+
+
+def _ns(when: dt.datetime) -> int:
+    delta = when.astimezone(dt.UTC) - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    return delta // dt.timedelta(microseconds=1) * 1000
 
 
 def _held_event(directory: Path, event_id: str) -> Path | None:
@@ -243,35 +255,46 @@ def _fields_problem(kind: str, data: dict[str, Any]) -> str | None:
 def read_event(path: Path) -> Event:
     """The event in `path`; UnreadableFile when its name, size or content is not an event of
     the campaign directory it lies in."""
-    named = EVENT_NAME.match(path.name)
-    if not named:
-        raise UnreadableFile(path, "not a campaign event (its name is not <19-digit time>-"
-                                   "<kind>-<id>.json)")
-    try:
-        with open(path, "rb") as fh:
+    try:  # not through a link, and never blocking on a FIFO put in its place
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        with os.fdopen(fd, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise UnreadableFile(path, "not a regular file")
             raw = fh.read(MAX_EVENT_BYTES + 1)
     except FileNotFoundError:
         raise
     except OSError as exc:
         raise UnreadableFile(path, f"cannot be read ({exc.strerror})") from exc
+    try:
+        return parse_event(raw, path.parent.parent.name, path.parent.name, path.name)
+    except ValueError as exc:
+        raise UnreadableFile(path, str(exc)) from None
+
+
+def parse_event(raw: bytes, project: str, campaign: str, name: str) -> Event:
+    """The event `raw` holds, to be the file `name` of `campaign` of `project`; ValueError
+    saying why it is none (its name, its size, its JSON, or a kind its name does not say).
+    What a reader checks of each file, and what sync checks before it copies one."""
+    named = EVENT_NAME.match(name)
+    if not named:
+        raise ValueError("not a campaign event (its name is not <19-digit time>-<kind>-<id>"
+                         ".json)")
     if len(raw) > MAX_EVENT_BYTES:
-        raise UnreadableFile(path, f"larger than a campaign event may be ({MAX_EVENT_BYTES} "
-                                   "bytes)")
+        raise ValueError(f"larger than a campaign event may be ({MAX_EVENT_BYTES} bytes)")
     try:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise UnreadableFile(path, f"not valid JSON ({exc})") from exc
+        raise ValueError(f"not valid JSON ({exc})") from None
     wrong = event_problem(data)
-    if wrong is None and (data["campaign"], data["project"]) != (path.parent.name,
-                                                                  path.parent.parent.name):
+    if wrong is None and (data["campaign"], data["project"]) != (campaign, project):
         wrong = (f"names campaign {data['campaign']!r} of project {data['project']!r}, not the "
                  "directory it lies in")
     elif wrong is None and data["kind"] != named.group(2):
         wrong = f"a {data['kind']} event named as a {named.group(2)} event"
     if wrong:
-        raise UnreadableFile(path, f"not a valid campaign event: {wrong}")
+        raise ValueError(f"not a valid campaign event: {wrong}")
     common = {"schema", "kind", "campaign", "project", "time", "by"}
-    return Event(path.name, data["kind"], data["campaign"], data["project"],
+    return Event(name, data["kind"], data["campaign"], data["project"],
                  parse_iso_utc(data["time"]), data["by"],
                  {k: v for k, v in data.items() if k not in common})
 
@@ -282,16 +305,18 @@ def read_events(directory: Path, problems: list[UnreadableFile],
     say they are of `kinds`, when not all); the others are appended to `problems` (temporary
     files of writers still writing are no events and left alone)."""
     try:
-        names = sorted(n for n in os.listdir(directory) if not n.startswith("."))
+        names = [n for n in os.listdir(directory) if not n.startswith(".")]
     except FileNotFoundError:
         return []
     except OSError as exc:
         problems.append(UnreadableFile(directory, f"cannot be read ({exc.strerror})"))
         return []
-    if len(kinds) < len(KINDS):
-        names = [n for n in names if (m := EVENT_NAME.match(n)) and m.group(2) in kinds]
+    if len(kinds) < len(KINDS):  # the kind follows the 19 digits and a dash
+        prefixes = tuple(f"{kind}-" for kind in kinds)
+        names = [n for n in names if n.startswith(prefixes, 20)
+                 and (m := EVENT_NAME.match(n)) and m.group(2) in kinds]
     events = []
-    for name in names:
+    for name in sorted(names):
         try:
             events.append(read_event(directory / name))
         except FileNotFoundError:
@@ -318,7 +343,9 @@ def members(events: Sequence[Event],
     it started. A run added again while a member keeps its first time."""
     changes = [(e.name, e.kind == "add", run, e.time)
                for e in events if e.kind in ("add", "remove") for run in e.fields["runs"]]
-    changes += [(f"{_stamp(started)}-", True, run, started) for run, started in recorded]
+    # a record's start sorts before any event of the same ns; one outside 2001-2286 at an end
+    changes += [(f"{min(max(_ns(started), 0), 10**19 - 1):019d}-", True, run, started)
+                for run, started in recorded]
     joined: dict[str, dt.datetime] = {}
     for _, added, run, when in sorted(changes, key=lambda change: change[0]):
         if not added:
@@ -414,7 +441,7 @@ def create(catalog: Path, campaign_id: str, *, project: str, hypothesis: str,
     field is not valid."""
     check_id(campaign_id)
     try:
-        _, held = load(catalog, campaign_id)
+        _, held = load(catalog, campaign_id, kinds=STATE_KINDS)
     except CampaignNotFound:
         pass
     else:
@@ -448,8 +475,8 @@ class CampaignHandle:
     def info(self) -> Campaign:
         """The campaign's state now, with every member (those its runs' records name too)."""
         events, _ = load(self.catalog.path, self.id)
-        recorded = self.catalog.sql("SELECT id, started_at FROM runs WHERE campaign_id = ?",
-                                    [self.id]).tuples()
+        recorded = self.catalog._fetch("SELECT id, started_at FROM runs WHERE campaign_id = ?",
+                                       [self.id]).tuples()
         folded = fold(events, _aware(recorded))
         assert folded is not None
         return folded
@@ -461,7 +488,7 @@ class CampaignHandle:
 
         events, _ = load(self.catalog.path, self.id)
         named = sorted({r for e in events if e.kind == "add" for r in e.fields["runs"]})
-        found = self.catalog.sql(
+        found = self.catalog._fetch(
             f"SELECT {', '.join(LISTING_COLUMNS)} FROM runs WHERE campaign_id = ? OR "
             "list_contains(?, id) ORDER BY started_at DESC, id DESC", [self.id, named])
         at = {name: i for i, name in enumerate(found.columns)}
@@ -493,7 +520,7 @@ class CampaignHandle:
         one (RunNotFound, AmbiguousRunId)."""
         given = [r.strip().lower() for r in run_ids]
         whole = sorted({r for r in given if is_run_id(r)})
-        known = {row[0] for row in self.catalog.sql(
+        known = {row[0] for row in self.catalog._fetch(
             "SELECT DISTINCT id FROM runs WHERE list_contains(?, id)", [whole]).tuples()
                  } if whole else set()
         missing = next((r for r in whole if r not in known), None)

@@ -25,7 +25,7 @@ import attrs
 from bathos.catalog import compact, lens, recent, schema, segments, store
 from bathos.config import SLUG_RE
 from bathos.errors import CatalogError, UnreadableFile
-from bathos.fsutil import commit_file, fsync_dir, temp_name
+from bathos.fsutil import fsync_dir, temp_name
 from bathos.models import SCHEMA_VERSION
 
 if TYPE_CHECKING:
@@ -142,6 +142,10 @@ def migrate(catalog: Path, directories: list[Path], *, dry_run: bool = False,
             after += size
             fragments += item.path.suffix == store.FRAGMENT_SUFFIX
             rewritten += item.path.suffix == store.SEGMENT_SUFFIX
+        # One sync of each directory makes its renames durable: until then a crash leaves the
+        # old fragment, whole (each new one was synced before its rename).
+        for directory in {f.path.parent for f in found}:
+            fsync_dir(directory)
     return MigrationReport(_sum(upgraded), fragments, rewritten, before, after, running,
                            tuple(skipped))
 
@@ -177,7 +181,7 @@ def _migrate_fragment(path: Path) -> tuple[dict[int, int], int] | None:
         if not store.is_unchanged(path, stat):
             tmp.unlink()
             return {}, stat.st_size  # a writer replaced it: its record is its own
-        commit_file(tmp, path)
+        os.replace(tmp, path)  # made durable with its directory's other renames (`migrate`)
     finally:
         tmp.unlink(missing_ok=True)
     return {version: 1}, len(body)

@@ -200,3 +200,26 @@ def test_old_records_are_upgraded_while_a_writer_writes_and_compaction_runs(
     assert set(old_catalog) | set(written) <= set(ids)
     assert catalog.verify().problems == ()
     assert iso_utc(catalog.get(old_catalog[0]).started_at) == V0_RECORD["started_at"]
+
+
+def test_a_legacy_catalog_is_imported_while_a_writer_writes_and_compaction_runs(
+        tmp_path, catalog, spawn) -> None:
+    import subprocess
+
+    import legacy_catalog as legacy
+
+    old = legacy.build(tmp_path / "old")
+    writer = spawn(WRITER, "200", stdout=subprocess.PIPE)
+    compactor = spawn(COMPACTOR, "10")
+    assert writer.stdout is not None
+    written = [writer.stdout.readline().strip()]
+
+    first = catalog.import_legacy(old)
+    assert writer.wait(timeout=120) == 0 and compactor.wait(timeout=120) == 0
+    again = catalog.import_legacy(old)
+
+    written += writer.stdout.read().split()
+    assert (first.imported, again.imported, again.unchanged) == (5, 0, 5)
+    ids = [i for (i,) in catalog.sql("SELECT id FROM runs").tuples()]
+    assert len(ids) == len(set(ids)) == 5 + 200
+    assert set(written) <= set(ids)

@@ -8,6 +8,8 @@ from bathos.audit import AuditWarning, NeverFired, ProjectAudit, SprintAudit, sp
 from bathos.campaigns import Campaign, CampaignHandle
 from bathos.catalog.catalog import Catalog, VerifyReport
 from bathos.catalog.compact import CompactionReport
+from bathos.catalog.legacy import ImportReport
+from bathos.catalog.migrate import MigrationReport, MoveReport, Outdated
 from bathos.catalog.rows import Rows
 from bathos.checker import CheckReport, FileOrigin
 from bathos.config import sidecar_path
@@ -39,6 +41,7 @@ from bathos.models import (
     Environment,
     Git,
     Host,
+    Imported,
     Logs,
     Output,
     Run,
@@ -84,6 +87,8 @@ __all__ = [
     "Finding",
     "Git",
     "Host",
+    "ImportReport",
+    "Imported",
     "InvalidTimeSpec",
     "JobInfo",
     "JobSpec",
@@ -93,9 +98,12 @@ __all__ = [
     "LintReport",
     "Logs",
     "LogsUnavailable",
+    "MigrationReport",
+    "MoveReport",
     "NeverFired",
     "NewExperiment",
     "OutcomeSpec",
+    "Outdated",
     "Output",
     "OutputCheck",
     "PackageChange",

@@ -192,6 +192,17 @@ class Logs:
 
 
 @attrs.frozen
+class Imported:
+    """Where a run recorded by another tool came from: the `tool` that wrote it, the `source`
+    file (or database) it was read from, its `schema_version` there, and when it was imported."""
+
+    tool: str
+    source: str
+    schema_version: int | None
+    imported_at: dt.datetime
+
+
+@attrs.frozen
 class Run:
     """One execution of a script or command, as the catalog stores it."""
 
@@ -227,6 +238,9 @@ class Run:
     sidecar: Sidecar | None = None
     capture: Capture | None = None  # None in running records and those of older bathos
     outcome: RunOutcome | None = None  # judged when the run ends, if it had a valid sidecar
+    imported: Imported | None = None  # a run another tool recorded, brought into this catalog
+    # Fields of an imported record that have no place here, by their original names, as read.
+    extra: dict[str, Any] = attrs.field(factory=dict)
 
     @property
     def is_finished(self) -> bool:

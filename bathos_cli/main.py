@@ -78,6 +78,8 @@ COMMANDS = {
     "reap": "bathos_cli.queries",
     "submit": "bathos_cli.slurm",
     "verify": "bathos_cli.queries",
+    "migrate": "bathos_cli.upgrades",
+    "migrate-to-project-subdirs": "bathos_cli.upgrades",
     "lint": "bathos_cli.authoring",
     "new-experiment": "bathos_cli.authoring",
     "sprint-audit": "bathos_cli.audit",

@@ -204,8 +204,14 @@ def verify(quarantine: bool) -> None:
         click.echo(f"{problem.path}: {problem.reason}")
     for moved in report.quarantined:
         click.echo(f"quarantined -> {moved}", err=True)
+    for item in report.outdated:
+        versions = ", ".join(f"{n} of schema version {v}" for v, n in item.versions.items())
+        click.echo(f"{item.path}: records to migrate ({versions})")
     click.echo(f"{report.files_checked} files checked, {len(report.problems)} unreadable.",
                err=True)
+    if report.outdated:
+        click.echo(f"{render.counted(len(report.outdated), 'file')} hold records of an older "
+                   "schema: readable, and bth migrate rewrites them.", err=True)
     if report.problems and not quarantine:
         raise SystemExit(1)
 

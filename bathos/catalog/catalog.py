@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 
     from bathos.campaigns import Campaign, CampaignHandle
     from bathos.catalog.compact import CompactionReport
+    from bathos.catalog.legacy import ImportReport
+    from bathos.catalog.migrate import MigrationReport, MoveReport, Outdated
     from bathos.checker import CheckReport, FileOrigin
     from bathos.diff import RunDiff
     from bathos.lineage import Lineage
@@ -57,6 +59,8 @@ class VerifyReport:
     problems: tuple[UnreadableFile, ...]
     quarantined: tuple[Path, ...] = ()
     files_checked: int = 0
+    # Files holding records of an older schema: readable, but `Catalog.migrate` rewrites them.
+    outdated: tuple[Outdated, ...] = ()
 
 
 class Catalog:
@@ -118,6 +122,33 @@ class Catalog:
                 f"{found.path} is left as it is (remove it if it is not needed)")
         spill.commit_spill(self.path, found, write_record=held != spilled)
         return found.run
+
+    def import_legacy(self, path: str | os.PathLike[str], *, dry_run: bool = False,
+                      on_progress: Progress | None = None) -> ImportReport:
+        """Bring the runs (and campaigns) of a catalog of the older bathos into this one: `path`
+        is its catalog directory (or the `~/.bth` above it). Each run keeps its id; what has no
+        place in a record here is kept in `Run.extra`, and `Run.imported` says where it came
+        from. Run twice, nothing is written twice; a run updated there since is updated here.
+        A file that cannot be read is skipped and listed in the report. ConfigError when
+        `path` holds no such catalog.
+
+        >>> cat.import_legacy("~/.bth-old/catalog").imported
+        """
+        from bathos.catalog import legacy
+
+        where = Path(path).expanduser()
+        sources = legacy.find_sources(where)
+        if sources is None:
+            raise ConfigError(f"no catalog of the older bathos in {where} (it holds runs/"
+                              f"run_<id>.parquet files or {legacy.DATABASE}; give its catalog "
+                              "directory)")
+        held = dict(self._fetch(
+            f"SELECT id, updated_at FROM runs WHERE length(id) = {legacy.ID_LENGTH}"
+        ).tuples()) if store.project_dirs(self.path) else {}
+        if not dry_run:
+            config.make_catalog_dir(self.path)
+        return legacy.import_runs(self.path, sources, held, dry_run=dry_run,
+                                  on_progress=on_progress)
 
     def spills(self, start: str | os.PathLike[str] | None = None) -> list[Path]:
         """The spilled runs waiting to be imported, in the usual places: `outputs/*/bth-spill` of
@@ -244,7 +275,7 @@ class Catalog:
         """The run with this id, or the one run whose id starts with this prefix."""
         run_id = self.resolve(id_or_prefix)
         rows = self._fetch("SELECT record FROM runs WHERE id = ?", [run_id]).tuples()
-        return structure_run(json.loads(rows[0][0]))
+        return structure_run(schema.upgrade(json.loads(rows[0][0])))  # a segment not migrated
 
     def read_log(self, run: str | Run, stream: str = "stdout") -> bytes:
         """The stdout or stderr a run (a Run, an id or a prefix) produced, as kept in the catalog
@@ -523,12 +554,36 @@ class Catalog:
             raise CatalogError(f"cannot compact {self.path}: {exc.strerror or exc} (nothing is "
                                "lost; run it again once the catalog can be written)") from exc
 
+    def migrate(self, *, project: str | None = None, dry_run: bool = False,
+                on_progress: Progress | None = None) -> MigrationReport:
+        """Rewrite the records an older bathos stored (fragments and segments of older schema
+        versions, of every project or of `project`) as the current schema gives them, through
+        the upgrades readers apply. Safe while runs are written and compacted, idempotent, and
+        nothing when every record is current; `dry_run` only counts what it would upgrade."""
+        from bathos.catalog import migrate
+
+        directories = store.project_dirs(self.path)
+        if project is not None:
+            self._check_projects([config.check_slug(project)])
+            directories = [d for d in directories if d.name == project]
+        return migrate.migrate(self.path, directories, dry_run=dry_run, on_progress=on_progress)
+
+    def move_to_project_dirs(self, *, dry_run: bool = False,
+                             on_progress: Progress | None = None) -> MoveReport:
+        """Move fragments and segments found flat in `runs/` (as an older layout kept them), or
+        in another project's directory, into `runs/<project>/`, where readers look: atomically,
+        safe while runs are written and compacted, and moving nothing twice."""
+        from bathos.catalog import migrate
+
+        return migrate.move_to_project_dirs(self.path, dry_run=dry_run, on_progress=on_progress)
+
     def verify(self, *, quarantine: bool = False,
                on_progress: Progress | None = None) -> VerifyReport:
         """Read every fragment, segment, manifest and campaign event in full; list what readers
         skip, mend or ignore, and with `quarantine` fix each (originals go to `quarantine/`,
-        nothing is lost)."""
-        from bathos.catalog import metrics
+        nothing is lost); and the files holding records of an older schema (`migrate` rewrites
+        them)."""
+        from bathos.catalog import metrics, migrate
 
         directories = store.project_dirs(self.path)
         point_dirs = [m for d in directories if (m := metrics.metrics_dir(d)).is_dir()]
@@ -552,7 +607,8 @@ class Catalog:
         moved = self._fix(problems) if quarantine and problems else ()
         checked = len(files) + events_checked + sum(segments.manifest_path(d).exists()
                                                     for d in [*directories, *point_dirs])
-        return VerifyReport(tuple(problems), moved, checked)
+        return VerifyReport(tuple(problems), moved, checked,
+                            tuple(migrate.outdated(directories)))
 
     def _fix(self, problems: list[UnreadableFile]) -> tuple[Path, ...]:
         """Quarantine what verify found, under the compaction lock (a compactor rewrites

@@ -85,7 +85,7 @@ def _copy(con: duckdb.DuckDBPyConnection, select_sql: str, params: list[object],
     )
 
 
-def _write_segment(con: duckdb.DuckDBPyConnection, sources: str, directory: Path,
+def write_segment(con: duckdb.DuckDBPyConnection, sources: str, directory: Path,
                    scratch: Path) -> Path:
     """Write the newest row of each id in `sources` (tier 0 wins a tie) as one new segment
     sorted by start time, sorting at most CHUNK_BYTES of records at a time: DuckDB cannot spill a
@@ -208,7 +208,7 @@ def _fold(con: duckdb.DuckDBPyConnection, scratch: Path, directory: Path, live: 
     if merge:
         sources += (f" UNION ALL SELECT {', '.join(schema.COLUMNS)}, 1 "
                     f"FROM read_parquet({schema.sql_paths(merge)})")
-    new_segment = _write_segment(con, sources, directory, scratch)
+    new_segment = write_segment(con, sources, directory, scratch)
     kept = [n for n in live if directory / n not in merge]
     segments.write_manifest(directory, [*kept, new_segment.name])
     recent.write_recent(con, directory, [*kept, new_segment.name])

@@ -30,6 +30,7 @@ log = logging.getLogger("bathos.catalog")
 MANIFEST = "segments.manifest"
 _MAGIC = b"PAR1"
 _OWN_NAME = re.compile(r"seg-[0-9A-Za-z.]{1,15}-[0-9a-f]{8}" + re.escape(SEGMENT_SUFFIX))
+_LEGACY_RUN_FILE = re.compile(r"run_[0-9A-Fa-f-]{36}" + re.escape(SEGMENT_SUFFIX))
 
 
 def manifest_path(directory: Path) -> Path:
@@ -101,9 +102,17 @@ def write_manifest(directory: Path, names: list[str]) -> None:
 
 
 def segment_files(directory: Path) -> list[Path]:
-    """Every segment file present, listed or not (symlinks out of the catalog are none)."""
+    """Every segment file present, listed or not (symlinks out of the catalog are none, nor are
+    the run files the older bathos keeps in the same directories: `bth migrate --from-legacy`
+    reads those)."""
     return sorted(p for p in directory.glob(f"*{SEGMENT_SUFFIX}")
-                  if _not_a_segment(directory, p.name) is None)
+                  if _not_a_segment(directory, p.name) is None and not is_legacy_file(p.name))
+
+
+def is_legacy_file(name: str) -> bool:
+    """Whether a file name is that of a run file of the older bathos (`run_<uuid>.parquet`),
+    which may lie in the same directories (`bathos.catalog.legacy` reads them)."""
+    return _LEGACY_RUN_FILE.fullmatch(name) is not None
 
 
 def is_own(path: Path) -> bool:

@@ -121,21 +121,27 @@ class MendedFragment(UnreadableFile):
 def read_fragment(path: Path) -> tuple[Record, os.stat_result]:
     """A fragment's record upgraded to the current schema, and the stat of the file read (its
     mtime is the heartbeat); UnreadableFile if it is not a well-formed run record."""
-    record, stat, _ = _load(path)
+    record, stat, _, _ = _load(path)
     return record, stat
+
+
+def read_stored(path: Path) -> tuple[Record, os.stat_result, int]:
+    """As `read_fragment`, and the schema version the record was stored at."""
+    record, stat, _, version = _load(path)
+    return record, stat, version
 
 
 def check_fragment(path: Path) -> UnreadableFile | None:
     """What readers make of a fragment: None if read as written, else why it is skipped or
     mended. (FileNotFoundError if it is gone.)"""
     try:
-        record, stat, mended = _load(path)
+        record, stat, mended, _ = _load(path)
     except UnreadableFile as exc:
         return exc
     return MendedFragment(path, record, stat) if mended else None
 
 
-def _load(path: Path) -> tuple[Record, os.stat_result, bool]:
+def _load(path: Path) -> tuple[Record, os.stat_result, bool, int]:
     try:
         with open(path, "rb") as fh:
             stat = os.fstat(fh.fileno())
@@ -152,6 +158,7 @@ def _load(path: Path) -> tuple[Record, os.stat_result, bool]:
         raise UnreadableFile(path, "not a run record (JSON nested too deep)") from None
     if not isinstance(data, dict) or not ("id" in data or "run_id" in data):
         raise UnreadableFile(path, "not a run record")
+    version = data.get("schema_version", 0)
     try:
         record = upgrade(data)
     except CatalogError as exc:
@@ -167,7 +174,7 @@ def _load(path: Path) -> tuple[Record, os.stat_result, bool]:
 
         escaped = escape_strings(record)
         mended, record = escaped != record, escaped
-    return record, stat, mended
+    return record, stat, mended, version
 
 
 def is_unchanged(path: Path, seen: os.stat_result) -> bool:

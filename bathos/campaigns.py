@@ -505,7 +505,7 @@ class CampaignHandle:
     def conclude(self, outcome: str, note: str | None = None) -> Campaign:
         """Conclude the campaign with an `outcome` label (and a `note`): it takes no new runs
         until reopened. CampaignClosed if it is concluded already."""
-        self._check_open("it has its outcome already")
+        self._check_open("it takes no other outcome")
         append_event(self.catalog.path, self.project, self.id, "conclude",
                      outcome=outcome.strip(), note=note)
         return self.info

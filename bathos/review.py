@@ -507,9 +507,9 @@ def _anomalies(frame: pl.DataFrame, values: pl.DataFrame, freshness: pl.DataFram
     durations = frame.filter(pl.col("status") == "completed").select(
         pl.col("id").alias("run_id"), "arm", pl.lit("duration_s").alias("metric"),
         pl.col("duration_s").cast(pl.Float64).alias("value")).drop_nulls("value")
-    for check in (_not_finite(values), _missing(frame, values), _unfinished(frame, arms),
-                  _outliers(values.filter(pl.col("value").is_finite())), _outliers(durations),
-                  _stale(frame, freshness), _confounds(frame, arms), _host_effect(frame)):
+    for check in (_confounds(frame, arms), _host_effect(frame), _unfinished(frame, arms),
+                  _not_finite(values), _outliers(values.filter(pl.col("value").is_finite())),
+                  _outliers(durations), _missing(frame, values), _stale(frame, freshness)):
         found += check
     return pl.DataFrame(found, schema={"kind": pl.String, "arm": pl.String, "metric": pl.String,
                                        "run_ids": pl.List(pl.String), "value": pl.Float64,

@@ -298,16 +298,18 @@ def read_events(directory: Path, problems: list[UnreadableFile],
     say they are of `kinds`, when not all); the others are appended to `problems` (temporary
     files of writers still writing are no events and left alone)."""
     try:
-        names = sorted(n for n in os.listdir(directory) if not n.startswith("."))
+        names = [n for n in os.listdir(directory) if not n.startswith(".")]
     except FileNotFoundError:
         return []
     except OSError as exc:
         problems.append(UnreadableFile(directory, f"cannot be read ({exc.strerror})"))
         return []
-    if len(kinds) < len(KINDS):
-        names = [n for n in names if (m := EVENT_NAME.match(n)) and m.group(2) in kinds]
+    if len(kinds) < len(KINDS):  # the kind follows the 19 digits and a dash
+        prefixes = tuple(f"{kind}-" for kind in kinds)
+        names = [n for n in names if n.startswith(prefixes, 20)
+                 and (m := EVENT_NAME.match(n)) and m.group(2) in kinds]
     events = []
-    for name in names:
+    for name in sorted(names):
         try:
             events.append(read_event(directory / name))
         except FileNotFoundError:

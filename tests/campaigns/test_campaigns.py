@@ -85,6 +85,20 @@ def test_a_run_whose_record_names_the_campaign_is_a_member_until_removed(catalog
     handle.remove([named.id])
     assert handle.info.run_ids == ()
     assert len(handle.runs()) == 0
+    assert len(catalog.runs(campaign="lr-sweep")) == 0
+
+
+def test_runs_by_campaign_are_its_members(catalog) -> None:
+    added, named, other = make_run(), make_run(campaign_id="lr-sweep"), make_run()
+    orphan = make_run(campaign_id="never-created")  # a campaign this catalog does not hold
+    for run in (added, named, other, orphan):
+        catalog.write(run)
+    _create(catalog).add([added.id])
+
+    assert {r["id"] for r in catalog.runs(campaign="lr-sweep")} == {added.id, named.id}
+    assert [r["id"] for r in catalog.runs(campaign="never-created")] == [orphan.id]
+    checked = catalog.check(campaign="lr-sweep").to_polars()
+    assert set(checked["run_id"]) == {added.id, named.id}
 
 
 def test_conclude_and_reopen(catalog) -> None:

@@ -40,6 +40,7 @@ from bathos.errors import (
     CampaignClosed,
     CampaignNotFound,
     ConfigError,
+    ProvenanceError,
     RunNotFound,
     UnreadableFile,
 )
@@ -580,10 +581,16 @@ class CampaignHandle:
         last = self.catalog.sql(
             "SELECT run_id, key, max(step) AS step, arg_max(value, step) AS value FROM metrics "
             "WHERE list_contains(?, run_id) GROUP BY run_id, key", [ids]).to_polars()
+        try:
+            freshness = self.catalog.check(ids).to_polars()
+        except (ConfigError, ProvenanceError) as exc:  # e.g. a repository not on this machine
+            log.warning("campaign %s: its review leaves out which runs are stale: %s",
+                        self.id, exc)
+            freshness = None
         return review_runs(rows.to_polars().join(extra, on="id", how="left"),
-                           final_metrics=last, freshness=self.catalog.check(ids).to_polars(),
-                           by=by, baseline=baseline, fdr=fdr, metrics=metrics,
-                           lower_is_better=lower_is_better, higher_is_better=higher_is_better)
+                           final_metrics=last, freshness=freshness, by=by, baseline=baseline,
+                           fdr=fdr, metrics=metrics, lower_is_better=lower_is_better,
+                           higher_is_better=higher_is_better)
 
     def _check_open(self, what: str) -> None:
         check_open(self.catalog.path, self.id, what)

@@ -6,13 +6,17 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import attrs
 import numpy as np
 import polars as pl
 import pytest
+from records import make_run, write_runs
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
+import bathos
 from bathos.errors import ConfigError
+from bathos.models import Dependency, Environment, Git, Host
 from bathos.review import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, review_runs
 
 RNG = np.random.default_rng(7)
@@ -241,3 +245,31 @@ def test_outcomes_count_what_the_sidecars_judged() -> None:
     first = review.outcomes.filter(pl.col("arm") == "lr=0.01").rows()
     assert first == [("lr=0.01", "improved", 8, 0.8), ("lr=0.01", "none", 1, 0.1),
                      ("lr=0.01", "regressed", 1, 0.1)]
+
+
+def test_a_campaign_review_reads_its_runs_from_the_catalog_after_compaction(
+        catalog: bathos.Catalog, caplog: pytest.LogCaptureFixture) -> None:
+    catalog.create_campaign("lr-sweep", project="demo", hypothesis="lr=0.1 lowers the loss")
+    code = (Dependency("train.py", "script", "sha256:1"),)
+    runs = [make_run(params={"lr": lr, "seed": str(seed)}, results={"loss": loss + seed / 100},
+                     campaign_id="lr-sweep", host=Host("node1", "ana", 1), duration_s=10.0,
+                     git=Git("/r", "a" * 40), dependencies=code,
+                     environment=Environment(packages_fingerprint="sha256:" + "1" * 64))
+            for lr, loss in (("0.01", 0.5), ("0.1", 0.4)) for seed in range(4)]
+    runs[-1] = attrs.evolve(runs[-1], environment=Environment(
+        packages_fingerprint="sha256:" + "2" * 64))
+    write_runs(catalog, runs, hot=2)
+
+    review = catalog.campaign("lr-sweep").review()
+
+    assert (review.by, review.baseline) == ("param:lr", "lr=0.01")
+    assert review.verdicts["kind"].to_list() == ["better"]
+    (confound,) = review.anomalies.filter(pl.col("kind") == "confound").rows(named=True)
+    assert confound["detail"] == ("lr=0.1 ran with 2 package sets: sha256:111111111111 (3 runs), "
+                                  "sha256:222222222222 (1 run)")
+    # runs made where their repository is not (another machine's): no freshness, no failure
+    assert caplog.messages == ["campaign lr-sweep: its review leaves out which runs are stale: "
+                               "the repository /r of project 'demo' is gone"]
+    with pytest.raises(ConfigError, match="campaign empty has no runs to review yet"):
+        catalog.create_campaign("empty", project="demo", hypothesis="h")
+        catalog.campaign("empty").review()

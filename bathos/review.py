@@ -45,6 +45,7 @@ ALPHA = 0.05
 CONFIDENCE = 0.95
 BOOTSTRAP_RESAMPLES = 10_000
 BOOTSTRAP_SEED = 0
+_BOOTSTRAP_CELLS = 4_000_000  # values resampled at once (32 MB), however many runs an arm has
 OUTLIER_Z = 3.5
 MIN_OUTLIER_RUNS = 5
 HOST_MIN_RUNS = 3
@@ -355,8 +356,8 @@ def _median_interval(x: np.ndarray) -> tuple[float, float]:
     if np.all(x == x[0]):
         return float(x[0]), float(x[0])
     found = stats.bootstrap((x,), np.median, n_resamples=BOOTSTRAP_RESAMPLES,
-                            confidence_level=CONFIDENCE, method="percentile",
-                            rng=np.random.default_rng(BOOTSTRAP_SEED))
+                            batch=max(1, _BOOTSTRAP_CELLS // len(x)), confidence_level=CONFIDENCE,
+                            method="percentile", rng=np.random.default_rng(BOOTSTRAP_SEED))
     return float(found.confidence_interval.low), float(found.confidence_interval.high)
 
 

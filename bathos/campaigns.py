@@ -257,10 +257,6 @@ def _fields_problem(kind: str, data: dict[str, Any]) -> str | None:
 def read_event(path: Path) -> Event:
     """The event in `path`; UnreadableFile when its name, size or content is not an event of
     the campaign directory it lies in."""
-    named = EVENT_NAME.match(path.name)
-    if not named:
-        raise UnreadableFile(path, "not a campaign event (its name is not <19-digit time>-"
-                                   "<kind>-<id>.json)")
     try:  # not through a link, and never blocking on a FIFO put in its place
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
         with os.fdopen(fd, "rb") as fh:
@@ -271,24 +267,36 @@ def read_event(path: Path) -> Event:
         raise
     except OSError as exc:
         raise UnreadableFile(path, f"cannot be read ({exc.strerror})") from exc
+    try:
+        return parse_event(raw, path.parent.parent.name, path.parent.name, path.name)
+    except ValueError as exc:
+        raise UnreadableFile(path, str(exc)) from None
+
+
+def parse_event(raw: bytes, project: str, campaign: str, name: str) -> Event:
+    """The event `raw` holds, to be the file `name` of `campaign` of `project`; ValueError
+    saying why it is none (its name, its size, its JSON, or a kind its name does not say).
+    What a reader checks of each file, and what sync checks before it copies one."""
+    named = EVENT_NAME.match(name)
+    if not named:
+        raise ValueError("not a campaign event (its name is not <19-digit time>-<kind>-<id>"
+                         ".json)")
     if len(raw) > MAX_EVENT_BYTES:
-        raise UnreadableFile(path, f"larger than a campaign event may be ({MAX_EVENT_BYTES} "
-                                   "bytes)")
+        raise ValueError(f"larger than a campaign event may be ({MAX_EVENT_BYTES} bytes)")
     try:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise UnreadableFile(path, f"not valid JSON ({exc})") from exc
+        raise ValueError(f"not valid JSON ({exc})") from None
     wrong = event_problem(data)
-    if wrong is None and (data["campaign"], data["project"]) != (path.parent.name,
-                                                                  path.parent.parent.name):
+    if wrong is None and (data["campaign"], data["project"]) != (campaign, project):
         wrong = (f"names campaign {data['campaign']!r} of project {data['project']!r}, not the "
                  "directory it lies in")
     elif wrong is None and data["kind"] != named.group(2):
         wrong = f"a {data['kind']} event named as a {named.group(2)} event"
     if wrong:
-        raise UnreadableFile(path, f"not a valid campaign event: {wrong}")
+        raise ValueError(f"not a valid campaign event: {wrong}")
     common = {"schema", "kind", "campaign", "project", "time", "by"}
-    return Event(path.name, data["kind"], data["campaign"], data["project"],
+    return Event(name, data["kind"], data["campaign"], data["project"],
                  parse_iso_utc(data["time"]), data["by"],
                  {k: v for k, v in data.items() if k not in common})
 
@@ -435,7 +443,7 @@ def create(catalog: Path, campaign_id: str, *, project: str, hypothesis: str,
     field is not valid."""
     check_id(campaign_id)
     try:
-        _, held = load(catalog, campaign_id)
+        _, held = load(catalog, campaign_id, kinds=STATE_KINDS)
     except CampaignNotFound:
         pass
     else:

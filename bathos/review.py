@@ -17,8 +17,9 @@ The statistics, with the thresholds below (docs/campaigns.md explains how to rea
   Benjamini–Hochberg with `fdr`.
 - A verdict needs MIN_RUNS finite values in both arms; it calls a difference when the adjusted
   Welch p is below ALPHA.
-- Outliers: robust z = (x − median) / (1.4826 MAD) beyond OUTLIER_Z (Iglewicz and Hoaglin), in an
-  arm of at least MIN_OUTLIER_RUNS values, on each metric and on durations.
+- Outliers: robust z = (x − median) / (1.4826 MAD) beyond OUTLIER_Z (Iglewicz and Hoaglin; a MAD
+  of 0 is replaced by 1.2533 times the mean absolute deviation), in an arm of at least
+  MIN_OUTLIER_RUNS values, on each metric and on durations.
 - A host effect: Kruskal–Wallis across hosts (each with HOST_MIN_RUNS completed runs) on each
   run's duration divided by its arm's median duration; named when p < ALPHA and the slowest
   host's median ratio is at least HOST_SLOWER times the others'.
@@ -48,6 +49,7 @@ BOOTSTRAP_RESAMPLES = 10_000
 BOOTSTRAP_SEED = 0
 _BOOTSTRAP_CELLS = 4_000_000  # values resampled at once (32 MB), however many runs an arm has
 OUTLIER_Z = 3.5
+MEAN_AD_TO_SD = 1.253314  # sqrt(pi / 2)
 MIN_OUTLIER_RUNS = 5
 HOST_MIN_RUNS = 3
 HOST_SLOWER = 1.1
@@ -584,10 +586,13 @@ def _outliers(values: pl.DataFrame) -> list[dict[str, Any]]:
         if group.height < MIN_OUTLIER_RUNS:
             continue
         x = group["value"].to_numpy()
-        scale = float(stats.median_abs_deviation(x, scale="normal"))
+        median = float(np.median(x))
+        # with more than half the values equal the MAD is 0: the mean absolute deviation
+        # stands in, scaled to the sd of a normal distribution as the MAD is
+        scale = (float(stats.median_abs_deviation(x, scale="normal"))
+                 or MEAN_AD_TO_SD * float(np.mean(np.abs(x - median))))
         if scale == 0:
             continue
-        median = float(np.median(x))
         for run, value in zip(group["run_id"].to_list(), x, strict=True):
             z = (float(value) - median) / scale
             if abs(z) > OUTLIER_Z:

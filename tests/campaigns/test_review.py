@@ -158,6 +158,17 @@ def test_a_planted_outlier_is_flagged() -> None:
         ("lr=0.01", "loss", [rows[3]["id"]])]
 
 
+def test_an_outlier_among_equal_values_is_flagged() -> None:
+    rows = [run(n, "0.01", results={"loss": 0.5}) for n in range(6)]
+    rows[5]["results"] = {"loss": 0.9}
+    review = review_runs(frame(rows))
+    (outlier,) = review.anomalies.filter(pl.col("kind") == "outlier").rows(named=True)
+    x = np.array([0.5] * 5 + [0.9])
+    assert stats.median_abs_deviation(x) == 0  # so the mean absolute deviation stands in
+    z = (0.9 - 0.5) / (math.sqrt(math.pi / 2) * np.mean(np.abs(x - 0.5)))
+    assert (outlier["run_ids"], outlier["value"]) == ([rows[5]["id"]], pytest.approx(z))
+
+
 def test_a_planted_confound_one_arm_on_two_commits_is_flagged() -> None:
     rows = sweep()
     for row in rows[12:15]:  # three runs of lr=0.1

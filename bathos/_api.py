@@ -53,6 +53,7 @@ from bathos.provenance.slurm import JobInfo
 from bathos.query import RunQuery
 from bathos.reaper import Reaped
 from bathos.rerun import Rerun
+from bathos.review import CampaignReview
 from bathos.scaffold import NewExperiment, new_experiment
 from bathos.scripting import current_run_id, experiment, log, output_dir
 from bathos.sidecar import (
@@ -72,6 +73,7 @@ __all__ = [
     "CampaignClosed",
     "CampaignHandle",
     "CampaignNotFound",
+    "CampaignReview",
     "Capture",
     "Catalog",
     "CatalogError",

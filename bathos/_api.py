@@ -5,6 +5,7 @@ imported here; ruff fails on a name in one and not the other.
 """
 
 from bathos.audit import AuditWarning, NeverFired, ProjectAudit, SprintAudit, sprint_audit
+from bathos.campaigns import Campaign, CampaignHandle
 from bathos.catalog.catalog import Catalog, VerifyReport
 from bathos.catalog.compact import CompactionReport
 from bathos.catalog.rows import Rows
@@ -14,6 +15,8 @@ from bathos.diff import DiffSection, FileChange, PackageChange, RunDiff, ValueCh
 from bathos.errors import (
     AmbiguousRunId,
     BathosError,
+    CampaignClosed,
+    CampaignNotFound,
     CatalogError,
     CompactionBusy,
     ConfigError,
@@ -59,6 +62,10 @@ __all__ = [
     "AmbiguousRunId",
     "AuditWarning",
     "BathosError",
+    "Campaign",
+    "CampaignClosed",
+    "CampaignHandle",
+    "CampaignNotFound",
     "Capture",
     "Catalog",
     "CatalogError",

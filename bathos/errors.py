@@ -4,10 +4,12 @@
     ├── ConfigError            bad .bth.toml, bad paths, bad input given to the library
     │   ├── InvalidTimeSpec    a time that is neither a duration nor a date
     │   ├── SidecarInvalid     a `<stem>.bth.toml` that is not a valid sidecar (file:line: key)
-    │   └── SidecarRefused     a run its sidecar does not let start (`code` says why)
+    │   ├── SidecarRefused     a run its sidecar does not let start (`code` says why)
+    │   └── CampaignClosed     a concluded campaign asked to take runs or change
     ├── CatalogError           the catalog cannot be read or written
     │   ├── RunNotFound
     │   ├── AmbiguousRunId
+    │   ├── CampaignNotFound
     │   ├── CompactionBusy
     │   ├── QueryRefused       a `sql` statement that would write, attach or copy files
     │   ├── QueryTimeout       a query that ran past its time limit
@@ -79,6 +81,15 @@ class SidecarRefused(ConfigError):
         super().__init__(message, hint=hint)
 
 
+class CampaignClosed(ConfigError):
+    """A concluded campaign asked to take runs or change (`campaign_id`): reopen it first."""
+
+    def __init__(self, campaign_id: str, what: str) -> None:
+        self.campaign_id = campaign_id
+        super().__init__(f"campaign {campaign_id} is concluded: {what} (reopen it first)",
+                         hint=f"bth campaign reopen {campaign_id}")
+
+
 class CatalogError(BathosError):
     """The catalog cannot be read or written."""
 
@@ -92,6 +103,17 @@ class RunNotFound(CatalogError):
         self.run_id = run_id
         self.catalog = catalog
         super().__init__(f"run {run_id} not found in catalog {catalog}")
+
+
+class CampaignNotFound(CatalogError):
+    """No campaign has this id."""
+
+    hint = "bth campaign ls lists the campaigns"
+
+    def __init__(self, campaign_id: str, catalog: str) -> None:
+        self.campaign_id = campaign_id
+        self.catalog = catalog
+        super().__init__(f"campaign {campaign_id} not found in catalog {catalog}")
 
 
 class AmbiguousRunId(CatalogError):

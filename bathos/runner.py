@@ -277,6 +277,7 @@ class ActiveRun:
     # these directories on its sys.path; None for any other command.
     import_paths: tuple[Path, ...] | None = None
     sidecar_spec: SidecarSpec | None = None  # the sidecar as checked at the start, if it was
+    campaign_project: str | None = None  # the project of the run's campaign, if it has one
     # Why the catalog could not take the run (None while it can), and where it was spilled.
     unrecorded: str | None = None
     spill: Path | None = None
@@ -326,12 +327,28 @@ class ActiveRun:
         except OSError as exc:
             self.note_unwritable(exc)
         if self.unrecorded is None:
+            self._join_campaign()
             with contextlib.suppress(OSError):
                 self.scratch_lock = _hold_scratch(self.scratch)
         if self.scratch_lock is None:  # beside an unwritable catalog, results could not be kept
             self.scratch = _temporary_scratch(self.run.id, self.scratch)
         if self.unrecorded is None:
             threading.Thread(target=self._heartbeat, name="bth-heartbeat", daemon=True).start()
+
+    def _join_campaign(self) -> None:
+        """Write the add event of the run's campaign (checked open by `start_run`): one file of
+        its own, so parallel runs never contend. Should it fail, the record's `campaign_id`
+        still makes the run a member."""
+        if self.run.campaign_id is None:
+            return
+        from bathos.campaigns import append_event
+
+        try:
+            append_event(self.catalog, self.campaign_project or self.run.project,
+                         self.run.campaign_id, "add", runs=[self.run.id])
+        except (OSError, ConfigError) as exc:
+            log.warning("run %s: campaign %s: its add event was not written (%s); its record "
+                        "names the campaign", self.run.id, self.run.campaign_id, exc)
 
     def note_unwritable(self, exc: OSError) -> None:
         """Remember why the catalog cannot be written; the run goes on unrecorded."""
@@ -638,6 +655,11 @@ def start_run(spec: RunSpec, *, environ: Mapping[str, str] | None = None) -> Act
     slug = config.check_slug(spec.project or environ.get("BTH_PROJECT_SLUG") or (
         project.slug if project else None) or config.slug_from_name(spec.cwd.resolve().name))
     catalog = spec.catalog or config.catalog_dir(project)
+    campaign_project = None
+    if spec.campaign_id is not None:
+        from bathos.campaigns import open_campaign
+
+        campaign_project = open_campaign(catalog, spec.campaign_id).project
     parent = _resolve_parent(catalog, spec.parent_run_id)
     redactor = (secrets.Redactor(project.secret_names, project.secret_values) if project
                 else secrets.Redactor())
@@ -683,7 +705,7 @@ def start_run(spec: RunSpec, *, environ: Mapping[str, str] | None = None) -> Act
         scan_rules=_scan_rules(project, catalog, output_root, run_id),
         started_monotonic=started_monotonic, since_ns=since_ns, redactor=redactor,
         import_paths=_import_paths(script, project, git_info is not None, base),
-        sidecar_spec=admission.spec,
+        sidecar_spec=admission.spec, campaign_project=campaign_project,
     )
 
 

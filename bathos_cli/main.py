@@ -20,10 +20,17 @@ EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C
 
 def exit_code(exc: Exception) -> int:
     """The documented exit code of a library error: bad input (a ConfigError, or a run id that
-    matches no run or several) 2, a query past its time limit 124, any other error 1."""
-    from bathos.errors import AmbiguousRunId, ConfigError, QueryTimeout, RunNotFound
+    matches no run or several, an unknown campaign) 2, a query past its time limit 124, any other
+    error 1."""
+    from bathos.errors import (
+        AmbiguousRunId,
+        CampaignNotFound,
+        ConfigError,
+        QueryTimeout,
+        RunNotFound,
+    )
 
-    if isinstance(exc, ConfigError | RunNotFound | AmbiguousRunId):
+    if isinstance(exc, ConfigError | RunNotFound | AmbiguousRunId | CampaignNotFound):
         return EXIT_USAGE
     if isinstance(exc, QueryTimeout):
         return EXIT_TIMEOUT

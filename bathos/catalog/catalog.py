@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     import duckdb
     import polars as pl
 
+    from bathos.campaigns import Campaign, CampaignHandle
     from bathos.catalog.compact import CompactionReport
     from bathos.checker import CheckReport, FileOrigin
     from bathos.diff import RunDiff
@@ -113,22 +114,25 @@ class Catalog:
         return spill.find_spills(Path(start) if start is not None else None)
 
     # reading -----------------------------------------------------------------------------
-    def _connect(self, skip: Collection[Path] = (), with_metrics: bool = False) -> lens.Lens:
-        """A fresh lens without the segments `skip` (and `with_metrics`, the `metrics` view);
-        first an automatic compaction, once more than `compact_threshold` finished runs are hot
-        (found before the rest is read)."""
+    def _connect(self, skip: Collection[Path] = (), with_metrics: bool = False,
+                 with_campaigns: bool = False) -> lens.Lens:
+        """A fresh lens without the segments `skip` (and `with_metrics`, the `metrics` view;
+        `with_campaigns`, `campaigns` and `campaign_runs`); first an automatic compaction, once
+        more than `compact_threshold` finished runs are hot (found before the rest is read)."""
+        views = {"with_metrics": with_metrics, "with_campaigns": with_campaigns}
         try:
             return lens.connect(self.path, compact_above=self.compact_threshold, skip=skip,
-                                with_metrics=with_metrics)
+                                **views)
         except lens.CompactionDue:
             try:
                 self.compact(wait=False)
             except CatalogError as exc:
                 log.info("automatic compaction skipped: %s", exc)
-        return lens.connect(self.path, skip=skip, with_metrics=with_metrics)
+        return lens.connect(self.path, skip=skip, **views)
 
     def _execute(self, work: Callable[[duckdb.DuckDBPyConnection], T],
-                 timeout: float | None = None, *, with_metrics: bool = False) -> T:
+                 timeout: float | None = None, *, with_metrics: bool = False,
+                 with_campaigns: bool = False) -> T:
         """Do `work` (queries and fetches) on a fresh lens, stoppable by Ctrl-C and `timeout`;
         retry when a compactor swapped files underneath (DuckDB binds and reads lazily, so all of
         it is inside the retry), and without any segment found damaged once a query failed (the
@@ -140,7 +144,7 @@ class Catalog:
         while True:
             opened: lens.Lens | None = None
             try:
-                opened = self._connect(skipped, with_metrics)
+                opened = self._connect(skipped, with_metrics, with_campaigns)
                 with opened as con:
                     return lens.run(con, work, timeout)
             except duckdb.Error as exc:
@@ -437,10 +441,10 @@ class Catalog:
 
     def sql(self, sql: str, params: Sequence[Any] = (), *,
             timeout: float | None = DEFAULT_QUERY_TIMEOUT_S, limit: int | None = None) -> Rows:
-        """A read-only SQL query over the views `runs`, `outputs`, `dependencies` and `metrics`
-        (`?` placeholders take `params`), its first `limit` rows only when given (the rest are
-        never computed). QueryRefused for a statement that would write; QueryTimeout once it
-        has run `timeout` seconds (None: no limit).
+        """A read-only SQL query over the views `runs`, `outputs`, `dependencies`, `metrics`,
+        `campaigns` and `campaign_runs` (`?` placeholders take `params`), its first `limit` rows
+        only when given (the rest are never computed). QueryRefused for a statement that would
+        write; QueryTimeout once it has run `timeout` seconds (None: no limit).
 
         >>> cat.sql("SELECT script, count(*) AS n FROM runs GROUP BY ALL").to_polars()
         """
@@ -451,14 +455,47 @@ class Catalog:
             found = _read_only(con, sql).sql(sql, params=list(params) or None)
             return Rows.from_relation(found if limit is None else found.limit(limit))
 
-        return self._execute(work, _check_timeout(timeout), with_metrics="metrics" in sql.lower())
+        lowered = sql.lower()
+        return self._execute(work, _check_timeout(timeout), with_metrics="metrics" in lowered,
+                             with_campaigns="campaign" in lowered)
 
     def schema(self) -> dict[str, list[tuple[str, str]]]:
         """The views and their columns with types."""
         return self._execute(lambda con: {
             view: [(r[0], str(r[1])) for r in con.execute(f"DESCRIBE {view}").fetchall()]
             for view in lens.VIEWS
-        }, with_metrics=True)
+        }, with_metrics=True, with_campaigns=True)
+
+    # campaigns ---------------------------------------------------------------------------
+    def create_campaign(self, id: str, *, project: str, hypothesis: str,
+                        question: str | None = None, mode: str = "exploration") -> Campaign:
+        """Start a campaign: runs grouped to test `hypothesis` (and answer `question`), in
+        `mode` exploration or confirmation. Its `id` is a slug unique in the catalog.
+
+        >>> cat.create_campaign("lr-sweep", project="demo", hypothesis="lr=0.1 lowers loss")
+        """
+        from bathos import campaigns
+
+        config.make_catalog_dir(self.path)
+        return campaigns.create(self.path, id, project=project, hypothesis=hypothesis,
+                                question=question, mode=mode)
+
+    def campaigns(self, project: str | None = None) -> Rows:
+        """Every campaign (of `project`, when given), newest first: id, project, status, mode,
+        question, hypothesis, outcome, note, created_at, concluded_at and n_runs, its members."""
+        where = " WHERE project = ?" if project is not None else ""
+        return self._execute(lambda con: _fetched(
+            con, f"SELECT * FROM campaigns{where} ORDER BY created_at DESC, id DESC",
+            [project] if project is not None else []), with_campaigns=True)
+
+    def campaign(self, id: str) -> CampaignHandle:
+        """Campaign `id`, to read and change (CampaignNotFound if there is none).
+
+        >>> cat.campaign("lr-sweep").runs().to_polars()
+        """
+        from bathos.campaigns import CampaignHandle
+
+        return CampaignHandle(self, id)
 
     # maintenance -------------------------------------------------------------------------
     def compact(self, *, wait: bool = True,
@@ -475,8 +512,9 @@ class Catalog:
 
     def verify(self, *, quarantine: bool = False,
                on_progress: Progress | None = None) -> VerifyReport:
-        """Read every fragment, segment and manifest in full; list what readers skip, mend or
-        ignore, and with `quarantine` fix each (originals go to `quarantine/`, nothing is lost)."""
+        """Read every fragment, segment, manifest and campaign event in full; list what readers
+        skip, mend or ignore, and with `quarantine` fix each (originals go to `quarantine/`,
+        nothing is lost)."""
         from bathos.catalog import metrics
 
         directories = store.project_dirs(self.path)
@@ -494,9 +532,13 @@ class Catalog:
                 problems.append(problem)
             if on_progress:
                 on_progress(done, len(files))
+        from bathos.campaigns import check_files
+
+        events_bad, events_checked = check_files(self.path)
+        problems += events_bad
         moved = self._fix(problems) if quarantine and problems else ()
-        checked = len(files) + sum(segments.manifest_path(d).exists()
-                                   for d in [*directories, *point_dirs])
+        checked = len(files) + events_checked + sum(segments.manifest_path(d).exists()
+                                                    for d in [*directories, *point_dirs])
         return VerifyReport(tuple(problems), moved, checked)
 
     def _fix(self, problems: list[UnreadableFile]) -> tuple[Path, ...]:
@@ -530,7 +572,10 @@ class Catalog:
         manifest."""
         import shutil
 
-        target = self.path / "quarantine" / path.relative_to(store.runs_root(self.path))
+        runs = store.runs_root(self.path)
+        # runs' files keep their place under runs/ (as before campaigns), the rest theirs
+        target = self.path / "quarantine" / (path.relative_to(runs) if path.is_relative_to(runs)
+                                             else path.relative_to(self.path))
         target.parent.mkdir(parents=True, exist_ok=True)
         for n in range(1, 10_000):
             if not target.exists():

@@ -5,6 +5,8 @@ Views:
     outputs       one row per recorded output file
     dependencies  one row per file a run depended on (script, modules, sidecar, inputs)
     metrics       one row per metric point a run logged (bathos.catalog.metrics)
+    campaigns     one row per campaign, the fold of its events (bathos.campaigns)
+    campaign_runs one row per member of a campaign: campaign_id, run_id, added_at
 
 No database file exists, so a read never waits on a lock, and a fragment is visible the moment it
 lands. Unreadable files are skipped and reported through `problems`. Hot rows are loaded in
@@ -39,7 +41,7 @@ log = logging.getLogger("bathos.catalog")
 T = TypeVar("T")
 
 READ_ONLY_STATEMENTS = ("SELECT", "EXPLAIN")
-VIEWS = ("runs", "outputs", "dependencies", "metrics")
+VIEWS = ("runs", "outputs", "dependencies", "metrics", "campaigns", "campaign_runs")
 EXPLAIN_ANALYZE = re.compile(r"\bexplain\s+analy[sz]e\b", re.IGNORECASE)
 SCRATCH = ".scratch"
 # Fragments parsed before their rows go to DuckDB in one statement.
@@ -185,13 +187,15 @@ def _columns_sql(prefix: str = "") -> str:
 
 
 def connect(catalog: Path, *, compact_above: int | None = None,
-            skip: Collection[Path] = (), with_metrics: bool = False) -> Lens:
+            skip: Collection[Path] = (), with_metrics: bool = False,
+            with_campaigns: bool = False) -> Lens:
     """An in-memory DuckDB with the views over the catalog's live segments (less `skip`) and hot
     fragments, locked read-only; unreadable files are skipped with a warning. CompactionDue as
     soon as more than `compact_above` finished runs are found hot (the rest is not read).
 
     The `metrics` view is defined only `with_metrics`: DuckDB binds a view when it is created,
-    which opens every hot point file, so a query that does not name it does not pay for it."""
+    which opens every hot point file, so a query that does not name it does not pay for it; so
+    are `campaigns` and `campaign_runs` (every campaign's events are read)."""
     scratch = scratch_dir(catalog)
     opened = Lens(open_duckdb(scratch), scratch)
     try:
@@ -200,6 +204,8 @@ def connect(catalog: Path, *, compact_above: int | None = None,
             points = metrics.live_files(catalog, skip, opened.problems)
             view = metrics.view_sql(points.hot, points.cool, needs_dedup=points.needs_dedup)
             opened.con.execute(f"CREATE VIEW metrics AS {view}")
+        if with_campaigns:
+            _create_campaign_views(opened.con, catalog, opened.problems)
     except BaseException:
         opened.close()
         raise
@@ -268,6 +274,50 @@ def _create_views(con: duckdb.DuckDBPyConnection, segment_paths: list[Path], nee
            SELECT id AS run_id, project, started_at, d.path, d.role, d.sha256, d.git_blob, d.size
            FROM (SELECT id, project, started_at, unnest(dependencies) AS d FROM runs)"""
     )
+
+
+CAMPAIGN_COLUMNS = {
+    "id": "VARCHAR", "project": "VARCHAR", "status": "VARCHAR", "mode": "VARCHAR",
+    "question": "VARCHAR", "hypothesis": "VARCHAR", "outcome": "VARCHAR", "note": "VARCHAR",
+    "created_at": "TIMESTAMP", "concluded_at": "TIMESTAMP", "n_runs": "BIGINT",
+}
+
+
+def _create_campaign_views(con: duckdb.DuckDBPyConnection, catalog: Path,
+                           problems: list[UnreadableFile]) -> None:
+    """The tables `campaigns` and `campaign_runs`, folded from the event files and the
+    `campaign_id` the runs' records name (bathos.campaigns says how membership is decided)."""
+    import datetime as dt
+
+    from bathos import campaigns
+
+    recorded: dict[str, list[tuple[str, dt.datetime]]] = {}
+    for campaign, run_id, started in con.execute(
+            "SELECT campaign_id, id, started_at FROM runs WHERE campaign_id IS NOT NULL "
+            "AND started_at IS NOT NULL").fetchall():
+        recorded.setdefault(campaign, []).append((run_id, started.replace(tzinfo=dt.UTC)))
+    found = campaigns.load_all(catalog, recorded, problems)
+    rows = [[getattr(c, name) if name != "n_runs" else len(c.run_ids)
+             for name in CAMPAIGN_COLUMNS] for c, _ in found]
+    joined = [(c.id, run_id, when) for c, runs in found for run_id, when in runs.items()]
+    _table(con, "campaigns", CAMPAIGN_COLUMNS, rows)
+    _table(con, "campaign_runs",
+           {"campaign_id": "VARCHAR", "run_id": "VARCHAR", "added_at": "TIMESTAMP"}, joined)
+
+
+def _table(con: duckdb.DuckDBPyConnection, name: str, columns: dict[str, str],
+           rows: list[Any]) -> None:
+    """A temporary table of `rows` (times aware or naive UTC), loaded a column at a time."""
+    import datetime as dt
+
+    typed = ", ".join(f"{column} {kind}" for column, kind in columns.items())
+    con.execute(f"CREATE TEMP TABLE {name} ({typed})")
+    if not rows:
+        return
+    values = [[v.astimezone(dt.UTC).replace(tzinfo=None) if isinstance(v, dt.datetime) else v
+               for v in column] for column in zip(*rows, strict=True)]
+    unnested = ", ".join(f"unnest(?::{kind}[])" for kind in columns.values())
+    con.execute(f"INSERT INTO {name} SELECT {unnested}", values)
 
 
 def run(con: duckdb.DuckDBPyConnection, work: Callable[[duckdb.DuckDBPyConnection], T],

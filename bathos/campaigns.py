@@ -1,0 +1,534 @@
+"""Campaigns: runs grouped under a question and a hypothesis, kept as immutable event files.
+
+    catalog/campaigns/<project>/<campaign id>/<UTC time in ns, 19 digits>-<event id>.json
+
+A campaign is nothing but its directory of events: `create` (question, hypothesis, mode),
+`update` (any of those), `conclude` (outcome, note), `reopen`, `add` and `remove` (`runs`: ids).
+Each is written once, atomically, under a name of its own and never edited, so any number of
+writers (50 `bth run --campaign` jobs at once, two machines synced) never touch the same file.
+The state is the fold of the events in name order (time order), the same on every machine that
+holds the same files.
+
+A run is a member when the latest add or remove that names it is an add. A run whose record says
+`campaign_id` counts as added when it started (records written before add events existed, or a
+run whose add event could not be written); a later remove takes it out all the same.
+
+Reading never fails on a bad file: an event that does not parse is skipped with a warning (and
+`Catalog.verify` names it). Nothing here opens DuckDB: `bth run --campaign` checks the campaign
+with a directory listing and a few small files.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import json
+import logging
+import os
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from bathos.config import check_slug
+from bathos.errors import (
+    CampaignClosed,
+    CampaignNotFound,
+    ConfigError,
+    RunNotFound,
+    UnreadableFile,
+)
+from bathos.fsutil import atomic_write_bytes
+from bathos.ids import is_run_id
+from bathos.timespec import iso_utc, parse_iso_utc
+
+if TYPE_CHECKING:
+    from bathos.catalog.catalog import Catalog
+    from bathos.catalog.rows import Rows
+
+log = logging.getLogger("bathos.campaigns")
+
+EVENT_SCHEMA = 1
+KINDS = ("create", "update", "conclude", "reopen", "add", "remove")
+MODES = ("exploration", "confirmation")
+STATUSES = ("open", "concluded")
+ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")  # campaign ids and event ids
+EVENT_NAME = re.compile(r"^(\d{19})-([a-z0-9][a-z0-9_-]{0,63})\.json$")
+MAX_EVENT_BYTES = 1 << 20
+# Runs one add or remove event names; more are written as several events.
+MAX_RUNS_PER_EVENT = 10_000
+_TEXT_FIELDS = ("question", "hypothesis", "note", "outcome")
+_MAX_TEXT = 10_000
+
+
+@attrs.frozen
+class Campaign:
+    """A campaign's state, the fold of its events: `status` is open or concluded, `mode`
+    exploration or confirmation; `run_ids` are its members, in the order they joined."""
+
+    id: str
+    project: str
+    question: str | None
+    hypothesis: str
+    mode: str
+    status: str
+    outcome: str | None
+    note: str | None
+    created_at: dt.datetime
+    concluded_at: dt.datetime | None
+    run_ids: tuple[str, ...]
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == "open"
+
+
+@attrs.frozen
+class Event:
+    """One event file as read: its `name` orders it; `fields` are its kind's own."""
+
+    name: str
+    kind: str
+    campaign: str
+    project: str
+    time: dt.datetime
+    by: str
+    fields: Mapping[str, Any]
+
+
+# paths ---------------------------------------------------------------------------------------
+def campaigns_root(catalog: Path) -> Path:
+    return catalog / "campaigns"
+
+
+def check_id(campaign_id: str) -> str:
+    """A campaign id is a slug: lower-case letters, digits, `_` and `-`, at most 64."""
+    if not isinstance(campaign_id, str) or not ID_PATTERN.match(campaign_id):
+        raise ConfigError(f"invalid campaign id {campaign_id!r} (use lower-case letters, digits, "
+                          "'_' and '-', at most 64, e.g. lr-sweep)")
+    return campaign_id
+
+
+def campaign_dirs(catalog: Path, campaign_id: str | None = None) -> list[Path]:
+    """The directories of campaign `campaign_id` (of every campaign when None), in every project,
+    sorted; a campaign lives in one, but two machines may have created the same id."""
+    try:
+        projects = sorted(os.scandir(campaigns_root(catalog)), key=lambda e: e.name)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    found: list[Path] = []
+    for project in projects:
+        if project.name.startswith(".") or not project.is_dir():
+            continue
+        if campaign_id is not None:
+            found += [p] if (p := Path(project.path) / campaign_id).is_dir() else []
+            continue
+        with os.scandir(project.path) as entries:
+            found += sorted(Path(e.path) for e in entries
+                            if e.is_dir() and not e.name.startswith("."))
+    return found
+
+
+# writing ---------------------------------------------------------------------------------------
+def append_event(root: Path, project: str, campaign: str, kind: str, *,
+                 time: dt.datetime | None = None, event_id: str | None = None,
+                 by: str | None = None, **fields: Any) -> Path:
+    """Write one event of campaign `campaign` (of `project`) in the catalog `root`, and return
+    its path. `time` defaults to now; `event_id` to a random one. With an explicit `event_id`
+    (an importer's), writing an event whose id the campaign already holds does nothing, so an
+    import run twice writes nothing twice. ConfigError for an event readers would not take."""
+    check_id(campaign)
+    check_slug(project)
+    if event_id is not None and not ID_PATTERN.match(event_id):
+        raise ConfigError(f"invalid event id {event_id!r} (use lower-case letters, digits, '_' "
+                          "and '-', at most 64)")
+    when = dt.datetime.now(dt.UTC) if time is None else time
+    data = {"schema": EVENT_SCHEMA, "kind": kind, "campaign": campaign, "project": project,
+            "time": iso_utc(when), "by": by or _author(), **fields}
+    wrong = event_problem(data)
+    if wrong:
+        raise ConfigError(f"campaign {campaign}: not a valid {kind} event: {wrong}")
+    directory = campaigns_root(root) / project / campaign
+    if event_id is not None and _holds_event(directory, event_id):
+        return next(directory.glob(f"*-{event_id}.json"))
+    name = f"{_stamp(when)}-{event_id or os.urandom(8).hex()}.json"
+    encoded = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+    if len(encoded) > MAX_EVENT_BYTES:
+        raise ConfigError(f"campaign {campaign}: a {kind} event of {len(encoded)} bytes is "
+                          f"larger than readers take ({MAX_EVENT_BYTES})")
+    path = directory / name
+    atomic_write_bytes(path, encoded)
+    return path
+
+
+def _stamp(when: dt.datetime) -> str:
+    """The 19 digits of a time in ns since the epoch (UTC), which order event names."""
+    delta = when.astimezone(dt.UTC) - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    ns = delta // dt.timedelta(microseconds=1) * 1000
+    if not 10**18 <= ns < 10**19:
+        raise ConfigError(f"event time {iso_utc(when)} is outside 2001-2286")
+    return f"{ns:019d}"
+
+
+def _holds_event(directory: Path, event_id: str) -> bool:
+    try:
+        names = os.listdir(directory)
+    except FileNotFoundError:
+        return False
+    return any((m := EVENT_NAME.match(n)) and m.group(2) == event_id for n in names)
+
+
+def _author() -> str:
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError, ImportError):
+        user = str(os.getuid())
+    return f"{user}@{os.uname().nodename}"
+
+
+# reading ---------------------------------------------------------------------------------------
+def event_problem(data: Any) -> str | None:
+    """What makes `data` no valid event (None if it is one): the check writers and readers share."""
+    if not isinstance(data, dict):
+        return "not a JSON object"
+    schema = data.get("schema")
+    if not isinstance(schema, int) or isinstance(schema, bool):
+        return "no schema number"
+    if schema > EVENT_SCHEMA:
+        return f"schema {schema}, newer than this bathos understands (upgrade bathos)"
+    kind = data.get("kind")
+    if kind not in KINDS:
+        return f"kind {kind!r} is not one of {', '.join(KINDS)}"
+    for key in ("campaign", "project", "time", "by"):
+        if not isinstance(data.get(key), str):
+            return f"{key} is not text"
+    try:
+        parse_iso_utc(data["time"])
+    except ValueError:
+        return f"time {data['time']!r} is not an ISO-8601 time"
+    return _fields_problem(kind, data)
+
+
+def _fields_problem(kind: str, data: dict[str, Any]) -> str | None:
+    for key in _TEXT_FIELDS:
+        value = data.get(key)
+        if value is not None and (not isinstance(value, str) or len(value) > _MAX_TEXT):
+            return f"{key} is not text of at most {_MAX_TEXT} characters"
+    if kind == "create" and not (data.get("hypothesis") or "").strip():
+        return "no hypothesis"
+    if kind in ("create", "update") and data.get("mode", "exploration") not in MODES:
+        return f"mode {data.get('mode')!r} is not one of {', '.join(MODES)}"
+    if kind == "conclude" and not (data.get("outcome") or "").strip():
+        return "no outcome"
+    if kind in ("add", "remove"):
+        runs = data.get("runs")
+        if not isinstance(runs, list) or not runs or len(runs) > MAX_RUNS_PER_EVENT:
+            return f"runs is not a list of 1 to {MAX_RUNS_PER_EVENT} run ids"
+        bad = next((r for r in runs if not isinstance(r, str) or not is_run_id(r)), None)
+        if bad is not None:
+            return f"{bad!r} is not a run id"
+    return None
+
+
+def read_event(path: Path) -> Event:
+    """The event in `path`; UnreadableFile when its name, size or content is not an event of
+    the campaign directory it lies in."""
+    if not EVENT_NAME.match(path.name):
+        raise UnreadableFile(path, "not a campaign event (its name is not <19-digit time>-<id>"
+                                   ".json)")
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_EVENT_BYTES + 1)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise UnreadableFile(path, f"cannot be read ({exc.strerror})") from exc
+    if len(raw) > MAX_EVENT_BYTES:
+        raise UnreadableFile(path, f"larger than a campaign event may be ({MAX_EVENT_BYTES} "
+                                   "bytes)")
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise UnreadableFile(path, f"not valid JSON ({exc})") from exc
+    wrong = event_problem(data)
+    if wrong is None and (data["campaign"], data["project"]) != (path.parent.name,
+                                                                  path.parent.parent.name):
+        wrong = (f"names campaign {data['campaign']!r} of project {data['project']!r}, not the "
+                 "directory it lies in")
+    if wrong:
+        raise UnreadableFile(path, f"not a valid campaign event: {wrong}")
+    common = {"schema", "kind", "campaign", "project", "time", "by"}
+    return Event(path.name, data["kind"], data["campaign"], data["project"],
+                 parse_iso_utc(data["time"]), data["by"],
+                 {k: v for k, v in data.items() if k not in common})
+
+
+def read_events(directory: Path, problems: list[UnreadableFile]) -> list[Event]:
+    """The readable events of one campaign directory in name order; the others are appended to
+    `problems` (temporary files of writers still writing are no events and left alone)."""
+    try:
+        names = sorted(n for n in os.listdir(directory) if not n.startswith("."))
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        problems.append(UnreadableFile(directory, f"cannot be read ({exc.strerror})"))
+        return []
+    events = []
+    for name in names:
+        try:
+            events.append(read_event(directory / name))
+        except FileNotFoundError:
+            continue
+        except UnreadableFile as exc:
+            problems.append(exc)
+    return events
+
+
+def check_files(catalog: Path) -> tuple[list[UnreadableFile], int]:
+    """Every campaign event file that readers skip, and how many files were looked at."""
+    problems: list[UnreadableFile] = []
+    checked = 0
+    for directory in campaign_dirs(catalog):
+        checked += len(read_events(directory, problems))
+    return problems, checked + len(problems)
+
+
+# the fold --------------------------------------------------------------------------------------
+def members(events: Sequence[Event],
+            recorded: Iterable[tuple[str, dt.datetime]] = ()) -> dict[str, dt.datetime]:
+    """The members (run id → when it joined), in the order they joined: for each run, the latest
+    add or remove wins; a run `recorded` as the campaign's (id, start time) counts as added when
+    it started. A run added again while a member keeps its first time."""
+    changes = [(e.name, e.kind == "add", run, e.time)
+               for e in events if e.kind in ("add", "remove") for run in e.fields["runs"]]
+    changes += [(f"{_stamp(started)}-", True, run, started) for run, started in recorded]
+    joined: dict[str, dt.datetime] = {}
+    for _, added, run, when in sorted(changes, key=lambda change: change[0]):
+        if not added:
+            joined.pop(run, None)
+        elif run not in joined:
+            joined[run] = when
+    return joined
+
+
+def fold(events: Sequence[Event],
+         recorded: Iterable[tuple[str, dt.datetime]] = ()) -> Campaign | None:
+    """The campaign `events` (one campaign's, in name order) describe, None without a create
+    event; `recorded` as `members` takes it. A second create (the same id created on two
+    machines) is ignored."""
+    created = next((e for e in events if e.kind == "create"), None)
+    if created is None:
+        return None
+    state: dict[str, Any] = {
+        "question": created.fields.get("question"), "hypothesis": created.fields["hypothesis"],
+        "mode": created.fields.get("mode") or "exploration", "status": "open", "outcome": None,
+        "note": None, "concluded_at": None}
+    for event in events:
+        if event.kind == "update":
+            state.update({k: event.fields[k] for k in ("question", "hypothesis", "mode")
+                          if k in event.fields})
+        elif event.kind == "conclude":
+            state.update(status="concluded", outcome=event.fields["outcome"],
+                         note=event.fields.get("note"), concluded_at=event.time)
+        elif event.kind == "reopen":
+            state.update(status="open", outcome=None, note=None, concluded_at=None)
+    return Campaign(id=created.campaign, project=created.project, created_at=created.time,
+                    run_ids=tuple(members(events, recorded)), **state)
+
+
+def load(catalog: Path, campaign_id: str,
+         problems: list[UnreadableFile] | None = None) -> tuple[list[Event], Campaign]:
+    """The events of campaign `campaign_id` and its state without the members its runs' records
+    name (see `fold`); CampaignNotFound if no directory holds its create event. Bad files are
+    warned about (or appended to `problems`)."""
+    check_id(campaign_id)
+    bad: list[UnreadableFile] = [] if problems is None else problems
+    found = []
+    for directory in campaign_dirs(catalog, campaign_id):
+        events = read_events(directory, bad)
+        campaign = fold(events)
+        if campaign is not None:
+            found.append((events[0].name if events else "", events, campaign))
+    if problems is None:
+        _warn(bad)
+    if not found:
+        raise CampaignNotFound(campaign_id, str(catalog))
+    _, events, campaign = min(found, key=lambda f: (f[2].created_at, f[0]))
+    return events, campaign
+
+
+def load_all(catalog: Path, recorded: Mapping[str, Sequence[tuple[str, dt.datetime]]],
+             problems: list[UnreadableFile]) -> list[tuple[Campaign, dict[str, dt.datetime]]]:
+    """Every campaign of the catalog with its members (run id → joined), newest first;
+    `recorded` maps a campaign id to its runs' (id, start) as their records name it."""
+    by_id: dict[str, tuple[Campaign, dict[str, dt.datetime]]] = {}
+    for directory in campaign_dirs(catalog):
+        events = read_events(directory, problems)
+        runs = recorded.get(directory.name, ())
+        campaign = fold(events, runs)
+        if campaign is None:
+            continue
+        held = by_id.get(campaign.id)
+        if held is None or campaign.created_at < held[0].created_at:
+            by_id[campaign.id] = (campaign, members(events, runs))
+    return sorted(by_id.values(), key=lambda c: (c[0].created_at, c[0].id), reverse=True)
+
+
+def _warn(problems: list[UnreadableFile]) -> None:
+    from bathos.catalog.store import warn_skipped
+
+    for problem in problems:
+        warn_skipped(problem)
+
+
+def open_campaign(catalog: Path, campaign_id: str) -> Campaign:
+    """Campaign `campaign_id` if it takes runs: CampaignNotFound, or CampaignClosed once
+    concluded. What `bth run --campaign` checks before it starts (no DuckDB, a few files)."""
+    _, campaign = load(catalog, campaign_id)
+    if not campaign.is_open:
+        raise CampaignClosed(campaign_id, "it takes no new runs")
+    return campaign
+
+
+def create(catalog: Path, campaign_id: str, *, project: str, hypothesis: str,
+           question: str | None = None, mode: str = "exploration") -> Campaign:
+    """Create campaign `campaign_id`: ConfigError if the id is taken (in any project) or a
+    field is not valid."""
+    check_id(campaign_id)
+    try:
+        _, held = load(catalog, campaign_id)
+    except CampaignNotFound:
+        pass
+    else:
+        raise ConfigError(f"campaign {campaign_id} exists already (project {held.project}): "
+                          "choose another id")
+    append_event(catalog, project, campaign_id, "create", hypothesis=hypothesis,
+                 question=question, mode=mode)
+    return load(catalog, campaign_id)[1]
+
+
+# the handle ------------------------------------------------------------------------------------
+class CampaignHandle:
+    """One campaign of a catalog (`Catalog.campaign(id)`): read its state and members, change
+    them. Every call reads the campaign afresh, so parallel writers' events are seen.
+
+    >>> c = cat.campaign("lr-sweep")
+    >>> c.info.status, len(c.info.run_ids)
+    >>> c.add(["1jd3k"]); c.runs().to_polars()
+    >>> c.conclude("supported", note="lr=0.1 wins on every seed")
+    """
+
+    def __init__(self, catalog: Catalog, campaign_id: str) -> None:
+        self.catalog = catalog
+        self.id = campaign_id
+        self.project = load(catalog.path, campaign_id)[1].project
+
+    def __repr__(self) -> str:
+        return f"CampaignHandle({self.id!r}, project={self.project!r})"
+
+    @property
+    def info(self) -> Campaign:
+        """The campaign's state now, with every member (those its runs' records name too)."""
+        events, _ = load(self.catalog.path, self.id)
+        recorded = self.catalog.sql("SELECT id, started_at FROM runs WHERE campaign_id = ?",
+                                    [self.id]).tuples()
+        folded = fold(events, _aware(recorded))
+        assert folded is not None
+        return folded
+
+    def runs(self, *, flatten: bool = False) -> Rows:
+        """The members' rows as `Catalog.runs` gives them, newest first (a member whose record
+        this catalog does not hold is left out)."""
+        from bathos.catalog.rows import LISTING_COLUMNS, OBJECT_COLUMNS, Rows
+
+        events, _ = load(self.catalog.path, self.id)
+        named = sorted({r for e in events if e.kind == "add" for r in e.fields["runs"]})
+        found = self.catalog.sql(
+            f"SELECT {', '.join(LISTING_COLUMNS)} FROM runs WHERE campaign_id = ? OR "
+            "list_contains(?, id) ORDER BY started_at DESC, id DESC", [self.id, named])
+        at = {name: i for i, name in enumerate(found.columns)}
+        joined = members(events, _aware((row[at["id"]], row[at["started_at"]])
+                                        for row in found.tuples()
+                                        if row[at["campaign_id"]] == self.id))
+        rows = Rows(found.columns, found.types,
+                    [row for row in found.tuples() if row[at["id"]] in joined],
+                    objects=OBJECT_COLUMNS)
+        return rows.flattened() if flatten else rows
+
+    def add(self, run_ids: Sequence[str] = (), *, where: str | None = None) -> tuple[str, ...]:
+        """Add runs (ids or unique prefixes), and with `where` every run of the campaign's
+        project that this SQL condition on the `runs` view picks; the ids added. CampaignClosed
+        once concluded; ConfigError when no run is given or picked."""
+        self._check_open("it takes no new runs")
+        picked = self._resolved(run_ids)
+        if where is not None:
+            picked += [row[0] for row in self.catalog.sql(
+                f"SELECT id FROM runs WHERE project = ? AND ({where}) ORDER BY started_at, id",
+                [self.project]).tuples()]
+        if not picked:
+            raise ConfigError(f"no run to add to campaign {self.id}" + (
+                f": no run of project {self.project} matches {where!r}" if where else ""))
+        return self._write("add", list(dict.fromkeys(picked)))
+
+    def _resolved(self, run_ids: Sequence[str]) -> list[str]:
+        """The full ids of runs given by id or prefix: whole ids in one query, prefixes one by
+        one (RunNotFound, AmbiguousRunId)."""
+        given = [r.strip().lower() for r in run_ids]
+        whole = sorted({r for r in given if is_run_id(r)})
+        known = {row[0] for row in self.catalog.sql(
+            "SELECT DISTINCT id FROM runs WHERE list_contains(?, id)", [whole]).tuples()
+                 } if whole else set()
+        missing = next((r for r in whole if r not in known), None)
+        if missing is not None:
+            raise RunNotFound(missing, str(self.catalog.path))
+        return [r if r in known else self.catalog.resolve(r) for r in given]
+
+    def remove(self, run_ids: Sequence[str]) -> tuple[str, ...]:
+        """Take runs (member ids or unique prefixes of them) out; the ids removed. ConfigError
+        for a run that is no member; CampaignClosed once concluded."""
+        self._check_open("its runs cannot change")
+        current = self.info.run_ids
+        picked = []
+        for given in run_ids:
+            matches = [r for r in current if r.startswith(given.strip().lower())]
+            if len(matches) != 1 or len(given.strip()) < 4:
+                raise ConfigError(f"{given!r} is not the id (or a unique prefix of at least 4 "
+                                  f"characters) of a run of campaign {self.id}")
+            picked.append(matches[0])
+        if not picked:
+            raise ConfigError(f"no run to remove from campaign {self.id}")
+        return self._write("remove", list(dict.fromkeys(picked)))
+
+    def conclude(self, outcome: str, note: str | None = None) -> Campaign:
+        """Conclude the campaign with an `outcome` label (and a `note`): it takes no new runs
+        until reopened. CampaignClosed if it is concluded already."""
+        self._check_open("it has its outcome already")
+        append_event(self.catalog.path, self.project, self.id, "conclude",
+                     outcome=outcome.strip(), note=note)
+        return self.info
+
+    def reopen(self) -> Campaign:
+        """Open a concluded campaign again (its outcome and note are cleared; its events keep
+        them). ConfigError if it is open."""
+        if load(self.catalog.path, self.id)[1].is_open:
+            raise ConfigError(f"campaign {self.id} is open already")
+        append_event(self.catalog.path, self.project, self.id, "reopen")
+        return self.info
+
+    def _check_open(self, what: str) -> None:
+        if not load(self.catalog.path, self.id)[1].is_open:
+            raise CampaignClosed(self.id, what)
+
+    def _write(self, kind: str, run_ids: list[str]) -> tuple[str, ...]:
+        for start in range(0, len(run_ids), MAX_RUNS_PER_EVENT):
+            append_event(self.catalog.path, self.project, self.id, kind,
+                         runs=run_ids[start:start + MAX_RUNS_PER_EVENT])
+        return tuple(run_ids)
+
+
+def _aware(rows: Iterable[tuple[Any, ...]]) -> list[tuple[str, dt.datetime]]:
+    """(id, start) pairs from the views (naive UTC times) as `members` takes them."""
+    return [(str(run), started.replace(tzinfo=dt.UTC)) for run, started in rows
+            if started is not None]

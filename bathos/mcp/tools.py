@@ -31,6 +31,7 @@ RunId = Annotated[str, Field(min_length=4, description="A run id, or a unique pr
 Project = Annotated[str | None, Field(description="Only this project (default: every project).")]
 Since = Annotated[str | None, Field(description="Started at or after: 30m, 12h, 7d, 2w or a "
                                                 "date.")]
+CampaignId = Annotated[str, Field(description="The campaign's id (a slug).")]
 Status = Annotated[list[Literal["running", "completed", "failed", "interrupted", "lost"]] | None,
                    Field(description="Only runs with one of these statuses.")]
 
@@ -54,7 +55,7 @@ class Answer(TypedDict):
 
 @attrs.frozen
 class CatalogTools:
-    """The read tools over one catalog. A tool raises a library error for bad input (the server
+    """The tools over one catalog. A tool raises a library error for bad input (the server
     turns it into a tool error)."""
 
     catalog: Catalog
@@ -168,6 +169,42 @@ class CatalogTools:
 
         report = lint_project(Path(project_root) if project_root else None)
         return page([attrs.asdict(f) for f in report.findings], 0, MAX_PAGE)
+
+    def campaign_list(self, project: Project = None, limit: Limit = 20,
+                      offset: Offset = 0) -> Page:
+        """Campaigns, newest first: id, project, status (open or concluded), mode, question,
+        hypothesis, outcome, note, times and how many runs each holds."""
+        found = self.catalog.campaigns(project).to_dicts()
+        return page(found[offset:offset + limit + 1], offset, limit)
+
+    # write tools: offered only with `bth mcp --allow-writes`; each is an event of the
+    # campaign, which records who wrote it (user@host) and when.
+    def campaign_create(self, campaign_id: CampaignId,
+                        project: Annotated[str, Field(description="The project it belongs to.")],
+                        hypothesis: Annotated[str, Field(min_length=1,
+                                                         description="What its runs test.")],
+                        question: Annotated[str | None, Field(description="The question it "
+                                                              "answers.")] = None,
+                        mode: Literal["exploration", "confirmation"] = "exploration") -> Answer:
+        """Start a campaign: runs grouped to test a hypothesis (files `bth run --campaign ID`
+        under it)."""
+        return answer(attrs.asdict(self.catalog.create_campaign(
+            campaign_id, project=project, hypothesis=hypothesis, question=question, mode=mode)))
+
+    def campaign_add(self, campaign_id: CampaignId,
+                     run_ids: Annotated[list[str], Field(min_length=1, max_length=1000,
+                                                         description="Runs (ids or prefixes).")]
+                     ) -> Answer:
+        """Add runs to an open campaign; the ids added."""
+        return answer({"added": self.catalog.campaign(campaign_id).add(run_ids)})
+
+    def campaign_conclude(self, campaign_id: CampaignId,
+                          outcome: Annotated[str, Field(min_length=1, description="Its "
+                                                        "outcome label (supported, refuted...).")],
+                          note: Annotated[str | None, Field(description="Why.")] = None
+                          ) -> Answer:
+        """Conclude an open campaign with its outcome: it takes no new runs until reopened."""
+        return answer(attrs.asdict(self.catalog.campaign(campaign_id).conclude(outcome, note)))
 
     def _runs(self, query: RunQuery, limit: int, offset: int) -> Page:
         rows = self.catalog.runs(attrs.evolve(query, limit=offset + limit + 1))

@@ -47,6 +47,7 @@ from bathos.timespec import iso_utc, parse_iso_utc
 if TYPE_CHECKING:
     from bathos.catalog.catalog import Catalog
     from bathos.catalog.rows import Rows
+    from bathos.review import CampaignReview
 
 log = logging.getLogger("bathos.campaigns")
 
@@ -504,7 +505,7 @@ class CampaignHandle:
     def conclude(self, outcome: str, note: str | None = None) -> Campaign:
         """Conclude the campaign with an `outcome` label (and a `note`): it takes no new runs
         until reopened. CampaignClosed if it is concluded already."""
-        self._check_open("it has its outcome already")
+        self._check_open("it takes no other outcome")
         append_event(self.catalog.path, self.project, self.id, "conclude",
                      outcome=outcome.strip(), note=note)
         return self.info
@@ -516,6 +517,38 @@ class CampaignHandle:
             raise ConfigError(f"campaign {self.id} is open already")
         append_event(self.catalog.path, self.project, self.id, "reopen")
         return self.info
+
+    def review(self, by: str | None = None, baseline: str | None = None, fdr: bool = False,
+               metrics: Sequence[str] | None = None, *, lower_is_better: Sequence[str] = (),
+               higher_is_better: Sequence[str] = ()) -> CampaignReview:
+        """The campaign's statistics as polars frames (`bathos.review` says how each number is
+        computed): per arm and metric, each arm against the baseline (Holm-adjusted, or
+        Benjamini–Hochberg with `fdr`), anomalies, sidecar outcomes and verdict lines.
+
+        >>> r = cat.campaign("lr-sweep").review(by="param:lr", baseline="0.01")
+        >>> r.verdicts["line"].to_list(); r.comparisons; r.anomalies; r.plot("review.png")
+
+        Arms are `by` a param (`param:NAME`), the `tag`s not every member has, or the `script`
+        (default: the one param that varies, seeds aside); `baseline` is an arm's label or value
+        (default: the arm `baseline`, else the first). A metric's direction comes from its name
+        (`loss` lower, `acc` higher) unless `lower_is_better` or `higher_is_better` names it."""
+        from bathos.review import review_runs
+
+        rows = self.runs()
+        if not rows:
+            raise ConfigError(f"campaign {self.id} has no runs to review yet")
+        ids = [row[0] for row in rows.tuples()]
+        extra = self.catalog.sql(
+            "SELECT id, dependencies, json_extract_string(record, "
+            "'$.environment.packages_fingerprint') AS packages FROM runs "
+            "WHERE list_contains(?, id)", [ids]).to_polars()
+        last = self.catalog.sql(
+            "SELECT run_id, key, max(step) AS step, arg_max(value, step) AS value FROM metrics "
+            "WHERE list_contains(?, run_id) GROUP BY run_id, key", [ids]).to_polars()
+        return review_runs(rows.to_polars().join(extra, on="id", how="left"),
+                           final_metrics=last, freshness=self.catalog.check(ids).to_polars(),
+                           by=by, baseline=baseline, fdr=fdr, metrics=metrics,
+                           lower_is_better=lower_is_better, higher_is_better=higher_is_better)
 
     def _check_open(self, what: str) -> None:
         if not load(self.catalog.path, self.id)[1].is_open:

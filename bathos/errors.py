@@ -86,7 +86,7 @@ class CampaignClosed(ConfigError):
 
     def __init__(self, campaign_id: str, what: str) -> None:
         self.campaign_id = campaign_id
-        super().__init__(f"campaign {campaign_id} is concluded: {what} (reopen it first)",
+        super().__init__(f"campaign {campaign_id} is concluded: {what} until it is reopened",
                          hint=f"bth campaign reopen {campaign_id}")
 
 

@@ -59,6 +59,7 @@ COMMANDS = {
     "rerun": "bathos_cli.tracking",
     "check": "bathos_cli.check",
     "diff": "bathos_cli.compare",
+    "campaign": "bathos_cli.campaigns",
     "compact": "bathos_cli.queries",
     "verify": "bathos_cli.queries",
     "lint": "bathos_cli.authoring",

@@ -10,5 +10,5 @@ from __future__ import annotations
 # The tools `bth mcp` offers, in the order it lists them; the write tools only with its
 # `allow_writes` (tests/mcp/test_server.py checks the server offers exactly these).
 READ_TOOLS = ("list_runs", "find_runs", "get_run", "run_logs", "sql", "check", "lineage", "diff",
-              "metrics", "lint", "campaign_list")
+              "metrics", "lint", "campaign_list", "campaign_review")
 WRITE_TOOLS = ("campaign_create", "campaign_add", "campaign_conclude")

@@ -177,6 +177,22 @@ class CatalogTools:
         found = self.catalog.campaigns(project).to_dicts()
         return page(found[offset:offset + limit + 1], offset, limit)
 
+    def campaign_review(self, campaign_id: CampaignId,
+                        by: Annotated[str | None, Field(description="What makes the arms: "
+                                                        "param:NAME, tag or script (default: "
+                                                        "the one param that varies).")] = None,
+                        baseline: Annotated[str | None, Field(description="The arm the others "
+                                                              "are compared with.")] = None,
+                        metrics: Annotated[list[str] | None, Field(description="Only these "
+                                                                   "metrics.")] = None) -> Answer:
+        """A campaign's review, as `bth campaign review`: its state, verdict lines (each arm
+        against the baseline, adjusted p-values), per-arm statistics, anomalies (outliers,
+        stale or unfinished runs, confounds) and sidecar outcomes."""
+        handle = self.catalog.campaign(campaign_id)
+        found = handle.review(by=by, baseline=baseline, metrics=metrics).to_dict()
+        del found["values"]  # every run's value: the summary and verdicts say what they show
+        return answer({"campaign": attrs.asdict(handle.info), **found})
+
     # write tools: offered only with `bth mcp --allow-writes`; each is an event of the
     # campaign, which records who wrote it (user@host) and when.
     def campaign_create(self, campaign_id: CampaignId,

@@ -224,15 +224,19 @@ def test_with_allow_writes_a_campaign_is_made_and_each_write_says_who_and_when(
             await call(s, "campaign_create", campaign_id="lr", project="proj",
                        hypothesis="a smaller lr fits better"),
             await call(s, "campaign_add", campaign_id="lr", run_ids=run_ids),
+            await call(s, "campaign_review", campaign_id="lr", by="param:lr"),
             await call(s, "campaign_conclude", campaign_id="lr", outcome="supported"),
             await refused(s, "campaign_add", campaign_id="lr", run_ids=run_ids[:1]),
             await call(s, "campaign_list"),
         ]
 
-    created, added, concluded, closed, listed = talk(proj, work, "--allow-writes")
+    created, added, review, concluded, closed, listed = talk(proj, work, "--allow-writes")
 
     assert created["result"]["status"] == "open"
     assert added["result"]["added"] == run_ids
+    assert review["result"]["campaign"]["run_ids"] == run_ids
+    assert review["result"]["by"] == "param:lr"
+    assert sorted(review["result"]["arms"]) == ["lr=0.1", "lr=0.2"]
     assert concluded["result"]["outcome"] == "supported"
     assert closed["error"]["code"] == "campaign_closed"
     assert [(c["id"], c["n_runs"]) for c in listed["items"]] == [("lr", 2)]

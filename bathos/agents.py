@@ -191,6 +191,7 @@ def _toml_entry(path: Path, entry: dict[str, Any]) -> AgentFile:
         return AgentFile(path, before, before or "")
     table = tomlkit.table()
     table.update(entry)
+    table.add(tomlkit.nl())  # a blank line before the table that follows, as is usual
     servers[SERVER_NAME] = table
     return AgentFile(path, before, tomlkit.dumps(doc))
 

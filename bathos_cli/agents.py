@@ -58,8 +58,9 @@ that changed since (rerun it: `bth rerun ID`); `stale-upstream` means a run it b
 
 _CAMPAIGNS = """
 ## Campaigns
-A campaign groups the runs that answer one question under a hypothesis:
-`bth run --campaign ID ...` files a run under it. Review it before concluding:
+A campaign groups the runs that test one hypothesis: `bth run --campaign ID ...` files a run
+under it. Before concluding one, review it (MCP: `campaign_review`): read its verdict lines and
+anomalies (stale or unfinished runs, confounds), and conclude only what they support.
 {help}
 """
 
@@ -72,8 +73,9 @@ def skill_text() -> str:
     commands = {name: cli.get_command(ctx, name) for name in COMMANDS}
     run = commands["run"]
     assert run is not None
-    options = [f"- `{'/'.join(p.opts)}`: {p.help}" for p in run.params
-               if isinstance(p, click.Option) and p.help]
+    options = [f"- `{'/'.join(p.opts)}" + (f" {'|'.join(p.type.choices)}"
+                                           if isinstance(p.type, click.Choice) else "")
+               + f"`: {p.help}" for p in run.params if isinstance(p, click.Option) and p.help]
     campaign = commands.get("campaign")
     campaigns = "" if campaign is None else _CAMPAIGNS.format(help="\n".join(
         f"- `bth campaign {name}`: {sub.get_short_help_str(100)}"

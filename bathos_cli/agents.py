@@ -4,6 +4,8 @@ registration); and the using-bathos skill, written from this bathos's own comman
 from __future__ import annotations
 
 import shutil
+import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -140,7 +142,7 @@ def export(tools: tuple[Any, ...], scope: Any, dry_run: bool) -> None:
     if scope == "project" and root is None:
         raise click.UsageError("not inside a bathos project (no .bth.toml here or above): "
                                "run bth init, or give --scope user")
-    command = [shutil.which("bth") or "bth", "mcp"]
+    command = [_bth(), "mcp"]
     files = [f for tool in tools for f in plan_export(
         tool, scope=scope, skill=skill_text(), command=command, project_root=root)]
     for file in files:
@@ -156,3 +158,9 @@ def export(tools: tuple[Any, ...], scope: Any, dry_run: bool) -> None:
     changed = sum(f.changed for f in files)
     click.echo(f"bth: {changed} of {len(files)} files {'would change' if dry_run else 'changed'}"
                if changed else "bth: nothing to change", err=True)
+
+
+def _bth() -> str:
+    """The `bth` of this installation (beside its interpreter), else the one on PATH."""
+    beside = Path(sys.executable).with_name("bth")
+    return str(beside) if beside.is_file() else shutil.which("bth") or "bth"

@@ -30,21 +30,20 @@ def build_server(catalog: Catalog, *, skill: str, allow_writes: bool = False) ->
     """The server: the read tools over `catalog`, the write tools too with `allow_writes`, and
     the catalog's schema and `skill` (the using-bathos guide) as resources."""
     server: MCPServer = MCPServer(
-        "bathos", version=__version__,
+        # A tool error goes to the agent; the server's stderr logs only crashes.
+        "bathos", version=__version__, log_level="WARNING",
         instructions="Read the bathos catalog of experiment runs (read the skill resource "
                      f"{SKILL_URI} first). Check a run's freshness before citing its result.")
     tools = CatalogTools(catalog)
-    for name in READ_TOOLS:
-        server.add_tool(_as_tool(getattr(tools, name)), name=name,
-                        annotations=ToolAnnotations(read_only_hint=True, open_world_hint=False))
-    for name in WRITE_TOOLS if allow_writes else ():
-        server.add_tool(_as_tool(getattr(tools, name)), name=name,
-                        annotations=ToolAnnotations(read_only_hint=False, open_world_hint=False))
+    for name in READ_TOOLS + (WRITE_TOOLS if allow_writes else ()):
+        server.add_tool(_as_tool(getattr(tools, name)), name=name, annotations=ToolAnnotations(
+            read_only_hint=name in READ_TOOLS, open_world_hint=False))
 
     @server.resource(SCHEMA_URI, name="catalog-schema", mime_type="application/json",
                      description="The views `sql` queries, and their columns with types.")
     def schema() -> str:
-        return json.dumps(catalog.schema(), indent=1)
+        return json.dumps({view: dict(columns) for view, columns in catalog.schema().items()},
+                          indent=1)
 
     @server.resource(SKILL_URI, name="using-bathos", mime_type="text/markdown",
                      description="How to run, query and check experiments with bathos.")

@@ -137,7 +137,8 @@ def test_an_agent_lists_the_tools_and_calls_each_against_the_runs_bth_run_record
         ("scripts/experiments/fit.py", "naming")]
     assert got["campaign_list"]["items"] == []
     views, skill = got["resources"]
-    assert ["id", "VARCHAR"] in views["runs"]
+    assert views["runs"]["id"] == "VARCHAR"
+    assert views["campaigns"]["hypothesis"] == "VARCHAR"
     assert "bth check" in skill and "--agent-mode" in skill
 
 

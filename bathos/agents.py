@@ -147,9 +147,9 @@ def _json_entry(path: Path, key: str, entry: dict[str, Any]) -> AgentFile:
             raise ConfigError(f"{path} is not valid JSON ({exc}); it was left as it is") from None
     servers = data.get(key, {}) if isinstance(data, dict) else None
     if not isinstance(servers, dict):
-        where = "" if isinstance(data, dict) else "top level "
-        raise ConfigError(f"{path}: its {where or key + ' '}is not a JSON object, so bathos "
-                          "cannot add its server there; it was left as it is")
+        what = key if isinstance(data, dict) else "top level"
+        raise ConfigError(f"{path}: its {what} is not a JSON object, so bathos cannot add its "
+                          "server there; it was left as it is")
     if servers.get(SERVER_NAME) == entry:
         return AgentFile(path, before, before or "")
     data[key] = {**servers, SERVER_NAME: entry}

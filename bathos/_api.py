@@ -48,6 +48,7 @@ from bathos.models import (
 )
 from bathos.query import RunQuery
 from bathos.rerun import Rerun
+from bathos.review import CampaignReview
 from bathos.scaffold import NewExperiment, new_experiment
 from bathos.scripting import current_run_id, experiment, log, output_dir
 from bathos.sidecar import (
@@ -66,6 +67,7 @@ __all__ = [
     "CampaignClosed",
     "CampaignHandle",
     "CampaignNotFound",
+    "CampaignReview",
     "Capture",
     "Catalog",
     "CatalogError",

@@ -507,9 +507,9 @@ def _anomalies(frame: pl.DataFrame, values: pl.DataFrame, freshness: pl.DataFram
     durations = frame.filter(pl.col("status") == "completed").select(
         pl.col("id").alias("run_id"), "arm", pl.lit("duration_s").alias("metric"),
         pl.col("duration_s").cast(pl.Float64).alias("value")).drop_nulls("value")
-    for check in (_not_finite(values), _missing(frame, values), _unfinished(frame, arms),
-                  _outliers(values.filter(pl.col("value").is_finite())), _outliers(durations),
-                  _stale(frame, freshness), _confounds(frame, arms), _host_effect(frame)):
+    for check in (_confounds(frame, arms), _host_effect(frame), _unfinished(frame, arms),
+                  _not_finite(values), _outliers(values.filter(pl.col("value").is_finite())),
+                  _outliers(durations), _missing(frame, values), _stale(frame, freshness)):
         found += check
     return pl.DataFrame(found, schema={"kind": pl.String, "arm": pl.String, "metric": pl.String,
                                        "run_ids": pl.List(pl.String), "value": pl.Float64,
@@ -609,27 +609,31 @@ def _stale(frame: pl.DataFrame, freshness: pl.DataFrame | None) -> list[dict[str
 
 
 def _confounds(frame: pl.DataFrame, arms: Sequence[str]) -> list[dict[str, Any]]:
-    """Arms whose runs differ in what should be the same: the commit, the code they read
-    (dependency hashes), the host, the installed packages."""
+    """Arms whose completed runs differ in what should be the same: the code they read (each
+    file's hash; their commits where a run's files are not known, as a commit that changed none
+    of them changes nothing), the host, the installed packages."""
     deps = (frame["dependencies"].to_list() if "dependencies" in frame.columns
             else [None] * frame.height)
     files = [{d["path"]: d.get("sha256") for d in run or () if d.get("path")} for run in deps]
     code = [hashlib.sha256(repr(sorted(f.items())).encode()).hexdigest() if f else None
             for f in files]
-    facets = [("ran from {} commits", [c[:8] if c else None for c in frame["commit"]]),
-              ("ran from {} versions of the code it read", code),
-              ("ran on {} hosts", frame["hostname"].to_list()),
-              ("ran with {} package sets", [p[:19] if p else None for p in frame["packages"]])]
+    commits = [c[:8] if c else None for c in frame["commit"]]
+    hosts = frame["hostname"].to_list()
+    packages = [p[:19] if p else None for p in frame["packages"]]
     labels, ids = frame["arm"].to_list(), frame["id"].to_list()
+    completed = [status == "completed" for status in frame["status"]]
     found = []
     for arm in arms:
-        picked = [i for i, label in enumerate(labels) if label == arm]
-        for phrase, cells in facets:
-            held = [cells[i] for i in picked if cells[i] is not None]
+        picked = [i for i, label in enumerate(labels) if label == arm and completed[i]]
+        by_code = all(code[i] for i in picked)
+        for phrase, cells in [("ran from {} versions of the code it read", code) if by_code else
+                              ("ran from {} commits", commits), ("ran on {} hosts", hosts),
+                              ("ran with {} package sets", packages)]:
+            held = [str(cells[i]) for i in picked if cells[i] is not None]
             kinds = len(set(held))
             if kinds < 2:
                 continue
-            said = _differing([files[i] for i in picked]) if cells is code else _counted(held)
+            said = (_differing([files[i] for i in picked]) if cells is code else _counted(held))
             found.append(_finding("confound", arm, None, [ids[i] for i in picked],
                                   f"{arm} {phrase.format(kinds)}: {said}", float(kinds)))
     return found

@@ -24,7 +24,9 @@ it is None for most errors. `bth` turns each family into its documented exit cod
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Any
 
 
 class BathosError(Exception):
@@ -167,3 +169,15 @@ class UnreadableFile(CatalogError):
 
 class ProvenanceError(BathosError):
     """Capturing provenance (git, host, environment) failed."""
+
+
+def error_object(exc: Exception) -> dict[str, Any]:
+    """A library error as one JSON object for programs (`bth run --json-errors`): a stable
+    `code` (a SidecarRefused's own, else the error's class in snake case: `config_error`), the
+    message and hint, and the `path`, `line` and `key` it names (null where none applies)."""
+    code = getattr(exc, "code", None) or re.sub(r"(?<!^)(?=[A-Z])", "_",
+                                                type(exc).__name__).lower()
+    path = getattr(exc, "path", None)
+    return {"code": code, "message": str(exc), "path": None if path is None else str(path),
+            "line": getattr(exc, "line", None), "key": getattr(exc, "key", None),
+            "hint": getattr(exc, "hint", None)}

@@ -43,20 +43,6 @@ def error_line(exc: Exception) -> str:
     return f"Error: {exc}" + (f" ({hint})" if hint else "")
 
 
-def error_object(exc: Exception) -> dict[str, Any]:
-    """A library error as one JSON object for programs (`bth run --json-errors`): a stable
-    `code` (a SidecarRefused's own, else the error's class in snake case: `config_error`), the
-    message and hint, and the `path`, `line` and `key` it names (null where none applies)."""
-    import re
-
-    code = getattr(exc, "code", None) or re.sub(r"(?<!^)(?=[A-Z])", "_",
-                                                type(exc).__name__).lower()
-    path = getattr(exc, "path", None)
-    return {"code": code, "message": str(exc), "path": None if path is None else str(path),
-            "line": getattr(exc, "line", None), "key": getattr(exc, "key", None),
-            "hint": getattr(exc, "hint", None)}
-
-
 # Command name -> module; a command's module is imported only when that command runs (or --help
 # lists them), so `bth run` does not pay for the query commands.
 COMMANDS = {
@@ -84,6 +70,8 @@ COMMANDS = {
     "new-experiment": "bathos_cli.authoring",
     "sprint-audit": "bathos_cli.audit",
     "demo": "bathos_cli.demo",
+    "mcp": "bathos_cli.agents",
+    "export": "bathos_cli.agents",
 }
 
 

@@ -90,8 +90,8 @@ def run(target: str, args: tuple[str, ...], derived_from: str | None, campaign: 
 def _errors_as_json(enabled: bool) -> Iterator[None]:
     """When `enabled`, a library error is one JSON object on stderr (`error_object`), with its
     exit code."""
-    from bathos.errors import BathosError
-    from bathos_cli.main import error_object, exit_code
+    from bathos.errors import BathosError, error_object
+    from bathos_cli.main import exit_code
 
     try:
         yield

@@ -488,20 +488,24 @@ class Catalog:
         return tracked_changes(self, run)
 
     def sql(self, sql: str, params: Sequence[Any] = (), *,
-            timeout: float | None = DEFAULT_QUERY_TIMEOUT_S) -> Rows:
+            timeout: float | None = DEFAULT_QUERY_TIMEOUT_S, limit: int | None = None) -> Rows:
         """A read-only SQL query over the views `runs`, `outputs`, `dependencies`, `metrics`,
-        `campaigns` and `campaign_runs` (`?` placeholders take `params`). QueryRefused for a
-        statement that would write; QueryTimeout once it has run `timeout` seconds (None: no
-        limit).
+        `campaigns` and `campaign_runs` (`?` placeholders take `params`), its first `limit` rows
+        only when given (the rest are never computed). QueryRefused for a statement that would
+        write; QueryTimeout once it has run `timeout` seconds (None: no limit).
 
         >>> cat.sql("SELECT script, count(*) AS n FROM runs GROUP BY ALL").to_polars()
         """
+        if limit is not None and not limit >= 0:
+            raise ConfigError(f"limit {limit!r} is not a number of rows (0 or more, or None)")
+
+        def work(con: duckdb.DuckDBPyConnection) -> Rows:
+            found = _read_only(con, sql).sql(sql, params=list(params) or None)
+            return Rows.from_relation(found if limit is None else found.limit(limit))
+
         lowered = sql.lower()
-        return self._execute(
-            lambda con: Rows.from_relation(_read_only(con, sql).sql(sql, params=list(params)
-                                                                    or None)),
-            _check_timeout(timeout), with_metrics="metrics" in lowered,
-            with_campaigns="campaign" in lowered)
+        return self._execute(work, _check_timeout(timeout), with_metrics="metrics" in lowered,
+                             with_campaigns="campaign" in lowered)
 
     def schema(self) -> dict[str, list[tuple[str, str]]]:
         """The views and their columns with types."""

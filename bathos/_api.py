@@ -46,6 +46,8 @@ from bathos.models import (
     Sidecar,
     Slurm,
 )
+from bathos.pages.pages import write_report
+from bathos.pages.server import page_server
 from bathos.query import RunQuery
 from bathos.rerun import Rerun
 from bathos.scaffold import NewExperiment, new_experiment
@@ -124,7 +126,9 @@ __all__ = [
     "log",
     "new_experiment",
     "output_dir",
+    "page_server",
     "parse_sidecar",
     "sidecar_path",
     "sprint_audit",
+    "write_report",
 ]

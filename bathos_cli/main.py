@@ -80,6 +80,8 @@ COMMANDS = {
     "new-experiment": "bathos_cli.authoring",
     "sprint-audit": "bathos_cli.audit",
     "demo": "bathos_cli.demo",
+    "view": "bathos_cli.pages",
+    "report": "bathos_cli.pages",
 }
 
 

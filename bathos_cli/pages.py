@@ -70,15 +70,11 @@ def report(runs: tuple[str, ...], output: Path, project: str | None, all_project
            campaign: str | None) -> None:
     """Write the pages into one self-contained HTML file (data, styles, script and charts
     inline) that opens from disk with no server: the runs table, a page for each of the first
-    50 runs, the campaign's review with --campaign, the comparison of 2-10 RUNs named."""
+    20 runs, the campaign's review with --campaign, the comparison of 2-10 RUNs named."""
     from bathos import Catalog, write_report
 
     if sum(map(bool, (runs, campaign, project or all_projects))) > 1:
         raise click.UsageError("give RUNs, --campaign or --project/--all-projects, not several")
-    catalog = Catalog()
-    rows = None
-    if not (runs or campaign):
-        query, _ = _scope(project, all_projects)
-        rows = catalog.runs(query)
-    size = write_report(catalog, output, rows=rows, campaign=campaign, run_ids=runs)
+    query = None if runs or campaign else _scope(project, all_projects)[0]
+    size = write_report(Catalog(), output, query=query, campaign=campaign, run_ids=runs)
     click.echo(f"Wrote {output} ({size / 1e6:.1f} MB).", err=True)

@@ -24,6 +24,7 @@ import attrs
 from bathos import describe
 from bathos.errors import BathosError, ConfigError
 from bathos.pages import charts
+from bathos.query import RunQuery
 
 if TYPE_CHECKING:
     from bathos.catalog.catalog import Catalog
@@ -102,12 +103,12 @@ def _badge(value: str | None) -> str:
 
 # --- runs ------------------------------------------------------------------------------------
 
-def runs_table(catalog: Catalog, rows: Rows) -> dict[str, Any]:
+def runs_table(catalog: Catalog, rows: Rows, query: RunQuery | None = None) -> dict[str, Any]:
     """The runs table's data: `columns` (key, label, kind: text, num or badge) and `rows` (one
-    list of values per run, newest first), each run's freshness verdict among them."""
+    list of values per run, newest first), with the freshness verdicts of the newest completed
+    runs `query` picks (else of the rows themselves)."""
     data = rows.flattened().to_dicts()
-    verdicts = _verdicts(catalog, [(r["id"], r["project"]) for r in data
-                                    if r["status"] == "completed"])
+    verdicts = _verdicts(catalog, query, data)
     extra = sorted({k for r in data for k in r if k.startswith(("params.", "results."))},
                    key=lambda k: (not k.startswith("params."), k))
     keys = [*TABLE_COLUMNS, *extra]
@@ -116,18 +117,25 @@ def runs_table(catalog: Catalog, rows: Rows) -> dict[str, Any]:
     return {"columns": columns, "rows": values, "sort": keys.index("started_at")}
 
 
-def _verdicts(catalog: Catalog, ids: list[tuple[str, str]]) -> dict[str, str]:
-    """The freshness verdicts of the first `FRESHNESS_LIMIT` of `ids`, judged project by
-    project, so a project whose repository is gone leaves only its own runs unjudged."""
+def _verdicts(catalog: Catalog, query: RunQuery | None,
+              data: list[dict[str, Any]]) -> dict[str, str]:
+    """The freshness verdicts of the newest `FRESHNESS_LIMIT` completed runs of each project,
+    judged project by project, so a project whose repository is gone leaves only its own runs
+    unjudged."""
     found: dict[str, str] = {}
-    by_project: dict[str, list[str]] = {}
-    for run_id, project in ids[:FRESHNESS_LIMIT]:
-        by_project.setdefault(project, []).append(run_id)
-    for project_ids in by_project.values():
+    for project in sorted({r["project"] for r in data}):
+        ids = [r["id"] for r in data if r["project"] == project and r["status"] == "completed"]
         try:
-            found.update((v.run_id, v.verdict) for v in catalog.check(project_ids).verdicts)
+            if query is None:
+                report = catalog.check(ids[:FRESHNESS_LIMIT])
+            else:
+                report = catalog.check(query=attrs.evolve(
+                    query, project=project, all_projects=False, status="completed",
+                    limit=FRESHNESS_LIMIT))
         except BathosError as exc:
             log.info("freshness not judged: %s", exc)
+            continue
+        found.update((v.run_id, v.verdict) for v in report.verdicts)
     return found
 
 
@@ -146,8 +154,13 @@ def _table_value(key: str, row: dict[str, Any], verdicts: dict[str, str]) -> Any
     value = row.get(key)
     if key == "outcome" and isinstance(value, dict):
         return value.get("label")
-    if isinstance(value, dt.datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if key == "started_at" and value:
+        when = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(value)
+        return when.strftime("%Y-%m-%d %H:%M:%S")
+    if key == "duration_s" and value is not None:
+        return round(value, 2)
+    if key == "commit" and value:
+        return value[:8] + ("*" if row.get("dirty") else "")
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
     if isinstance(value, dict | list) and key != "tags":
@@ -350,7 +363,8 @@ def campaign_body(catalog: Catalog, campaign_id: str, links: Links) -> str:
         out.append(_review(review))
     rows = handle.runs()
     if len(rows):
-        out.append("<h2>Runs</h2>" + runs_body(runs_table(catalog, rows), links))
+        out.append("<h2>Runs</h2>" + runs_body(runs_table(
+            catalog, rows, RunQuery(all_projects=True, campaign=campaign_id)), links))
     return "".join(out)
 
 
@@ -394,11 +408,12 @@ def _anomalies(rows: list[dict[str, Any]]) -> str:
 
 # --- whole pages -----------------------------------------------------------------------------
 
-def runs_page(catalog: Catalog, rows: Rows, *, scope: str) -> str:
-    """`bth view`'s front page: the runs of `scope` (which it names)."""
+def runs_page(catalog: Catalog, query: RunQuery, *, scope: str) -> str:
+    """`bth view`'s front page: the runs `query` picks (`scope` names them)."""
     links = Links.served()
-    body = runs_body(runs_table(catalog, rows), links, note=f"{describe.counted(len(rows), 'run')}"
-                     f" in {scope}, newest first")
+    rows = catalog.runs(query)
+    body = runs_body(runs_table(catalog, rows, query), links,
+                     note=f"{describe.counted(len(rows), 'run')} in {scope}, newest first")
     return document("runs", [section("runs", "Runs", body + _campaign_list(catalog, links))],
                     links)
 
@@ -440,16 +455,17 @@ def _campaign_list(catalog: Catalog, links: Links) -> str:
 
 # A report gives this many runs a page of their own (the runs named, else the newest), so its
 # size grows with the table's rows, not with every run's logs and charts.
-REPORT_RUN_PAGES = 50
+REPORT_RUN_PAGES = 20
 
 
-def report(catalog: Catalog, *, rows: Rows | None = None, campaign: str | None = None,
+def report(catalog: Catalog, *, query: RunQuery | None = None, campaign: str | None = None,
            run_ids: Sequence[str] = ()) -> str:
-    """One self-contained HTML file: the runs table of `rows` (a project's runs), of a
+    """One self-contained HTML file: the runs table of the runs `query` picks, of a
     campaign's members or of the runs named; pages for up to `REPORT_RUN_PAGES` of them; the
     campaign's page; and, for 2 to 10 runs named, their comparison."""
     links = Links.in_report()
     sections = []
+    rows = None
     if run_ids:
         ids = [catalog.resolve(r) for r in run_ids]
         rows = _rows_of(catalog, ids)
@@ -457,12 +473,16 @@ def report(catalog: Catalog, *, rows: Rows | None = None, campaign: str | None =
         sections.append(section(f"campaign-{campaign}", f"Campaign {campaign}",
                                 campaign_body(catalog, campaign, links)))
         rows = catalog.campaign(campaign).runs()
-    assert rows is not None
+        query = RunQuery(all_projects=True, campaign=campaign)
+    elif query is not None:
+        rows = catalog.runs(query)
+    else:
+        raise ConfigError("a report needs runs: a query, a campaign or run ids")
     listed = [r["id"] for r in rows.to_dicts()]
     detailed = (ids if run_ids else listed)[:REPORT_RUN_PAGES]
     note = (f"{describe.counted(len(listed), 'run')}, newest first; "
             f"{describe.counted(len(detailed), 'run')} with a page here")
-    sections.insert(0, section("runs", "Runs", runs_body(runs_table(catalog, rows), links,
+    sections.insert(0, section("runs", "Runs", runs_body(runs_table(catalog, rows, query), links,
                                                          detailed=detailed, note=note)))
     if run_ids and COMPARE_MIN <= len(ids) <= COMPARE_MAX:
         sections.append(section("compare", f"Compare {len(ids)} runs",
@@ -472,13 +492,14 @@ def report(catalog: Catalog, *, rows: Rows | None = None, campaign: str | None =
     return document("report", sections, links)
 
 
-def write_report(catalog: Catalog, path: str | os.PathLike[str], *, rows: Rows | None = None,
-                 campaign: str | None = None, run_ids: Sequence[str] = ()) -> int:
+def write_report(catalog: Catalog, path: str | os.PathLike[str], *,
+                 query: RunQuery | None = None, campaign: str | None = None,
+                 run_ids: Sequence[str] = ()) -> int:
     """Write `report(...)` to `path` atomically (a file that is there is replaced whole, or not
     at all); its size in bytes."""
     from bathos.fsutil import atomic_write_bytes
 
-    data = report(catalog, rows=rows, campaign=campaign, run_ids=run_ids).encode("utf-8")
+    data = report(catalog, query=query, campaign=campaign, run_ids=run_ids).encode("utf-8")
     atomic_write_bytes(Path(path), data)
     return len(data)
 

@@ -83,8 +83,7 @@ class _Handler(BaseHTTPRequestHandler):
         parts = [unquote(p) for p in url.path.split("/") if p]
         catalog = self.catalog()
         if not parts:
-            return HTTPStatus.OK, pages.runs_page(catalog, catalog.runs(self.query),
-                                                  scope=self.scope)
+            return HTTPStatus.OK, pages.runs_page(catalog, self.query, scope=self.scope)
         if len(parts) == 2 and parts[0] == "run":
             return HTTPStatus.OK, pages.run_page(catalog, parts[1])
         if len(parts) == 2 and parts[0] == "campaign":

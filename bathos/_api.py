@@ -50,6 +50,7 @@ from bathos.pages.pages import write_report
 from bathos.pages.server import page_server
 from bathos.query import RunQuery
 from bathos.rerun import Rerun
+from bathos.review import CampaignReview
 from bathos.scaffold import NewExperiment, new_experiment
 from bathos.scripting import current_run_id, experiment, log, output_dir
 from bathos.sidecar import (
@@ -68,6 +69,7 @@ __all__ = [
     "CampaignClosed",
     "CampaignHandle",
     "CampaignNotFound",
+    "CampaignReview",
     "Capture",
     "Catalog",
     "CatalogError",

@@ -1,6 +1,6 @@
 """Campaigns: runs grouped under a question and a hypothesis, kept as immutable event files.
 
-    catalog/campaigns/<project>/<campaign id>/<UTC time in ns, 19 digits>-<event id>.json
+    catalog/campaigns/<project>/<campaign id>/<UTC time in ns, 19 digits>-<kind>-<event id>.json
 
 A campaign is nothing but its directory of events: `create` (question, hypothesis, mode),
 `update` (any of those), `conclude` (outcome, note), `reopen`, `add` and `remove` (`runs`: ids).
@@ -15,7 +15,9 @@ run whose add event could not be written); a later remove takes it out all the s
 
 Reading never fails on a bad file: an event that does not parse is skipped with a warning (and
 `Catalog.verify` names it). Nothing here opens DuckDB: `bth run --campaign` checks the campaign
-with a directory listing and a few small files.
+with a directory listing and the few files whose names say they are no add or remove (an event
+whose name and content differ in kind is skipped by every reader), so its cost does not grow
+with the campaign's runs.
 """
 
 from __future__ import annotations
@@ -26,17 +28,19 @@ import json
 import logging
 import os
 import re
+import stat
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from bathos.config import check_slug
+from bathos.config import check_slug, unusable_catalog
 from bathos.errors import (
     CampaignClosed,
     CampaignNotFound,
     ConfigError,
+    ProvenanceError,
     RunNotFound,
     UnreadableFile,
 )
@@ -54,9 +58,11 @@ log = logging.getLogger("bathos.campaigns")
 EVENT_SCHEMA = 1
 KINDS = ("create", "update", "conclude", "reopen", "add", "remove")
 MODES = ("exploration", "confirmation")
+# The kinds that decide a campaign's fields and status (not its members).
+STATE_KINDS = ("create", "update", "conclude", "reopen")
 STATUSES = ("open", "concluded")
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")  # campaign ids and event ids
-EVENT_NAME = re.compile(r"^(\d{19})-([a-z0-9][a-z0-9_-]{0,63})\.json$")
+EVENT_NAME = re.compile(rf"^(\d{{19}})-({'|'.join(KINDS)})-([a-z0-9][a-z0-9_-]{{0,63}})\.json$")
 MAX_EVENT_BYTES = 1 << 20
 # Runs one add or remove event names; more are written as several events.
 MAX_RUNS_PER_EVENT = 10_000
@@ -83,6 +89,7 @@ class Campaign:
 
     @property
     def is_open(self) -> bool:
+        """Whether it takes runs (not concluded)."""
         return self.status == "open"
 
 
@@ -115,10 +122,13 @@ def check_id(campaign_id: str) -> str:
 def campaign_dirs(catalog: Path, campaign_id: str | None = None) -> list[Path]:
     """The directories of campaign `campaign_id` (of every campaign when None), in every project,
     sorted; a campaign lives in one, but two machines may have created the same id."""
+    root = campaigns_root(catalog)
     try:
-        projects = sorted(os.scandir(campaigns_root(catalog)), key=lambda e: e.name)
+        projects = sorted(os.scandir(root), key=lambda e: e.name)
     except (FileNotFoundError, NotADirectoryError):
         return []
+    except OSError as exc:
+        raise unusable_catalog(catalog, exc, "read") from None
     found: list[Path] = []
     for project in projects:
         if project.name.startswith(".") or not project.is_dir():
@@ -126,9 +136,13 @@ def campaign_dirs(catalog: Path, campaign_id: str | None = None) -> list[Path]:
         if campaign_id is not None:
             found += [p] if (p := Path(project.path) / campaign_id).is_dir() else []
             continue
-        with os.scandir(project.path) as entries:
-            found += sorted(Path(e.path) for e in entries
-                            if e.is_dir() and not e.name.startswith("."))
+        try:
+            with os.scandir(project.path) as entries:
+                found += sorted(Path(e.path) for e in entries
+                                if e.is_dir() and not e.name.startswith("."))
+        except OSError as exc:
+            log.warning("skipping the campaigns of %s: cannot be read (%s)", project.path,
+                        exc.strerror)
     return found
 
 
@@ -152,9 +166,10 @@ def append_event(root: Path, project: str, campaign: str, kind: str, *,
     if wrong:
         raise ConfigError(f"campaign {campaign}: not a valid {kind} event: {wrong}")
     directory = campaigns_root(root) / project / campaign
-    if event_id is not None and _holds_event(directory, event_id):
-        return next(directory.glob(f"*-{event_id}.json"))
-    name = f"{_stamp(when)}-{event_id or os.urandom(8).hex()}.json"
+    held = _held_event(directory, event_id) if event_id is not None else None
+    if held is not None:
+        return held
+    name = f"{_stamp(when)}-{kind}-{event_id or os.urandom(8).hex()}.json"
     encoded = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
     if len(encoded) > MAX_EVENT_BYTES:
         raise ConfigError(f"campaign {campaign}: a {kind} event of {len(encoded)} bytes is "
@@ -166,19 +181,25 @@ def append_event(root: Path, project: str, campaign: str, kind: str, *,
 
 def _stamp(when: dt.datetime) -> str:
     """The 19 digits of a time in ns since the epoch (UTC), which order event names."""
-    delta = when.astimezone(dt.UTC) - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-    ns = delta // dt.timedelta(microseconds=1) * 1000
+    ns = _ns(when)
     if not 10**18 <= ns < 10**19:
         raise ConfigError(f"event time {iso_utc(when)} is outside 2001-2286")
     return f"{ns:019d}"
 
 
-def _holds_event(directory: Path, event_id: str) -> bool:
+def _ns(when: dt.datetime) -> int:
+    delta = when.astimezone(dt.UTC) - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    return delta // dt.timedelta(microseconds=1) * 1000
+
+
+def _held_event(directory: Path, event_id: str) -> Path | None:
+    """The event file of id `event_id` in `directory`, if there is one."""
     try:
         names = os.listdir(directory)
     except FileNotFoundError:
-        return False
-    return any((m := EVENT_NAME.match(n)) and m.group(2) == event_id for n in names)
+        return None
+    return next((directory / n for n in names
+                 if (m := EVENT_NAME.match(n)) and m.group(3) == event_id), None)
 
 
 def _author() -> str:
@@ -236,48 +257,68 @@ def _fields_problem(kind: str, data: dict[str, Any]) -> str | None:
 def read_event(path: Path) -> Event:
     """The event in `path`; UnreadableFile when its name, size or content is not an event of
     the campaign directory it lies in."""
-    if not EVENT_NAME.match(path.name):
-        raise UnreadableFile(path, "not a campaign event (its name is not <19-digit time>-<id>"
-                                   ".json)")
-    try:
-        with open(path, "rb") as fh:
+    try:  # not through a link, and never blocking on a FIFO put in its place
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        with os.fdopen(fd, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise UnreadableFile(path, "not a regular file")
             raw = fh.read(MAX_EVENT_BYTES + 1)
     except FileNotFoundError:
         raise
     except OSError as exc:
         raise UnreadableFile(path, f"cannot be read ({exc.strerror})") from exc
+    try:
+        return parse_event(raw, path.parent.parent.name, path.parent.name, path.name)
+    except ValueError as exc:
+        raise UnreadableFile(path, str(exc)) from None
+
+
+def parse_event(raw: bytes, project: str, campaign: str, name: str) -> Event:
+    """The event `raw` holds, to be the file `name` of `campaign` of `project`; ValueError
+    saying why it is none (its name, its size, its JSON, or a kind its name does not say).
+    What a reader checks of each file, and what sync checks before it copies one."""
+    named = EVENT_NAME.match(name)
+    if not named:
+        raise ValueError("not a campaign event (its name is not <19-digit time>-<kind>-<id>"
+                         ".json)")
     if len(raw) > MAX_EVENT_BYTES:
-        raise UnreadableFile(path, f"larger than a campaign event may be ({MAX_EVENT_BYTES} "
-                                   "bytes)")
+        raise ValueError(f"larger than a campaign event may be ({MAX_EVENT_BYTES} bytes)")
     try:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise UnreadableFile(path, f"not valid JSON ({exc})") from exc
+        raise ValueError(f"not valid JSON ({exc})") from None
     wrong = event_problem(data)
-    if wrong is None and (data["campaign"], data["project"]) != (path.parent.name,
-                                                                  path.parent.parent.name):
+    if wrong is None and (data["campaign"], data["project"]) != (campaign, project):
         wrong = (f"names campaign {data['campaign']!r} of project {data['project']!r}, not the "
                  "directory it lies in")
+    elif wrong is None and data["kind"] != named.group(2):
+        wrong = f"a {data['kind']} event named as a {named.group(2)} event"
     if wrong:
-        raise UnreadableFile(path, f"not a valid campaign event: {wrong}")
+        raise ValueError(f"not a valid campaign event: {wrong}")
     common = {"schema", "kind", "campaign", "project", "time", "by"}
-    return Event(path.name, data["kind"], data["campaign"], data["project"],
+    return Event(name, data["kind"], data["campaign"], data["project"],
                  parse_iso_utc(data["time"]), data["by"],
                  {k: v for k, v in data.items() if k not in common})
 
 
-def read_events(directory: Path, problems: list[UnreadableFile]) -> list[Event]:
-    """The readable events of one campaign directory in name order; the others are appended to
-    `problems` (temporary files of writers still writing are no events and left alone)."""
+def read_events(directory: Path, problems: list[UnreadableFile],
+                kinds: Sequence[str] = KINDS) -> list[Event]:
+    """The readable events of one campaign directory in name order (only those whose names
+    say they are of `kinds`, when not all); the others are appended to `problems` (temporary
+    files of writers still writing are no events and left alone)."""
     try:
-        names = sorted(n for n in os.listdir(directory) if not n.startswith("."))
+        names = [n for n in os.listdir(directory) if not n.startswith(".")]
     except FileNotFoundError:
         return []
     except OSError as exc:
         problems.append(UnreadableFile(directory, f"cannot be read ({exc.strerror})"))
         return []
+    if len(kinds) < len(KINDS):  # the kind follows the 19 digits and a dash
+        prefixes = tuple(f"{kind}-" for kind in kinds)
+        names = [n for n in names if n.startswith(prefixes, 20)
+                 and (m := EVENT_NAME.match(n)) and m.group(2) in kinds]
     events = []
-    for name in names:
+    for name in sorted(names):
         try:
             events.append(read_event(directory / name))
         except FileNotFoundError:
@@ -304,7 +345,9 @@ def members(events: Sequence[Event],
     it started. A run added again while a member keeps its first time."""
     changes = [(e.name, e.kind == "add", run, e.time)
                for e in events if e.kind in ("add", "remove") for run in e.fields["runs"]]
-    changes += [(f"{_stamp(started)}-", True, run, started) for run, started in recorded]
+    # a record's start sorts before any event of the same ns; one outside 2001-2286 at an end
+    changes += [(f"{min(max(_ns(started), 0), 10**19 - 1):019d}-", True, run, started)
+                for run, started in recorded]
     joined: dict[str, dt.datetime] = {}
     for _, added, run, when in sorted(changes, key=lambda change: change[0]):
         if not added:
@@ -339,16 +382,16 @@ def fold(events: Sequence[Event],
                     run_ids=tuple(members(events, recorded)), **state)
 
 
-def load(catalog: Path, campaign_id: str,
-         problems: list[UnreadableFile] | None = None) -> tuple[list[Event], Campaign]:
-    """The events of campaign `campaign_id` and its state without the members its runs' records
-    name (see `fold`); CampaignNotFound if no directory holds its create event. Bad files are
-    warned about (or appended to `problems`)."""
+def load(catalog: Path, campaign_id: str, problems: list[UnreadableFile] | None = None, *,
+         kinds: Sequence[str] = KINDS) -> tuple[list[Event], Campaign]:
+    """The events of campaign `campaign_id` (those of `kinds`) and its state without the
+    members its runs' records name (see `fold`); CampaignNotFound if no directory holds its
+    create event. Bad files are warned about (or appended to `problems`)."""
     check_id(campaign_id)
     bad: list[UnreadableFile] = [] if problems is None else problems
     found = []
     for directory in campaign_dirs(catalog, campaign_id):
-        events = read_events(directory, bad)
+        events = read_events(directory, bad, kinds)
         campaign = fold(events)
         if campaign is not None:
             found.append((events[0].name if events else "", events, campaign))
@@ -384,13 +427,14 @@ def _warn(problems: list[UnreadableFile]) -> None:
         warn_skipped(problem)
 
 
-def open_campaign(catalog: Path, campaign_id: str) -> Campaign:
-    """Campaign `campaign_id` if it takes runs: CampaignNotFound, or CampaignClosed once
-    concluded. What `bth run --campaign` checks before it starts (no DuckDB, a few files)."""
-    _, campaign = load(catalog, campaign_id)
+def check_open(catalog: Path, campaign_id: str, what: str = "it takes no new runs") -> str:
+    """The project of campaign `campaign_id` if it is open: else CampaignNotFound, or
+    CampaignClosed (saying `what` it refuses). What `bth run --campaign` checks before it
+    starts: no DuckDB, and only the events that decide the status are read."""
+    _, campaign = load(catalog, campaign_id, kinds=STATE_KINDS)
     if not campaign.is_open:
-        raise CampaignClosed(campaign_id, "it takes no new runs")
-    return campaign
+        raise CampaignClosed(campaign_id, what)
+    return campaign.project
 
 
 def create(catalog: Path, campaign_id: str, *, project: str, hypothesis: str,
@@ -399,7 +443,7 @@ def create(catalog: Path, campaign_id: str, *, project: str, hypothesis: str,
     field is not valid."""
     check_id(campaign_id)
     try:
-        _, held = load(catalog, campaign_id)
+        _, held = load(catalog, campaign_id, kinds=STATE_KINDS)
     except CampaignNotFound:
         pass
     else:
@@ -424,7 +468,7 @@ class CampaignHandle:
     def __init__(self, catalog: Catalog, campaign_id: str) -> None:
         self.catalog = catalog
         self.id = campaign_id
-        self.project = load(catalog.path, campaign_id)[1].project
+        self.project = load(catalog.path, campaign_id, kinds=STATE_KINDS)[1].project
 
     def __repr__(self) -> str:
         return f"CampaignHandle({self.id!r}, project={self.project!r})"
@@ -433,8 +477,8 @@ class CampaignHandle:
     def info(self) -> Campaign:
         """The campaign's state now, with every member (those its runs' records name too)."""
         events, _ = load(self.catalog.path, self.id)
-        recorded = self.catalog.sql("SELECT id, started_at FROM runs WHERE campaign_id = ?",
-                                    [self.id]).tuples()
+        recorded = self.catalog._fetch("SELECT id, started_at FROM runs WHERE campaign_id = ?",
+                                       [self.id]).tuples()
         folded = fold(events, _aware(recorded))
         assert folded is not None
         return folded
@@ -446,7 +490,7 @@ class CampaignHandle:
 
         events, _ = load(self.catalog.path, self.id)
         named = sorted({r for e in events if e.kind == "add" for r in e.fields["runs"]})
-        found = self.catalog.sql(
+        found = self.catalog._fetch(
             f"SELECT {', '.join(LISTING_COLUMNS)} FROM runs WHERE campaign_id = ? OR "
             "list_contains(?, id) ORDER BY started_at DESC, id DESC", [self.id, named])
         at = {name: i for i, name in enumerate(found.columns)}
@@ -478,7 +522,7 @@ class CampaignHandle:
         one (RunNotFound, AmbiguousRunId)."""
         given = [r.strip().lower() for r in run_ids]
         whole = sorted({r for r in given if is_run_id(r)})
-        known = {row[0] for row in self.catalog.sql(
+        known = {row[0] for row in self.catalog._fetch(
             "SELECT DISTINCT id FROM runs WHERE list_contains(?, id)", [whole]).tuples()
                  } if whole else set()
         missing = next((r for r in whole if r not in known), None)
@@ -513,7 +557,7 @@ class CampaignHandle:
     def reopen(self) -> Campaign:
         """Open a concluded campaign again (its outcome and note are cleared; its events keep
         them). ConfigError if it is open."""
-        if load(self.catalog.path, self.id)[1].is_open:
+        if load(self.catalog.path, self.id, kinds=STATE_KINDS)[1].is_open:
             raise ConfigError(f"campaign {self.id} is open already")
         append_event(self.catalog.path, self.project, self.id, "reopen")
         return self.info
@@ -545,14 +589,19 @@ class CampaignHandle:
         last = self.catalog.sql(
             "SELECT run_id, key, max(step) AS step, arg_max(value, step) AS value FROM metrics "
             "WHERE list_contains(?, run_id) GROUP BY run_id, key", [ids]).to_polars()
+        try:
+            freshness = self.catalog.check(ids).to_polars()
+        except (ConfigError, ProvenanceError) as exc:  # e.g. a repository not on this machine
+            log.warning("campaign %s: its review leaves out which runs are stale: %s",
+                        self.id, exc)
+            freshness = None
         return review_runs(rows.to_polars().join(extra, on="id", how="left"),
-                           final_metrics=last, freshness=self.catalog.check(ids).to_polars(),
-                           by=by, baseline=baseline, fdr=fdr, metrics=metrics,
-                           lower_is_better=lower_is_better, higher_is_better=higher_is_better)
+                           final_metrics=last, freshness=freshness, by=by, baseline=baseline,
+                           fdr=fdr, metrics=metrics, lower_is_better=lower_is_better,
+                           higher_is_better=higher_is_better)
 
     def _check_open(self, what: str) -> None:
-        if not load(self.catalog.path, self.id)[1].is_open:
-            raise CampaignClosed(self.id, what)
+        check_open(self.catalog.path, self.id, what)
 
     def _write(self, kind: str, run_ids: list[str]) -> tuple[str, ...]:
         for start in range(0, len(run_ids), MAX_RUNS_PER_EVENT):

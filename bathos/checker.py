@@ -18,7 +18,7 @@ import attrs
 
 from bathos import freshness
 from bathos.config import find_project_file
-from bathos.errors import ConfigError, ProvenanceError
+from bathos.errors import ConfigError, ProvenanceError, RunNotFound
 from bathos.freshness import (
     CurrentFile,
     Reason,
@@ -28,6 +28,7 @@ from bathos.freshness import (
     Verdict,
 )
 from bathos.fsutil import relative_posix
+from bathos.ids import is_run_id
 from bathos.query import RunQuery, naive_utc
 from bathos.timespec import iso_utc
 
@@ -424,8 +425,12 @@ def judge(catalog: Catalog, runs: Sequence[str], query: RunQuery, *, verdicts: S
     if unknown_verdicts:
         raise ConfigError(f"unknown verdict {', '.join(sorted(unknown_verdicts))} (choose from "
                           f"{', '.join(freshness.VERDICTS)})")
-    if runs:
-        chosen = _load(catalog, [catalog.resolve(r) for r in runs])
+    if runs:  # whole ids are looked up together, prefixes one by one
+        ids = [r if is_run_id(r) else catalog.resolve(r) for r in runs]
+        chosen = _load(catalog, ids)
+        missing = sorted(set(ids) - {row["id"] for row in chosen})
+        if missing:
+            raise RunNotFound(missing[0], str(catalog.path))
     else:
         chosen = _select(catalog, *query.to_sql(_COLUMNS))
     rows, parents = _with_ancestors(catalog, chosen) if chosen else ([], {})

@@ -70,6 +70,7 @@ def _panel(ax: object, review: CampaignReview, metric: str) -> None:
             ax.axhline(row["mean"][0], color="C7", linestyle="--", linewidth=0.8, zorder=1)
     direction = review.directions.get(metric)
     ax.set_title(metric + (f" ({direction} is better)" if direction else ""), fontsize=10)
-    ax.set_xticks(range(len(review.arms)), list(review.arms), rotation=30, ha="right",
-                  fontsize=8)
+    ax.set_xticks(range(len(review.arms)),
+                  [arm + (" (baseline)" if arm == review.baseline else "") for arm in review.arms],
+                  rotation=30, ha="right", fontsize=8)
     ax.grid(axis="y", alpha=0.3)

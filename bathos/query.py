@@ -135,7 +135,9 @@ class RunQuery:
             add("id IN (SELECT run_id FROM outputs WHERE path GLOB ? "
                 "OR regexp_extract(path, '[^/]*$') GLOB ?)", self.output, self.output)
         if self.campaign:
-            add("campaign_id = ?", self.campaign)
+            # its members; for a campaign the catalog does not hold, the runs that name it
+            add("(id IN (SELECT run_id FROM campaign_runs WHERE campaign_id = ?) OR "
+                "(campaign_id = ? AND ? NOT IN (SELECT id FROM campaigns)))", *[self.campaign] * 3)
         if self.outcome:
             add("outcome = ?", self.outcome)
         return where, args

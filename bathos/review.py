@@ -45,6 +45,7 @@ ALPHA = 0.05
 CONFIDENCE = 0.95
 BOOTSTRAP_RESAMPLES = 10_000
 BOOTSTRAP_SEED = 0
+_BOOTSTRAP_CELLS = 4_000_000  # values resampled at once (32 MB), however many runs an arm has
 OUTLIER_Z = 3.5
 MIN_OUTLIER_RUNS = 5
 HOST_MIN_RUNS = 3
@@ -137,7 +138,7 @@ def review_runs(runs: pl.DataFrame, *, final_metrics: pl.DataFrame | None = None
     frame = frame.with_columns(pl.Series("arm", labels, dtype=pl.String))
     arms = tuple(order)
     base = _baseline(arms, baseline, by)
-    values = _values(frame, final_metrics, metrics)
+    values = _values(frame, arms, final_metrics, metrics)
     keys = list(dict.fromkeys(values["metric"].to_list()))
     directions = {k: _direction(k, lower_is_better, higher_is_better) for k in keys}
     finite = values.filter(pl.col("value").is_finite())
@@ -160,16 +161,16 @@ def _normalised(runs: pl.DataFrame) -> pl.DataFrame:
                           "lists them)")
     frame = runs
     for name in ("params", "results"):
-        if name in frame.columns and isinstance(frame.schema[name], pl.Struct):
-            struct = frame.schema[name]
-            assert isinstance(struct, pl.Struct)
-            fields = [f.name for f in struct.fields]
-            frame = frame.with_columns(
-                pl.col(name).struct.field(f).alias(f"{name}.{f}") for f in fields).drop(name)
+        struct = frame.schema.get(name)
+        if isinstance(struct, pl.Struct):
+            frame = frame.with_columns(pl.col(name).struct.field(f.name).alias(f"{name}.{f.name}")
+                                       for f in struct.fields).drop(name)
+    if "status" not in frame.columns:  # values without statuses: runs that completed
+        frame = frame.with_columns(status=pl.lit("completed"))
     defaults: dict[str, pl.DataType] = {
-        "status": pl.String(), "script": pl.String(), "hostname": pl.String(),
-        "commit": pl.String(), "packages": pl.String(), "outcome": pl.String(),
-        "duration_s": pl.Float64(), "tags": pl.List(pl.String())}
+        "script": pl.String(), "hostname": pl.String(), "commit": pl.String(),
+        "packages": pl.String(), "outcome": pl.String(), "duration_s": pl.Float64(),
+        "tags": pl.List(pl.String())}
     return frame.with_columns(pl.lit(None, dtype=kind).alias(name)
                               for name, kind in defaults.items() if name not in frame.columns)
 
@@ -205,14 +206,14 @@ def _arms(frame: pl.DataFrame, by: str) -> tuple[list[str], list[str]]:
             known = ", ".join(_param_names(frame)) or "none"
             raise ConfigError(f"no param {name!r} in the campaign's runs (their params: {known})")
         cells = frame[f"params.{name}"].to_list()
-        keyed = [(_sort_key(v), f"{name}={_unset(v)}") for v in cells]
+        keyed = [(_sort_key(v), f"{name}={_label(v)}") for v in cells]
     elif by == "tag":
         tag_sets = [set(t or ()) for t in frame["tags"].to_list()]
         shared = set.intersection(*tag_sets) if tag_sets else set()
         keyed = [(_sort_key("+".join(sorted(t - shared)) or None),
                   "+".join(sorted(t - shared)) or "untagged") for t in tag_sets]
     elif by == "script":
-        keyed = [(_sort_key(s), _unset(s)) for s in frame["script"].to_list()]
+        keyed = [(_sort_key(s), _label(s)) for s in frame["script"].to_list()]
     else:
         raise ConfigError(f"cannot make arms by {by!r} (by a param: 'param:NAME', or by 'tag' "
                           "or 'script')")
@@ -228,7 +229,8 @@ def _sort_key(value: Any) -> tuple[int, float, str]:
     return (1, 0.0, str(value))
 
 
-def _unset(value: Any) -> str:
+def _label(value: Any) -> str:
+    """A value as an arm's label shows it: `0.1`, `true`, `(none)`."""
     if value is None:
         return _UNSET
     if isinstance(value, bool):
@@ -259,7 +261,7 @@ def _baseline(arms: tuple[str, ...], wanted: str | None, by: str) -> str | None:
     return found
 
 
-def _values(frame: pl.DataFrame, final_metrics: pl.DataFrame | None,
+def _values(frame: pl.DataFrame, arms: Sequence[str], final_metrics: pl.DataFrame | None,
             wanted: Sequence[str] | None) -> pl.DataFrame:
     """run_id, arm, metric, value (Float64): every completed run's numeric results, and the
     last logged value of each key its results lack, of the `wanted` metrics (default: all)."""
@@ -289,8 +291,9 @@ def _values(frame: pl.DataFrame, final_metrics: pl.DataFrame | None,
         long = long.filter(pl.col("metric").is_in(list(wanted)))
     order = list(wanted) if wanted else sorted(present)
     rank = {name: i for i, name in enumerate(order)}
-    return long.sort(pl.col("metric").replace_strict(rank, return_dtype=pl.Int64), "arm",
-                     "run_id")
+    arm_rank = {arm: i for i, arm in enumerate(arms)}
+    return long.sort(pl.col("metric").replace_strict(rank, return_dtype=pl.Int64),
+                     pl.col("arm").replace_strict(arm_rank, return_dtype=pl.Int64), "run_id")
 
 
 def _direction(metric: str, lower: Sequence[str], higher: Sequence[str]) -> str | None:
@@ -300,8 +303,9 @@ def _direction(metric: str, lower: Sequence[str], higher: Sequence[str]) -> str 
         return "higher"
     words = set(_WORD.findall(metric.lower()))
     is_lower, is_higher = bool(words & LOWER_WORDS), bool(words & HIGHER_WORDS)
-    return "lower" if is_lower and not is_higher else "higher" if is_higher and not is_lower \
-        else None
+    if is_lower == is_higher:
+        return None  # neither, or words of both kinds
+    return "lower" if is_lower else "higher"
 
 
 # statistics ----------------------------------------------------------------------------------
@@ -355,8 +359,8 @@ def _median_interval(x: np.ndarray) -> tuple[float, float]:
     if np.all(x == x[0]):
         return float(x[0]), float(x[0])
     found = stats.bootstrap((x,), np.median, n_resamples=BOOTSTRAP_RESAMPLES,
-                            confidence_level=CONFIDENCE, method="percentile",
-                            rng=np.random.default_rng(BOOTSTRAP_SEED))
+                            batch=max(1, _BOOTSTRAP_CELLS // len(x)), confidence_level=CONFIDENCE,
+                            method="percentile", rng=np.random.default_rng(BOOTSTRAP_SEED))
     return float(found.confidence_interval.low), float(found.confidence_interval.high)
 
 
@@ -507,9 +511,9 @@ def _anomalies(frame: pl.DataFrame, values: pl.DataFrame, freshness: pl.DataFram
     durations = frame.filter(pl.col("status") == "completed").select(
         pl.col("id").alias("run_id"), "arm", pl.lit("duration_s").alias("metric"),
         pl.col("duration_s").cast(pl.Float64).alias("value")).drop_nulls("value")
-    for check in (_not_finite(values), _missing(frame, values), _unfinished(frame, arms),
-                  _outliers(values.filter(pl.col("value").is_finite())), _outliers(durations),
-                  _stale(frame, freshness), _confounds(frame, arms), _host_effect(frame)):
+    for check in (_confounds(frame, arms), _host_effect(frame), _unfinished(frame, arms),
+                  _not_finite(values), _outliers(values.filter(pl.col("value").is_finite())),
+                  _outliers(durations), _missing(frame, values), _stale(frame, freshness)):
         found += check
     return pl.DataFrame(found, schema={"kind": pl.String, "arm": pl.String, "metric": pl.String,
                                        "run_ids": pl.List(pl.String), "value": pl.Float64,
@@ -609,27 +613,31 @@ def _stale(frame: pl.DataFrame, freshness: pl.DataFrame | None) -> list[dict[str
 
 
 def _confounds(frame: pl.DataFrame, arms: Sequence[str]) -> list[dict[str, Any]]:
-    """Arms whose runs differ in what should be the same: the commit, the code they read
-    (dependency hashes), the host, the installed packages."""
+    """Arms whose completed runs differ in what should be the same: the code they read (each
+    file's hash; their commits where a run's files are not known, as a commit that changed none
+    of them changes nothing), the host, the installed packages."""
     deps = (frame["dependencies"].to_list() if "dependencies" in frame.columns
             else [None] * frame.height)
     files = [{d["path"]: d.get("sha256") for d in run or () if d.get("path")} for run in deps]
     code = [hashlib.sha256(repr(sorted(f.items())).encode()).hexdigest() if f else None
             for f in files]
-    facets = [("ran from {} commits", [c[:8] if c else None for c in frame["commit"]]),
-              ("ran from {} versions of the code it read", code),
-              ("ran on {} hosts", frame["hostname"].to_list()),
-              ("ran with {} package sets", [p[:19] if p else None for p in frame["packages"]])]
+    commits = [c[:8] if c else None for c in frame["commit"]]
+    hosts = frame["hostname"].to_list()
+    packages = [p[:19] if p else None for p in frame["packages"]]
     labels, ids = frame["arm"].to_list(), frame["id"].to_list()
+    completed = [status == "completed" for status in frame["status"]]
     found = []
     for arm in arms:
-        picked = [i for i, label in enumerate(labels) if label == arm]
-        for phrase, cells in facets:
-            held = [cells[i] for i in picked if cells[i] is not None]
+        picked = [i for i, label in enumerate(labels) if label == arm and completed[i]]
+        by_code = all(code[i] for i in picked)
+        for phrase, cells in [("ran from {} versions of the code it read", code) if by_code else
+                              ("ran from {} commits", commits), ("ran on {} hosts", hosts),
+                              ("ran with {} package sets", packages)]:
+            held = [str(cells[i]) for i in picked if cells[i] is not None]
             kinds = len(set(held))
             if kinds < 2:
                 continue
-            said = _differing([files[i] for i in picked]) if cells is code else _counted(held)
+            said = (_differing([files[i] for i in picked]) if cells is code else _counted(held))
             found.append(_finding("confound", arm, None, [ids[i] for i in picked],
                                   f"{arm} {phrase.format(kinds)}: {said}", float(kinds)))
     return found

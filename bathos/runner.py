@@ -657,9 +657,9 @@ def start_run(spec: RunSpec, *, environ: Mapping[str, str] | None = None) -> Act
     catalog = spec.catalog or config.catalog_dir(project)
     campaign_project = None
     if spec.campaign_id is not None:
-        from bathos.campaigns import open_campaign
+        from bathos.campaigns import check_open
 
-        campaign_project = open_campaign(catalog, spec.campaign_id).project
+        campaign_project = check_open(catalog, spec.campaign_id)
     parent = _resolve_parent(catalog, spec.parent_run_id)
     redactor = (secrets.Redactor(project.secret_names, project.secret_values) if project
                 else secrets.Redactor())

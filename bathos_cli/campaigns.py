@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from bathos_cli import options, render
+from bathos_cli import campaign_review, options, render
 
 if TYPE_CHECKING:
     from bathos.campaigns import Campaign, CampaignHandle
@@ -171,3 +171,6 @@ def reopen(campaign_id: str) -> None:
     """Open a concluded campaign again, to take runs."""
     _handle(campaign_id).reopen()
     click.echo(f"Campaign {campaign_id} is open again.", err=True)
+
+
+campaign.add_command(campaign_review.review)

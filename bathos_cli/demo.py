@@ -17,6 +17,10 @@ import click
 from bathos_cli import render
 
 DEMO_NAME = "particles"
+# The demo's campaign: a seed sweep of the simulation, 100 against 300 steps.
+SWEEP = "steps"
+SWEEP_STEPS = (100, 300)
+SWEEP_SEEDS = (11, 12, 13)
 
 
 def _say(text: str) -> None:
@@ -39,6 +43,19 @@ class _Tour:
         subprocess.run([sys.executable, "-m", "bathos_cli", *args], cwd=self.root, env=self.env,
                        check=False)
 
+    def sweep(self, commands: list[list[str]]) -> None:
+        """Show and run commands one after the other, each one's own output shown only if it
+        fails (one at a time: runs in one tree at once would each take the others' new files
+        for outputs of their own)."""
+        import subprocess
+
+        for args in commands:
+            click.secho("$ " + shlex.join(["bth", *args]), bold=True)
+            done = subprocess.run([sys.executable, "-m", "bathos_cli", *args], cwd=self.root,
+                                  env=self.env, capture_output=True, text=True, check=False)
+            if done.returncode:
+                click.echo(done.stdout + done.stderr, nl=False)
+
     def newest_id(self) -> str:
         from bathos.catalog.catalog import Catalog
 
@@ -52,8 +69,9 @@ class _Tour:
 @click.option("--home", type=click.Path(file_okay=False, path_type=Path),
               help="BTH_HOME for the demo (default: a scratch one beside the project).")
 def demo(directory: Path | None, home: Path | None) -> None:
-    """Tour bathos on a scratch project: tracked runs, a failure, a dirty tree, lineage, a
-    sidecar outcomes, a metric history, a diff of two runs and a rerun."""
+    """Tour bathos on a scratch project: tracked runs, a failure, a campaign's seed sweep, a
+    dirty tree, lineage, sidecar outcomes, a metric history, a diff of two runs, a rerun and
+    the campaign's review."""
     import tempfile
 
     base = directory or Path(tempfile.mkdtemp(prefix="bth-demo-"))
@@ -73,9 +91,16 @@ def demo(directory: Path | None, home: Path | None) -> None:
     _say("A run that fails is recorded too, with its exit code and logs:")
     tour.bth("run", "--tag", "tuning", "scripts/experiments/fit_unstable_model.py", "--",
              "--learning-rate", "10")
+    _say("A campaign groups runs under a hypothesis stated before they run. A small seed sweep "
+         "into one: does the spread grow from 100 to 300 steps?")
+    tour.bth("campaign", "create", SWEEP, "--hypothesis",
+             "After 300 steps the walkers spread wider than after 100")
+    tour.sweep([_sweep_run(n, seed) for seed in SWEEP_SEEDS[:2] for n in SWEEP_STEPS])
     edited = change_physics(root)
-    _say(f"Now {edited.relative_to(root)} is edited but not committed. bathos snapshots the "
-         "dirty tree and pins it, so this exact code stays reachable:")
+    _say(f"Now {edited.relative_to(root)} is edited but not committed, and the sweep's last "
+         "seed runs:")
+    tour.sweep([_sweep_run(n, SWEEP_SEEDS[2]) for n in SWEEP_STEPS])
+    _say("bathos snapshots the dirty tree and pins it, so this exact code stays reachable:")
     tour.bth("run", "scripts/experiments/simulate_particles.py", "--",
              "--n-steps", "300", "--seed", "2", "--out", "outputs/sim2.csv")
     sim2 = tour.newest_id()
@@ -103,11 +128,22 @@ def demo(directory: Path | None, home: Path | None) -> None:
     _say("Rerun the dirty-tree run from its pinned snapshot, in a scratch checkout (it would "
          "work just the same after the edit is gone): are its outputs byte-identical?")
     tour.bth("rerun", sim2)
+    _say("The campaign's review: statistics per arm, each arm against the baseline (Welch's "
+         "interval, Hedges' g, Holm-adjusted p-values) and anomalies, the verdicts first. Three "
+         "seeds settle nothing here, and the review says why: the physics edit mid-sweep left "
+         "each arm with two versions of sim/physics.py:")
+    tour.bth("campaign", "review", SWEEP)
     _say("Ask anything with SQL:")
     tour.bth("sql", "SELECT status, count(*) AS runs, round(avg(duration_s), 2) AS avg_s "
              "FROM runs GROUP BY status ORDER BY status")
     _say(f"Explore further: cd {shlex.quote(str(root))} && "
          f"BTH_HOME={shlex.quote(tour.env['BTH_HOME'])} bth ls")
+
+
+def _sweep_run(n_steps: int, seed: int) -> list[str]:
+    return ["run", "--campaign", SWEEP, "scripts/experiments/simulate_particles.py", "--",
+            "--n-steps", str(n_steps), "--seed", str(seed),
+            "--out", f"outputs/{SWEEP}/n{n_steps}-s{seed}.csv"]
 
 
 def examples_dir() -> Path:

@@ -124,8 +124,8 @@ def _kept_sidecar(catalog: Catalog, run: Run) -> SidecarSpec | None:
 @options.output_format()
 def sql(query: str | None, schema_: bool, timeout: float | None, json_: bool,
         csv_: bool) -> None:
-    """Run a read-only DuckDB query over the views `runs`, `outputs`, `dependencies` and
-    `metrics`.
+    """Run a read-only DuckDB query over the views `runs`, `outputs`, `dependencies`,
+    `metrics`, `campaigns` and `campaign_runs`.
     Ctrl-C stops it (exit 130).
 
     Example: bth sql "SELECT project, status, count(*) FROM runs GROUP BY ALL"

@@ -49,7 +49,7 @@ def init(slug: str | None, remotes: tuple[str, ...], slurm_partition: str | None
               help="An AI agent drives this run: with a person (collaborative) or alone "
                    "(autonomous: a changed sidecar is refused). Implies --json-errors.")
 @click.option("--derived-from", help="The run this one builds on (id or prefix).")
-@click.option("--campaign", help="Campaign id to file this run under.")
+@click.option("--campaign", help="File this run under this open campaign (bth campaign).")
 @click.option("--no-sidecar", is_flag=True,
               help="Run without the sidecar's checks, and record that they were bypassed.")
 @click.option("--json-errors", is_flag=True,

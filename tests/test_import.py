@@ -9,7 +9,7 @@ from pathlib import Path
 
 import bathos
 
-HEAVY = ("click", "rich", "duckdb", "polars", "pyarrow")
+HEAVY = ("click", "rich", "duckdb", "polars", "pyarrow", "numpy", "scipy", "matplotlib")
 
 # Refuses to import the heavy libraries, so that using one where it is not needed fails loudly.
 BLOCKER = f"""
@@ -41,7 +41,7 @@ def test_import_bathos_loads_no_cli_or_query_library() -> None:
         import bathos
         bathos.Catalog, bathos.Run, bathos.RunQuery, bathos.Rows, bathos.CompactionReport
         bathos.BathosError, bathos.CatalogError, bathos.RunNotFound, bathos.QueryRefused
-        bathos.load_sidecar, bathos.SidecarSpec, bathos.RunOutcome
+        bathos.load_sidecar, bathos.SidecarSpec, bathos.RunOutcome, bathos.CampaignReview
         print(sorted(set(sys.modules) & set({HEAVY!r})))
     """)
     assert done.stdout.strip() == "[]"

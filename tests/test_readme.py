@@ -68,6 +68,10 @@ class Demo:
         [found] = [r["id"] for r in self.ls() if "rerun" in r["tags"]]
         return str(found)
 
+    def sweep(self) -> Runs:
+        """The runs of the demo's campaign: two seeds before its physics edit, one after."""
+        return [r for r in self.ls() if r["campaign_id"] == "steps"]
+
     def simulation(self, seed: str) -> str:
         """The id of the demo's simulation run with this seed."""
         [found] = [r["id"] for r in self.ls()
@@ -122,7 +126,7 @@ def check_catalog(cat: Any, demo: Demo) -> None:
 
 def check_runs(value: Any, demo: Demo) -> None:
     assert ids(value) == [r["id"] for r in demo.ls()]
-    assert len(ids(value)) == 5  # two simulations, a summary, a failure, a rerun
+    assert len(ids(value)) == 11  # two simulations, a summary, a failure, a rerun, the sweep's 6
 
 
 def check_find(value: Any, demo: Demo) -> None:
@@ -131,10 +135,12 @@ def check_find(value: Any, demo: Demo) -> None:
 
 def check_typed(frame: Any, demo: Demo) -> None:
     assert frame["id"][0] == demo.simulation(seed="1")
-    assert set(frame["id"][1:]) == {demo.simulation(seed="2"), demo.rerun()}
+    assert set(frame["id"][1:3]) == {demo.simulation(seed="2"), demo.rerun()}
+    assert set(frame["id"][3:]) == {r["id"] for r in demo.sweep()}
     assert frame.schema["params.seed"] == pl.Int64
-    assert frame["params.seed"].to_list() == [1, 2, 2]
-    assert frame["params.n_steps"].to_list() == [300, 300, 300]
+    assert frame["params.seed"].to_list() == [1, 2, 2, 11, 11, 12, 12, 13, 13]
+    assert frame["params.n_steps"].to_list()[:3] == [300, 300, 300]
+    assert sorted(frame["params.n_steps"].to_list()[3:]) == [100] * 3 + [300] * 3
 
 
 def check_failed(value: Any, demo: Demo) -> None:
@@ -169,6 +175,8 @@ def check_freshness(value: Any, demo: Demo) -> None:
         demo.one(script="scripts/analysis/summarize_positions.py")["id"]: "stale-upstream",
         demo.simulation(seed="2"): "fresh",
         demo.rerun(): "fresh",  # the same pinned code as the run it reran
+        # the sweep's runs before the edit are stale, those after it (on a dirty tree) fresh
+        **{r["id"]: "fresh" if r["dirty"] else "stale" for r in demo.sweep()},
     }
 
 

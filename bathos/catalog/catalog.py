@@ -160,8 +160,10 @@ class Catalog:
                     raise CatalogError(f"cannot read catalog {self.path}: {exc}") from exc
 
     def _fetch(self, sql: str, params: Sequence[Any] = ()) -> Rows:
-        """Rows of the library's own query (not checked as read-only, no time limit)."""
-        return self._execute(lambda con: _fetched(con, sql, params))
+        """Rows of the library's own query (not checked as read-only, no time limit); the
+        campaign views are there when it names `campaign_runs` (a RunQuery by campaign does)."""
+        return self._execute(lambda con: _fetched(con, sql, params),
+                             with_campaigns="campaign_runs" in sql)
 
     def runs(self, query: RunQuery | None = None, /, *, flatten: bool = False,
              **criteria: Any) -> Rows:
@@ -186,7 +188,8 @@ class Catalog:
             found = Rows.from_dicts(LISTING_COLUMNS,
                                     [schema.column_type(c) for c in LISTING_COLUMNS], data)
         else:
-            found = self._execute(lambda con: _listed(con, picked))
+            found = self._execute(lambda con: _listed(con, picked),
+                                  with_campaigns=picked.campaign is not None)
         rows = Rows(found.columns, found.types, found.tuples(), objects=OBJECT_COLUMNS)
         return rows.flattened() if flatten else rows
 

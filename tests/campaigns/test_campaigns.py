@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 from pathlib import Path
 
 import pytest
@@ -84,6 +85,20 @@ def test_a_run_whose_record_names_the_campaign_is_a_member_until_removed(catalog
     handle.remove([named.id])
     assert handle.info.run_ids == ()
     assert len(handle.runs()) == 0
+    assert len(catalog.runs(campaign="lr-sweep")) == 0
+
+
+def test_runs_by_campaign_are_its_members(catalog) -> None:
+    added, named, other = make_run(), make_run(campaign_id="lr-sweep"), make_run()
+    orphan = make_run(campaign_id="never-created")  # a campaign this catalog does not hold
+    for run in (added, named, other, orphan):
+        catalog.write(run)
+    _create(catalog).add([added.id])
+
+    assert {r["id"] for r in catalog.runs(campaign="lr-sweep")} == {added.id, named.id}
+    assert [r["id"] for r in catalog.runs(campaign="never-created")] == [orphan.id]
+    checked = catalog.check(campaign="lr-sweep").to_polars()
+    assert set(checked["run_id"]) == {added.id, named.id}
 
 
 def test_conclude_and_reopen(catalog) -> None:
@@ -129,7 +144,7 @@ def test_append_event_with_an_explicit_id_writes_once(catalog) -> None:
     again = append_event(catalog.path, "demo", "lr-sweep", "add", time=when,
                          event_id="legacy-7", runs=[run.id])
 
-    assert first == again and first.name == "1740830400000000000-legacy-7.json"
+    assert first == again and first.name == "1740830400000000000-add-legacy-7.json"
     assert len(_event_files(catalog)) == 2
     with pytest.raises(bathos.ConfigError, match=r"not a valid add event: .* not a run id"):
         append_event(catalog.path, "demo", "lr-sweep", "add", runs=["nope"])
@@ -142,18 +157,26 @@ def test_a_poisoned_event_file_is_skipped_with_a_warning_and_named_by_verify(
     handle = _create(catalog)
     handle.add([run.id])
     directory = catalog.path / "campaigns" / "demo" / "lr-sweep"
+    conclude = {"schema": 1, "kind": "conclude", "campaign": "lr-sweep", "project": "demo",
+                "time": "2030-01-01T00:00:00Z", "by": "x", "outcome": "pwned"}
     poisoned = [
-        directory / "1999999999999999999-garbage.json",
-        directory / "1999999999999999998-wrong.json",
-        directory / "1999999999999999997-huge.json",
+        directory / "1999999999999999999-conclude-garbage.json",
+        directory / "1999999999999999998-conclude-wrong.json",
+        directory / "1999999999999999997-add-huge.json",
+        directory / "1999999999999999996-add-liar.json",
         directory / "not-an-event.json",
+        directory / "1999999999999999995-conclude-fifo.json",
+        directory / "1999999999999999994-conclude-link.json",
     ]
     poisoned[0].write_bytes(b"\xff\x00{")
-    poisoned[1].write_text(json.dumps({"schema": 1, "kind": "conclude", "campaign": "other",
-                                       "project": "demo", "time": "2030-01-01T00:00:00Z",
-                                       "by": "x", "outcome": "pwned"}))
+    poisoned[1].write_text(json.dumps({**conclude, "campaign": "other"}))
     poisoned[2].write_bytes(b" " * (campaigns.MAX_EVENT_BYTES + 1))
-    poisoned[3].write_text("{}")
+    poisoned[3].write_text(json.dumps(conclude))  # its name says add: no reader takes it
+    poisoned[4].write_text("{}")
+    os.mkfifo(poisoned[5])  # a reader must not wait on it
+    outside = catalog.path.parent / "conclude.json"
+    outside.write_text(json.dumps(conclude))
+    poisoned[6].symlink_to(outside)
 
     with caplog.at_level(logging.WARNING, logger="bathos"):
         info = handle.info
@@ -189,7 +212,8 @@ def test_a_campaign_spans_the_catalog_after_compaction(catalog) -> None:
 
 
 def test_the_sql_views_campaigns_and_campaign_runs(catalog) -> None:
-    runs = [make_run(), make_run(campaign_id="lr-sweep")]
+    ancient = dt.datetime(1990, 1, 1, tzinfo=dt.UTC)  # before any event time: still a member
+    runs = [make_run(), make_run(campaign_id="lr-sweep", started_at=ancient)]
     for run in runs:
         catalog.write(run)
     _create(catalog).add([runs[0].id])

@@ -415,8 +415,20 @@ def test_demo_tells_the_story_in_its_own_home(tmp_path: Path, bth_home: Path) ->
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Explore further" in done.stdout
     cat = Catalog(demo / "bth-home" / "catalog")
-    runs = cat.runs().to_dicts()
+    runs = [r for r in cat.runs().to_dicts() if r["campaign_id"] is None]
     assert sorted(r["status"] for r in runs) == ["completed"] * 4 + ["failed"]
+    # a seed sweep into a campaign, reviewed: the verdict first, the physics edit a confound
+    sweep = cat.campaign("steps").runs().to_dicts()
+    assert sorted((r["params"]["n_steps"], r["dirty"]) for r in sweep) == [
+        ("100", False), ("100", False), ("100", True), ("300", False), ("300", False),
+        ("300", True)]
+    review = done.stdout.split("$ bth campaign review steps\n", 1)[1].splitlines()
+    assert review[0].startswith("n_steps=300 shows no clear difference from baseline "
+                                "(n_steps=100) on spread: +")
+    assert review[0].endswith("n = 3 vs 3")
+    assert any(line.startswith("confound") and line.endswith(
+        "n_steps=100 ran from 2 versions of the code it read: sim/physics.py differs")
+        for line in review)
     [rerun] = [r for r in runs if "rerun" in r["tags"]]
     [dirty] = [r for r in runs if r["dirty"] and r is not rerun]
     assert rerun["parent_run_id"] == dirty["id"]

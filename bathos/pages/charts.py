@@ -193,12 +193,13 @@ def lineage_graph(graph: Lineage, run_href: str, short: int = 12) -> str:
                         f'</title></path>')
     for run_id, (x, y) in place.items():
         node = graph.nodes.get(run_id)
-        label = f"{node.script or '-'} · {node.status}" if node else "not in the catalog"
+        script = (node.script or "-").rsplit("/", 1)[-1] if node else ""
+        label = f"{script[:16]} · {node.status}" if node else "not in the catalog"
         root = " root" if run_id == graph.root else ""
         body.append(f'<a href="{escape(run_href.format(id=run_id))}"><g class="node{root}">'
                     f'<rect x="{x}" y="{y}" width="{box_w}" height="{box_h}" rx="4"/>'
                     f'<text x="{x + 6}" y="{y + 15}" class="mono">{escape(run_id[:short])}</text>'
-                    f'<text x="{x + 6}" y="{y + 30}">{escape(label[:26])}</text></g></a>')
+                    f'<text x="{x + 6}" y="{y + 30}">{escape(label)}</text></g></a>')
     return (f'<svg class="chart lineage" width="{width}" '
             f'height="{height}" viewBox="0 0 {width} {height}" role="img" aria-label="lineage">'
             + "".join(body) + "</svg>")

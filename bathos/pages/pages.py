@@ -29,6 +29,7 @@ from bathos.query import RunQuery
 if TYPE_CHECKING:
     from bathos.catalog.catalog import Catalog
     from bathos.catalog.rows import Rows
+    from bathos.models import Run
 
 log = logging.getLogger("bathos.pages")
 LOG_TAIL_BYTES = 8_000
@@ -210,7 +211,7 @@ def run_body(catalog: Catalog, run_id: str, links: Links) -> str:
         "<h2>Provenance</h2>", _provenance(lines),
         *(_files(title, record.get(key) or [], fields)
           for title, key, fields in describe.FILE_LISTS),
-        "<h2>Logs (tail)</h2>", _logs(catalog, run.id),
+        "<h2>Logs (tail)</h2>", _logs(catalog, run),
     ])
 
 
@@ -262,11 +263,11 @@ def _freshness(catalog: Catalog, run_id: str) -> str:
                "<p class=\"muted\">nothing it read has changed</p>"))
 
 
-def _logs(catalog: Catalog, run_id: str) -> str:
+def _logs(catalog: Catalog, run: Run) -> str:
     out = []
     for stream in ("stdout", "stderr"):
         try:
-            data = catalog.read_log(run_id, stream)
+            data = catalog.read_log(run, stream)
         except BathosError as exc:
             out.append(f'<h3>{stream}</h3><p class="muted">{escape(str(exc))}</p>')
             continue
@@ -495,8 +496,12 @@ def report(catalog: Catalog, *, query: RunQuery | None = None, campaign: str | N
 def write_report(catalog: Catalog, path: str | os.PathLike[str], *,
                  query: RunQuery | None = None, campaign: str | None = None,
                  run_ids: Sequence[str] = ()) -> int:
-    """Write `report(...)` to `path` atomically (a file that is there is replaced whole, or not
-    at all); its size in bytes."""
+    """Write the pages into one self-contained HTML file at `path` (atomically: a file there
+    is replaced whole or not at all) and return its size in bytes: the runs table of the runs
+    `query` picks, of `campaign`'s members or of the `run_ids` named; a page for each of the
+    first 20; the campaign's review; and the comparison of 2 to 10 `run_ids`.
+
+    >>> bathos.write_report(cat, "sweep.html", campaign="lr-sweep")"""
     from bathos.fsutil import atomic_write_bytes
 
     data = report(catalog, query=query, campaign=campaign, run_ids=run_ids).encode("utf-8")

@@ -3,6 +3,7 @@
 "use strict";
 (function () {
   const PAGE_SIZE = 100;
+  const COLLATOR = new Intl.Collator(undefined, { numeric: true });
 
   function showPage() {
     const pages = document.querySelectorAll("section.page");
@@ -39,7 +40,7 @@
     const na = a === null || a === undefined || a === "", nb = b === null || b === undefined || b === "";
     if (na || nb) return na === nb ? 0 : na ? 1 : -1;
     if (typeof a === "number" && typeof b === "number") return a - b;
-    return String(a).localeCompare(String(b), undefined, { numeric: true });
+    return COLLATOR.compare(String(a), String(b));
   }
 
   function cellText(v) {

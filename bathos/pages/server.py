@@ -37,11 +37,13 @@ def page_server(catalog: Callable[[], Catalog], query: RunQuery, scope: str, *,
         raise ConfigError(f"{host} is not a loopback address: the pages would be readable from "
                           "other machines", hint="give --host to serve on it all the same")
     handler = type("PageHandler", (_Handler,), {"catalog": staticmethod(catalog),
-                                                 "query": query, "scope": scope})
+                                                 "query": query, "scope": scope,
+                                                 "remote": remote})
     try:
         server = ThreadingHTTPServer((host, port), handler)
     except OSError as exc:
-        raise ConfigError(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None
+        raise ConfigError(f"cannot serve on {host}:{port}: {exc.strerror or exc}",
+                          hint="give another --port, or --port 0 for any free one") from None
     server.daemon_threads = True
     return server
 
@@ -50,6 +52,7 @@ class _Handler(BaseHTTPRequestHandler):
     catalog: Callable[[], Catalog]
     query: RunQuery
     scope: str
+    remote: bool
     server_version = "bathos"
 
     def do_GET(self) -> None:
@@ -67,6 +70,10 @@ class _Handler(BaseHTTPRequestHandler):
     def _answer(self, *, body: bool) -> None:
         from html import escape
 
+        if not (self.remote or self._named_locally()):
+            self._send(HTTPStatus.FORBIDDEN, "<p>bth view answers only to this machine's names "
+                       "(127.0.0.1, localhost)</p>", body=body)
+            return
         try:
             status, page = self._page()
         except BathosError as exc:
@@ -75,6 +82,12 @@ class _Handler(BaseHTTPRequestHandler):
             log.exception("bth view could not build %s", self.path)
             status, page = HTTPStatus.INTERNAL_SERVER_ERROR, "<p>could not build this page</p>"
         self._send(status, page, body=body)
+
+    def _named_locally(self) -> bool:
+        """Whether the request names this machine (a page elsewhere whose name was made to
+        point here, DNS rebinding, names its own)."""
+        host = urlsplit(f"//{self.headers.get('Host', '')}").hostname or ""
+        return is_loopback(host)
 
     def _page(self) -> tuple[HTTPStatus, str]:
         from bathos.pages import pages

@@ -175,9 +175,18 @@ def test_view_only_reads_and_serves_only_its_pages(proj: Project) -> None:
         assert status_of(served.url + "../../etc/passwd") == 404
         assert status_of(served.url + "static/view.js") == 404
         assert status_of(served.url + "run/nonexistent") == 404
+        rebound = urllib.request.Request(served.url, headers={"Host": "evil.example:80"})
+        with pytest.raises(urllib.error.HTTPError, match="403"):
+            urllib.request.urlopen(rebound)
     finally:
         code, err = served.stop()
     assert code == 0 and "Traceback" not in err
+
+
+def test_view_of_an_unknown_project_says_so(proj: Project) -> None:
+    done = proj.bth("view", "--no-open", "--port", "0", "--project", "nope")
+    assert done.returncode == 2
+    assert done.stderr.startswith("Error: no project nope") and "Traceback" not in done.stderr
 
 
 def test_view_refuses_another_interface_unless_asked(proj: Project) -> None:

@@ -346,9 +346,11 @@ def compare_body(catalog: Catalog, run_ids: Sequence[str], links: Links) -> str:
 
 # --- a campaign ------------------------------------------------------------------------------
 
-def campaign_body(catalog: Catalog, campaign_id: str, links: Links) -> str:
+def campaign_body(catalog: Catalog, campaign_id: str, links: Links, *,
+                  detailed: Sequence[str] | None = None) -> str:
     """A campaign: its question and state, the review's verdict lines, each metric's arms
-    (every run a point, the mean with its interval) and the anomalies, then its runs."""
+    (every run a point, the mean with its interval) and the anomalies, then its runs (those in
+    `detailed` linked to their pages; None: all)."""
     handle = catalog.campaign(campaign_id)
     info = handle.info
     fields = [("project", info.project), ("question", info.question),
@@ -365,7 +367,8 @@ def campaign_body(catalog: Catalog, campaign_id: str, links: Links) -> str:
     rows = handle.runs()
     if len(rows):
         out.append("<h2>Runs</h2>" + runs_body(runs_table(
-            catalog, rows, RunQuery(all_projects=True, campaign=campaign_id)), links))
+            catalog, rows, RunQuery(all_projects=True, campaign=campaign_id)), links,
+            detailed=detailed))
     return "".join(out)
 
 
@@ -465,26 +468,25 @@ def report(catalog: Catalog, *, query: RunQuery | None = None, campaign: str | N
     campaign's members or of the runs named; pages for up to `REPORT_RUN_PAGES` of them; the
     campaign's page; and, for 2 to 10 runs named, their comparison."""
     links = Links.in_report()
-    sections = []
-    rows = None
     if run_ids:
         ids = [catalog.resolve(r) for r in run_ids]
         rows = _rows_of(catalog, ids)
     elif campaign is not None:
-        sections.append(section(f"campaign-{campaign}", f"Campaign {campaign}",
-                                campaign_body(catalog, campaign, links)))
         rows = catalog.campaign(campaign).runs()
-        query = RunQuery(all_projects=True, campaign=campaign)
     elif query is not None:
         rows = catalog.runs(query)
     else:
         raise ConfigError("a report needs runs: a query, a campaign or run ids")
     listed = [r["id"] for r in rows.to_dicts()]
     detailed = (ids if run_ids else listed)[:REPORT_RUN_PAGES]
-    note = (f"{describe.counted(len(listed), 'run')}, newest first; "
-            f"{describe.counted(len(detailed), 'run')} with a page here")
-    sections.insert(0, section("runs", "Runs", runs_body(runs_table(catalog, rows, query), links,
-                                                         detailed=detailed, note=note)))
+    if campaign is not None:  # the campaign's page, with its runs, comes first
+        sections = [section(f"campaign-{campaign}", f"Campaign {campaign}",
+                            campaign_body(catalog, campaign, links, detailed=detailed))]
+    else:
+        note = (f"{describe.counted(len(listed), 'run')}, newest first; "
+                f"{describe.counted(len(detailed), 'run')} with a page here")
+        sections = [section("runs", "Runs", runs_body(runs_table(catalog, rows, query), links,
+                                                      detailed=detailed, note=note))]
     if run_ids and COMPARE_MIN <= len(ids) <= COMPARE_MAX:
         sections.append(section("compare", f"Compare {len(ids)} runs",
                                 compare_body(catalog, ids, links)))

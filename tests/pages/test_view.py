@@ -87,11 +87,12 @@ def status_of(url: str, method: str = "GET") -> int:
         return exc.code
 
 
-def rows_shown(driver: Any, column: int = 1) -> list[str]:
-    """The text of one column (1: the id) of each row the runs table shows."""
+def rows_shown(driver: Any, column: int | None = None) -> list[str]:
+    """The text of one column (by default the id) of each row the runs table shows."""
     return list(driver.execute_script(
         "return Array.from(document.querySelectorAll('section.page:not([hidden]) table.runs "
-        "tbody tr')).map(tr => tr.cells[arguments[0]].textContent)", column))
+        "tbody tr')).map(tr => (arguments[0] === null ? tr.querySelector('td.mono') : "
+        "tr.cells[arguments[0]]).textContent)", column))
 
 
 def wait_for(check: Any, timeout: float = 10) -> None:

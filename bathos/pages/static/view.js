@@ -60,8 +60,11 @@
     const thead = table.createTHead(), tbody = table.createTBody();
     const status = root.querySelector(".status"), compareBtn = root.querySelector("button.compare");
     const headRow = thead.insertRow(), filterRow = thead.insertRow();
-    headRow.insertCell().outerHTML = "<th></th>";
-    filterRow.insertCell().outerHTML = "<th></th>";
+    const picking = Boolean(data.links.compare);  // ticking runs is for comparing them
+    if (picking) {
+      headRow.insertCell().outerHTML = "<th></th>";
+      filterRow.insertCell().outerHTML = "<th></th>";
+    }
     cols.forEach(function (c, i) {
       const th = document.createElement("th");
       th.textContent = c.label; th.className = "sortable"; th.dataset.col = c.key;
@@ -120,15 +123,7 @@
       const body = document.createDocumentFragment();
       shown.forEach(function (r) {
         const tr = document.createElement("tr"), id = r[idCol];
-        const box = document.createElement("td"), check = document.createElement("input");
-        check.type = "checkbox"; check.className = "pick"; check.value = id;
-        check.checked = state.selected.has(id);
-        check.setAttribute("aria-label", "select run " + id);
-        check.addEventListener("change", function () {
-          if (check.checked) state.selected.add(id); else state.selected.delete(id);
-          update();
-        });
-        box.appendChild(check); tr.appendChild(box);
+        if (picking) tr.appendChild(pick(id));
         cols.forEach(function (c, i) {
           const td = document.createElement("td"), text = cellText(r[i]);
           if (c.kind === "num") td.className = "num";
@@ -154,6 +149,19 @@
       root.querySelector("button.prev").disabled = state.page === 0;
       root.querySelector("button.next").disabled = state.page >= pages - 1;
       update();
+    }
+
+    function pick(id) {
+      const box = document.createElement("td"), check = document.createElement("input");
+      check.type = "checkbox"; check.className = "pick"; check.value = id;
+      check.checked = state.selected.has(id);
+      check.setAttribute("aria-label", "select run " + id);
+      check.addEventListener("change", function () {
+        if (check.checked) state.selected.add(id); else state.selected.delete(id);
+        update();
+      });
+      box.appendChild(check);
+      return box;
     }
 
     function update() {

@@ -13,11 +13,13 @@ The statistics, with the thresholds below (docs/campaigns.md explains how to rea
 - Each arm against the baseline: the difference of means with Welch's 95% interval, Hedges' g
   (pooled sd, small-sample factor 1 − 3 / (4 (n1 + n2) − 9)), Cliff's delta (from Mann–Whitney's
   U: 2U / (n1 n2) − 1), Welch's t and Mann–Whitney U p-values (two-sided), each family adjusted
-  across every comparison of the review: Holm, or Benjamini–Hochberg with `fdr`.
+  across every comparison of the review with MIN_RUNS values on both sides: Holm, or
+  Benjamini–Hochberg with `fdr`.
 - A verdict needs MIN_RUNS finite values in both arms; it calls a difference when the adjusted
   Welch p is below ALPHA.
-- Outliers: robust z = (x − median) / (1.4826 MAD) beyond OUTLIER_Z (Iglewicz and Hoaglin), in an
-  arm of at least MIN_OUTLIER_RUNS values, on each metric and on durations.
+- Outliers: robust z = (x − median) / (1.4826 MAD) beyond OUTLIER_Z (Iglewicz and Hoaglin; a MAD
+  of 0 is replaced by 1.2533 times the mean absolute deviation), in an arm of at least
+  MIN_OUTLIER_RUNS values, on each metric and on durations.
 - A host effect: Kruskal–Wallis across hosts (each with HOST_MIN_RUNS completed runs) on each
   run's duration divided by its arm's median duration; named when p < ALPHA and the slowest
   host's median ratio is at least HOST_SLOWER times the others'.
@@ -47,6 +49,7 @@ BOOTSTRAP_RESAMPLES = 10_000
 BOOTSTRAP_SEED = 0
 _BOOTSTRAP_CELLS = 4_000_000  # values resampled at once (32 MB), however many runs an arm has
 OUTLIER_Z = 3.5
+MEAN_AD_TO_SD = 1.253314  # sqrt(pi / 2)
 MIN_OUTLIER_RUNS = 5
 HOST_MIN_RUNS = 3
 HOST_SLOWER = 1.1
@@ -366,22 +369,26 @@ def _median_interval(x: np.ndarray) -> tuple[float, float]:
 
 def _comparisons(finite: pl.DataFrame, arms: Sequence[str], base: str | None,
                  keys: Sequence[str], *, fdr: bool) -> pl.DataFrame:
+    """Each arm against the baseline, per metric; the p-values of those with MIN_RUNS values
+    on both sides (the ones a verdict may rest on) adjusted together."""
     import polars as pl
 
     groups = _groups(finite, arms, keys)
-    rows = [] if base is None else [{"arm": arm, "metric": metric, **_compare(groups[(arm, metric)],
+    rows = [{"arm": arm, "metric": metric, **_compare(groups[(arm, metric)],
                                                       groups[(base, metric)])}
-            for metric in keys for arm in arms
-            if arm != base and (arm, metric) in groups and (base, metric) in groups]
+            for metric in keys for arm in arms if base is not None and arm != base
+            and (arm, metric) in groups and (base, metric) in groups]
     schema = {"arm": pl.String, "metric": pl.String, "n": pl.Int64, "n_baseline": pl.Int64,
               **dict.fromkeys(("mean", "mean_baseline", "difference", "ci_low", "ci_high",
                                "hedges_g", "cliffs_delta", "p_welch", "p_mann_whitney"),
                               pl.Float64)}
     frame = pl.DataFrame(rows, schema=schema)
+    counted = [min(r["n"], r["n_baseline"]) >= MIN_RUNS for r in rows]
     return frame.with_columns(
-        pl.Series("p_adjusted", adjusted(frame["p_welch"].to_list(), fdr=fdr), pl.Float64),
-        pl.Series("p_mann_whitney_adjusted", adjusted(frame["p_mann_whitney"].to_list(),
-                                                      fdr=fdr), pl.Float64))
+        pl.Series(f"{name}_adjusted" if name != "p_welch" else "p_adjusted", adjusted(
+            [p if keep else None for p, keep in zip(frame[name], counted, strict=True)],
+            fdr=fdr), pl.Float64)
+        for name in ("p_welch", "p_mann_whitney"))
 
 
 def _compare(x: np.ndarray, y: np.ndarray) -> dict[str, Any]:
@@ -579,10 +586,13 @@ def _outliers(values: pl.DataFrame) -> list[dict[str, Any]]:
         if group.height < MIN_OUTLIER_RUNS:
             continue
         x = group["value"].to_numpy()
-        scale = float(stats.median_abs_deviation(x, scale="normal"))
+        median = float(np.median(x))
+        # with more than half the values equal the MAD is 0: the mean absolute deviation
+        # stands in, scaled to the sd of a normal distribution as the MAD is
+        scale = (float(stats.median_abs_deviation(x, scale="normal"))
+                 or MEAN_AD_TO_SD * float(np.mean(np.abs(x - median))))
         if scale == 0:
             continue
-        median = float(np.median(x))
         for run, value in zip(group["run_id"].to_list(), x, strict=True):
             z = (float(value) - median) / scale
             if abs(z) > OUTLIER_Z:

@@ -15,6 +15,10 @@ if TYPE_CHECKING:
     from bathos.review import CampaignReview
 
 
+# A verdict line's colour on a terminal: a difference called one way or the other stands out.
+_VERDICT_COLOURS = {"better": "green", "worse": "red", "differs": "yellow"}
+
+
 def _plot_path(_ctx: click.Context, _param: click.Parameter, value: Path | None) -> Path | None:
     from bathos.plot import FORMATS
 
@@ -66,8 +70,8 @@ def review(campaign_id: str, by: str | None, baseline: str | None, fdr: bool,
 
 
 def _echo(found: CampaignReview) -> None:
-    for line in found.verdicts["line"].to_list():
-        click.echo(line)
+    for kind, line in found.verdicts.select("kind", "line").iter_rows():
+        click.secho(line, fg=_VERDICT_COLOURS.get(kind), bold=kind in _VERDICT_COLOURS)
     if found.verdicts.is_empty():
         click.echo(f"One arm ({found.arms[0]}): nothing to compare it with." if len(found.arms) < 2
                    else "No arm and the baseline both have completed runs with a numeric result: "
@@ -94,7 +98,8 @@ def _echo(found: CampaignReview) -> None:
 
 def _section(title: str, frame: pl.DataFrame, headings: dict[str, str]) -> None:
     """A titled table of `frame`'s columns (and intervals) under `headings`."""
-    click.echo(f"\n{title}:")
+    click.echo()
+    click.secho(f"{title}:", bold=True)
     rows = []
     for row in frame.iter_rows(named=True):
         row = {**row, "mean_ci": _interval(row, "mean_ci"), "median_ci": _interval(row,

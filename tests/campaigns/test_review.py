@@ -139,6 +139,16 @@ def test_two_runs_per_arm_are_too_few_to_conclude() -> None:
     assert "too few runs to conclude (n = 2 vs 2" in verdict["line"]
 
 
+def test_a_comparison_with_too_few_runs_is_not_counted_in_the_adjustment() -> None:
+    rows = [r for r in sweep() if r["params"]["lr"] != 1.0 or r["params"]["seed"] < 2]
+    review = review_runs(frame(rows), by="param:lr", metrics=["loss"])
+    found = review.comparisons
+    few = found.filter(pl.col("arm") == "lr=1").row(0, named=True)
+    assert (few["n"], few["p_welch"] is not None, few["p_adjusted"]) == (2, True, None)
+    enough = found.filter(pl.col("arm") == "lr=0.1").row(0, named=True)
+    assert enough["p_adjusted"] == pytest.approx(enough["p_welch"])  # a family of one
+
+
 def test_a_planted_outlier_is_flagged() -> None:
     rows = sweep()
     rows[3]["results"] = {**rows[3]["results"], "loss": 5.0}
@@ -146,6 +156,17 @@ def test_a_planted_outlier_is_flagged() -> None:
     outliers = review.anomalies.filter(pl.col("kind") == "outlier")
     assert outliers.select("arm", "metric", "run_ids").rows() == [
         ("lr=0.01", "loss", [rows[3]["id"]])]
+
+
+def test_an_outlier_among_equal_values_is_flagged() -> None:
+    rows = [run(n, "0.01", results={"loss": 0.5}) for n in range(6)]
+    rows[5]["results"] = {"loss": 0.9}
+    review = review_runs(frame(rows))
+    (outlier,) = review.anomalies.filter(pl.col("kind") == "outlier").rows(named=True)
+    x = np.array([0.5] * 5 + [0.9])
+    assert stats.median_abs_deviation(x) == 0  # so the mean absolute deviation stands in
+    z = (0.9 - 0.5) / (math.sqrt(math.pi / 2) * np.mean(np.abs(x - 0.5)))
+    assert (outlier["run_ids"], outlier["value"]) == ([rows[5]["id"]], pytest.approx(z))
 
 
 def test_a_planted_confound_one_arm_on_two_commits_is_flagged() -> None:

@@ -292,6 +292,7 @@ def test_a_failing_script_is_a_run_not_an_error(project: Path) -> None:
 
 
 def test_run_labels_are_stored(project: Path, bth_home: Path) -> None:
+    Catalog().create_campaign("c1", project="other", hypothesis="the labels are kept")
     done = bth(project, "run", "--tag", "baseline", "--tag", "tip3p", "--name", "first try",
                "--agent-mode", "autonomous", "--campaign", "c1", "--project", "other",
                "scripts/experiments/hello.py")

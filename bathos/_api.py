@@ -50,6 +50,8 @@ from bathos.models import (
     Slurm,
 )
 from bathos.provenance.slurm import JobInfo
+from bathos.pages.pages import write_report
+from bathos.pages.server import page_server
 from bathos.query import RunQuery
 from bathos.reaper import Reaped
 from bathos.rerun import Rerun
@@ -141,9 +143,11 @@ __all__ = [
     "log",
     "new_experiment",
     "output_dir",
+    "page_server",
     "parse_sidecar",
     "sidecar_path",
     "sprint_audit",
     "submit_job",
     "wait_for_job",
+    "write_report",
 ]

@@ -138,6 +138,10 @@ def demo(directory: Path | None, home: Path | None) -> None:
              "FROM runs GROUP BY status ORDER BY status")
     _say(f"Explore further: cd {shlex.quote(str(root))} && "
          f"BTH_HOME={shlex.quote(tour.env['BTH_HOME'])} bth ls")
+    _say("See it all in a browser (the runs, each run's charts and lineage, comparisons, the "
+         "campaign's review), served on this machine until Ctrl-C: cd "
+         f"{shlex.quote(str(root))} && BTH_HOME={shlex.quote(tour.env['BTH_HOME'])} bth view "
+         "(bth report -o report.html writes the same pages into one file)")
 
 
 def _sweep_run(n_steps: int, seed: int) -> list[str]:

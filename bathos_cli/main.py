@@ -72,6 +72,8 @@ COMMANDS = {
     "demo": "bathos_cli.demo",
     "mcp": "bathos_cli.agents",
     "export": "bathos_cli.agents",
+    "view": "bathos_cli.pages",
+    "report": "bathos_cli.pages",
 }
 
 

@@ -10,15 +10,20 @@ import datetime as dt
 import io
 import json
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import click
 
-if TYPE_CHECKING:
-    from bathos.sidecar import SidecarSpec
+# The commands name these render.SHORT_ID, render.cell, render.counted.
+from bathos.describe import SHORT_ID as SHORT_ID
+from bathos.describe import cell as cell
+from bathos.describe import counted as counted
+from bathos.describe import record_lines
 
-SHORT_ID = 12
+if TYPE_CHECKING:
+    from bathos.describe import RecordLine
+    from bathos.sidecar import SidecarSpec
 
 
 def is_terminal() -> bool:
@@ -173,119 +178,18 @@ def progress(label: str) -> Iterator[Callable[[int, int], None]]:
         yield update
 
 
-def counted(count: int, noun: str) -> str:
-    """`1 run`, `2 runs`: a count and its noun (plural by an `s`)."""
-    return f"{count} {noun}{'s' * (count != 1)}"
-
-
-def cell(value: Any) -> str:
-    """One value as table text."""
-    if value is None:
-        return "-"
-    if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False)
-    return str(value)
-
-
-_SECTIONS: list[tuple[str, list[str]]] = [
-    ("Run", ["id", "project", "name", "status", "exit_code", "signal", "error", "tags",
-             "agent_mode", "parent_run_id", "campaign_id"]),
-    ("Time (UTC)", ["started_at", "ended_at", "duration_s", "heartbeat_at", "updated_at"]),
-    ("Command", ["script", "argv", "cwd", "params"]),
-]
-_NESTED = [("Code", "git"), ("Host", "host"), ("SLURM", "slurm"),
-           ("Environment", "environment"), ("Results", "results"), ("Logs", "logs")]
-_LISTS = [("Dependencies", "dependencies", ("role", "path", "sha256")),
-          ("Outputs", "outputs", ("path", "size", "sha256"))]
-
-
-def _lines(record: dict[str, Any], tracked_changes: dict[str, str | None],
-           sidecar: SidecarSpec | None) -> Iterator[tuple[str, str] | str]:
-    """Section titles (str) and key/value pairs, in reading order."""
-    for title, keys in _SECTIONS:
-        yield title
-        for key in keys:
-            if record.get(key) not in (None, [], {}, ()):
-                yield key, cell(record[key])
-    yield from _sidecar(record, sidecar)
-    for title, key in _NESTED:
-        yield title
-        value = record.get(key) or {}
-        if not value:
-            yield "", "(none recorded)"
-        for name, item in value.items():
-            if key == "git" and name == "untracked" and item:
-                yield name, _untracked(value)
-            elif key == "git" and name == "dirty" and item and tracked_changes:
-                yield name, f"True ({_changed(tracked_changes)})"
-            elif (key, name) == ("environment", "packages_list") and item:
-                yield "packages", (f"{value.get('packages_count', '?')} installed (list them: "
-                                   f"bth show {record['id'][:SHORT_ID]} --packages)")
-            elif (key, name) == ("environment", "packages_count"):
-                continue  # said with the list
-            elif item not in (None, [], {}) and (key, name) != ("git", "untracked_count"):
-                yield name, cell(item)
-        if key == "logs" and value:
-            yield "read with", f"bth logs {record['id'][:SHORT_ID]} [--stderr]"
-    for title, key, fields in _LISTS:
-        items = record.get(key) or []
-        yield f"{title} ({len(items)})"
-        for item in items:
-            yield "", "  ".join(cell(item.get(f)) for f in fields)
-    yield from _capture(record.get("capture"))
-
-
-def _sidecar(record: dict[str, Any], spec: SidecarSpec | None) -> Iterator[tuple[str, str] | str]:
-    """What the run was for and what its results meant: nothing for a run without a sidecar."""
-    sidecar = record.get("sidecar")
-    if not sidecar:
-        return
-    yield "Sidecar"
-    if sidecar["path"]:
-        yield "path", sidecar["path"]
-    yield "mode", sidecar["mode"] + (" (the sidecar check was skipped)"
-                                     if sidecar["mode"] == "bypassed" else "")
-    if spec is not None:
-        yield "kind", spec.kind
-        for name, value in spec.fields.items():
-            yield name, cell(value)
-    outcome = record.get("outcome")
-    if outcome:
-        yield "Outcome"
-        for name in ("label", "decision", "condition", "values", "reason"):
-            if outcome.get(name) not in (None, {}):
-                yield name, cell(outcome[name])
-
-
-def _capture(capture: dict[str, Any] | None) -> Iterator[tuple[str, str] | str]:
-    """How the run's files were found, under the outputs: what a reader of them must know."""
-    if not capture:
-        return
-    yield "Files found"
-    scanned = f"{capture['scanned']:,} entries in {capture['scan_s']:.2f}s"
-    yield "scan", (f"stopped at its cap after {scanned}: outputs beyond it may be missing"
-                   if capture["scan_capped"] else scanned)
-    if capture["not_written"]:
-        yield "not written by this run", ", ".join(capture["not_written"])
-    if capture["modified_tracked"]:
-        yield "tracked files changed", (", ".join(capture["modified_tracked"]) +
-                                        " (the next run's tree is dirty because of them)")
-
-
-def _changed(changes: dict[str, str | None]) -> str:
-    """The tracked files a dirty tree had changed, each with the run that wrote it if one did."""
-    named = [f"{path} written by run {writer[:SHORT_ID]}" if writer else path
-             for path, writer in changes.items()]
-    return "changed: " + ", ".join(named[:5]) + (f" and {len(named) - 5} more"
-                                                 if len(named) > 5 else "")
-
-
-def _untracked(git: dict[str, Any]) -> str:
-    """The untracked files in one line: how many, and the first few (all listed: --json)."""
-    names = git["untracked"]
-    count = git.get("untracked_count") or len(names)
-    return f"{counted(count, 'file')}: {', '.join(names[:5])}" + (
-        ", …" if count > 5 else "")
+def _with_hints(record: dict[str, Any], lines: Iterable[RecordLine]) -> Iterator[RecordLine]:
+    """The record's lines with the commands that show more: its packages, its logs."""
+    short = record["id"][:SHORT_ID]
+    section = ""
+    for line in lines:
+        if isinstance(line, str):
+            if section == "Logs" and record.get("logs"):
+                yield "read with", f"bth logs {short} [--stderr]"
+            section = line
+        elif section == "Environment" and line[0] == "packages":
+            line = line[0], f"{line[1]} (list them: bth show {short} --packages)"
+        yield line
 
 
 def echo_packages(data: list[dict[str, Any]]) -> None:
@@ -302,7 +206,7 @@ def echo_record(record: dict[str, Any], *,
                 ) -> None:
     """A run record in readable sections; `tracked_changes` says why its tree was dirty,
     `sidecar` what the run was for, `siblings` how its SLURM array's tasks ended."""
-    lines = list(_lines(record, tracked_changes or {}, sidecar))
+    lines = list(_with_hints(record, record_lines(record, tracked_changes or {}, sidecar)))
     if siblings:
         at = lines.index("SLURM") + 1
         while at < len(lines) and not isinstance(lines[at], str):

@@ -417,6 +417,8 @@ def test_demo_tells_the_story_in_its_own_home(tmp_path: Path, bth_home: Path) ->
 
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Explore further" in done.stdout
+    assert done.stdout.rstrip().endswith("bth report -o report.html writes the same pages into "
+                                         "one file)")  # the demo ends telling of bth view
     cat = Catalog(demo / "bth-home" / "catalog")
     runs = [r for r in cat.runs().to_dicts() if r["campaign_id"] is None]
     assert sorted(r["status"] for r in runs) == ["completed"] * 4 + ["failed"]

@@ -49,9 +49,9 @@ from bathos.models import (
     Sidecar,
     Slurm,
 )
-from bathos.provenance.slurm import JobInfo
 from bathos.pages.pages import write_report
 from bathos.pages.server import page_server
+from bathos.provenance.slurm import JobInfo
 from bathos.query import RunQuery
 from bathos.reaper import Reaped
 from bathos.rerun import Rerun

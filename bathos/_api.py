@@ -9,22 +9,31 @@ from bathos.catalog.catalog import Catalog, VerifyReport
 from bathos.catalog.compact import CompactionReport
 from bathos.catalog.rows import Rows
 from bathos.checker import CheckReport, FileOrigin
-from bathos.config import sidecar_path
+from bathos.config import Remote, sidecar_path
 from bathos.diff import DiffSection, FileChange, PackageChange, RunDiff, ValueChange
 from bathos.errors import (
     AmbiguousRunId,
+    AuthenticationFailed,
     BathosError,
     CatalogError,
     CompactionBusy,
     ConfigError,
+    ConnectionFailed,
+    HostKeyChanged,
+    HostKeyUnknown,
     InvalidTimeSpec,
     LogsUnavailable,
     ProvenanceError,
     QueryRefused,
     QueryTimeout,
+    RemoteDirMissing,
+    RemoteDiskFull,
+    RemoteUnreachable,
+    RemoteUnwritable,
     RunNotFound,
     SidecarInvalid,
     SidecarRefused,
+    SyncError,
     UnreadableFile,
 )
 from bathos.freshness import OutputCheck, Reason, Verdict
@@ -44,6 +53,8 @@ from bathos.models import (
     Slurm,
 )
 from bathos.query import RunQuery
+from bathos.remotes.registry import add_remote, list_remotes, remove_remote
+from bathos.remotes.sync import RemoteCheck, SyncReport, check_remote, sync
 from bathos.rerun import Rerun
 from bathos.scaffold import NewExperiment, new_experiment
 from bathos.scripting import current_run_id, experiment, log, output_dir
@@ -58,6 +69,7 @@ from bathos.sidecar import (
 __all__ = [
     "AmbiguousRunId",
     "AuditWarning",
+    "AuthenticationFailed",
     "BathosError",
     "Capture",
     "Catalog",
@@ -66,6 +78,7 @@ __all__ = [
     "CompactionBusy",
     "CompactionReport",
     "ConfigError",
+    "ConnectionFailed",
     "Dependency",
     "DiffSection",
     "Environment",
@@ -74,6 +87,8 @@ __all__ = [
     "Finding",
     "Git",
     "Host",
+    "HostKeyChanged",
+    "HostKeyUnknown",
     "InvalidTimeSpec",
     "Lineage",
     "LineageEdge",
@@ -92,6 +107,12 @@ __all__ = [
     "QueryRefused",
     "QueryTimeout",
     "Reason",
+    "Remote",
+    "RemoteCheck",
+    "RemoteDirMissing",
+    "RemoteDiskFull",
+    "RemoteUnreachable",
+    "RemoteUnwritable",
     "Rerun",
     "Rows",
     "Run",
@@ -105,19 +126,26 @@ __all__ = [
     "SidecarSpec",
     "Slurm",
     "SprintAudit",
+    "SyncError",
+    "SyncReport",
     "UnreadableFile",
     "ValueChange",
     "Verdict",
     "VerifyReport",
+    "add_remote",
+    "check_remote",
     "current_run_id",
     "evaluate_outcome",
     "experiment",
     "lint_project",
+    "list_remotes",
     "load_sidecar",
     "log",
     "new_experiment",
     "output_dir",
     "parse_sidecar",
+    "remove_remote",
     "sidecar_path",
     "sprint_audit",
+    "sync",
 ]

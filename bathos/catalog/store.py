@@ -144,6 +144,13 @@ def _load(path: Path) -> tuple[Record, os.stat_result, bool]:
         raise
     except OSError as exc:
         raise UnreadableFile(path, f"cannot be read ({exc.strerror})") from exc
+    record, mended = parse_fragment(path, raw)
+    return record, stat, mended
+
+
+def parse_fragment(path: Path, raw: bytes) -> tuple[Record, bool]:
+    """The record a fragment's bytes hold, upgraded and checked, and whether it was mended;
+    UnreadableFile (naming `path`) if they are not a well-formed run record."""
     try:
         data: Any = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -167,7 +174,7 @@ def _load(path: Path) -> tuple[Record, os.stat_result, bool]:
 
         escaped = escape_strings(record)
         mended, record = escaped != record, escaped
-    return record, stat, mended
+    return record, mended
 
 
 def is_unchanged(path: Path, seen: os.stat_result) -> bool:

@@ -217,7 +217,8 @@ class SFTPFiles:
                                    "denied (is the remote's catalog yours, and writable?)"
                                    ) from None
         except OSError as exc:
-            if exc.errno is None and doing == "write" and "Failure" in str(exc):
+            if exc.errno is None and doing == "write" and (
+                    "Failure" in str(exc) or "size mismatch" in str(exc)):
                 raise RemoteDiskFull(self.name, f"{self.where} refused to store {path} (its "
                                      "disk is full, or you are over quota): nothing "
                                      "half-written is left; free space and sync again"
@@ -269,11 +270,12 @@ class SFTPFiles:
                     self.sftp.stat(self._path(parent))
                 except FileNotFoundError:
                     self.mkdirs(parent)
+                # confirm: a write the remote's disk cut short shows as a size that differs
                 if isinstance(data, bytes):
-                    with self.sftp.open(tmp, "wb") as fh:
-                        fh.set_pipelined(True)
-                        fh.write(data)
-                    size = len(data)
+                    import io
+
+                    size = self.sftp.putfo(io.BytesIO(data), tmp, len(data), confirm=True
+                                           ).st_size or 0
                 else:
                     size = self.sftp.put(str(data), tmp, confirm=True).st_size or 0
                 if mtime is not None:

@@ -164,9 +164,13 @@ def _micros(value: Any) -> int:
     return int(stamp.timestamp() * 1_000_000) if stamp else 0
 
 
-def holdings(side: Side, project: str) -> dict[str, Held]:
+def holdings(side: Side, project: str, *, receiving: bool = False) -> dict[str, Held]:
     """Every run of `project` a side holds, the newest copy of each, as its readers see them: a
-    hot fragment shadows the rows of segments; among segments the newest `updated_at` wins."""
+    hot fragment shadows the rows of segments; among segments the newest `updated_at` wins.
+
+    A file gone since it was listed (compacted away) raises FileNotFoundError, unless the side is
+    `receiving`: then it is passed over, and the runs it held may be sent again (harmless: the
+    receiver keeps one copy of each)."""
     directory = f"runs/{project}"
     listing = side.files.list(directory)
     held: dict[str, Held] = {}
@@ -174,6 +178,8 @@ def holdings(side: Side, project: str) -> dict[str, Held]:
         try:
             ids, stamps = _segment_index(side, f"{directory}/{name}", listing[name])
         except FileNotFoundError:
+            if receiving:
+                continue
             raise
         except Exception as exc:  # pyarrow raises many kinds for a file that is not Parquet
             side.warn(UnreadableFile(Path(f"{side.files.where}/{directory}/{name}"),
@@ -192,7 +198,12 @@ def holdings(side: Side, project: str) -> dict[str, Held]:
         if known and known[:2] == [entry.mtime, entry.size]:
             updated, status = known[2], known[3]
         else:
-            record = _read_fragment(side, directory, name, entry, project)
+            try:
+                record = _read_fragment(side, directory, name, entry, project)
+            except FileNotFoundError:
+                if receiving:
+                    continue
+                raise
             if record is None:
                 continue
             updated, status = _micros(record.get("updated_at")), str(record.get("status"))
@@ -319,7 +330,6 @@ def _land_runs(dst: Side, project: str, sent: list[tuple[dict[str, Any], float |
         from bathos.catalog import lens
         from bathos.catalog.compact import copy_parquet
 
-        scratch.mkdir(parents=True, exist_ok=True)
         con = lens.open_duckdb(scratch)
         try:
             hot = lens.HotRows(con, scratch)
@@ -507,13 +517,14 @@ def _sync_project(src: Side, dst: Side, project: str, *, logs: bool, dry_run: bo
                   scratch: Path, progress: Progress | None) -> _Moved:
     """Send what `dst` lacks of `project`: blobs and points first, then the runs, then the
     campaign events."""
-    src_held, dst_held = holdings(src, project), holdings(dst, project)
+    src_held, dst_held = holdings(src, project), holdings(dst, project, receiving=True)
     ids = sorted(run_id for run_id, held in src_held.items()
                  if run_id not in dst_held or dst_held[run_id].updated < held.updated)
     events = _missing_events(src, dst, project)
     moved = _Moved()
     if dry_run:
         return _Moved(runs=len(ids), events=len(events))
+    scratch.mkdir(parents=True, exist_ok=True)
     sent = list(_records(src, project, src_held, ids))
     refs = _missing_blobs(src, dst, _blob_refs([r for r, _ in sent], logs)) if sent else []
     total = len(sent) + len(refs) + len(events)

@@ -66,15 +66,17 @@ class RemoteDir:
         return self.server.as_remote(self.python, "-m", "bathos_cli", *args, check=check,
                                      env={**_pythonpath(), "BTH_HOME": str(self.path)})
 
-    def popen_bth(self, *args: str) -> subprocess.Popen[str]:
+    def popen_python(self, script: str) -> subprocess.Popen[str]:
+        """`python -c script` as the remote user, with this catalog and tests/ importable."""
         if self.python is None:
             pytest.skip("no interpreter the remote user may run has bathos")
+        tests = str(Path(__file__).parents[1])
+        path = os.pathsep.join([_pythonpath()["PYTHONPATH"], tests])
         return subprocess.Popen(
-            ["runuser", "-u", self.server.user, "--", self.python, "-m", "bathos_cli", *args],
-            cwd=self.server.remote_home, text=True, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, env={"HOME": str(self.server.remote_home),
-                                         "PATH": os.environ["PATH"], **_pythonpath(),
-                                         "BTH_HOME": str(self.path)})
+            ["runuser", "-u", self.server.user, "--", self.python, "-c", script],
+            cwd=self.server.remote_home, text=True, env={
+                "HOME": str(self.server.remote_home), "PATH": os.environ["PATH"],
+                "PYTHONPATH": path, "BTH_HOME": str(self.path)})
 
 
 @pytest.fixture(scope="session")

@@ -106,6 +106,7 @@ class Remote:
 
     @property
     def spec(self) -> str:
+        """`[user@]host:path`, as `bth remote add` takes it."""
         return f"{self.host}:{self.path}"
 
 

@@ -134,8 +134,8 @@ def parse_remote(spec: str) -> Remote:
     """`NAME=[user@]host:path` as given to `bth init --remote`."""
     name, sep, target = spec.partition("=")
     if not sep:
-        raise ConfigError(f"remote {spec!r} is not NAME=[user@]host:path "
-                          "(e.g. cluster=login.hpc:~/.bth)")
+        raise ConfigError(f"remote {spec!r} is not NAME=host:path (the host may be user@host or "
+                          "an ~/.ssh/config alias; e.g. cluster=login.hpc:~/.bth)")
     return config.parse_target(name, target)
 
 

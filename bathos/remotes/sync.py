@@ -92,15 +92,66 @@ class RemoteCheck:
 
 
 @attrs.define
-class Held:
-    """One run as a side holds it: its newest `updated_at` (µs), status, and where it is read
-    from: a fragment (listed as `fragment`) or a row of the segment `segment`."""
+class Hot:
+    """A run a side holds as a fragment: its listing, `updated_at` (µs) and status, and its
+    record when it was read this time (not known from the cache)."""
 
+    entry: Entry
     updated: int
     status: str
-    fragment: Entry | None = None
-    segment: str | None = None
-    row: int = -1
+    record: dict[str, Any] | None = None
+
+
+@attrs.define
+class Holdings:
+    """The runs of one project a side holds: `cool`, a table of every row of its live segments
+    (id, updated_at in µs, the segment's position in `segments`, the row), and `hot`, its
+    fragments by run id (a fragment shadows every row of its run, as for readers)."""
+
+    cool: Any  # pyarrow.Table
+    segments: list[str]
+    hot: dict[str, Hot]
+
+    def newest(self) -> Any:
+        """A table of one row per run: id, and the `updated_at` readers would show."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        cool = self.cool.select(["id", "updated"])
+        if self.hot:
+            ids = pa.array(list(self.hot), pa.string())
+            cool = pa.concat_tables([
+                cool.filter(pc.invert(pc.is_in(cool.column("id"), ids))),
+                pa.table({"id": ids, "updated": pa.array([h.updated for h in self.hot.values()],
+                                                         pa.int64())})])
+        return cool.group_by("id").aggregate([("updated", "max")]).rename_columns(
+            ["id", "updated"])
+
+    def __len__(self) -> int:
+        return int(self.newest().num_rows)
+
+    def newer_than(self, other: Holdings) -> list[str]:
+        """The runs held here that `other` lacks or holds with an older `updated_at`."""
+        import pyarrow.compute as pc
+
+        here, there = self.newest(), other.newest().rename_columns(["id", "there"])
+        joined = here.join(there, keys="id", join_type="left outer")
+        newer = pc.or_kleene(pc.is_null(joined.column("there")),
+                             pc.greater(joined.column("updated"), joined.column("there")))
+        return sorted(joined.filter(newer).column("id").to_pylist())
+
+    def places(self, ids: list[str]) -> dict[str, tuple[str, int]]:
+        """Where each of `ids` (none of them hot) is read: its newest row's segment and row."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        rows = self.cool.filter(pc.is_in(self.cool.column("id"), pa.array(ids, pa.string())))
+        best: dict[str, tuple[int, str, int]] = {}
+        for run_id, updated, segment, row in zip(*(rows.column(c).to_pylist() for c in (
+                "id", "updated", "segment", "row")), strict=True):
+            if run_id not in best or best[run_id][0] < updated:
+                best[run_id] = (updated, self.segments[segment], row)
+        return {run_id: (name, row) for run_id, (_, name, row) in best.items()}
 
 
 @attrs.define
@@ -136,47 +187,54 @@ def _segment_names(side: Side, directory: str, listing: dict[str, Entry]) -> lis
     return listed + sorted(n for n in parquet if segments.is_arrival_name(n) and n not in listed)
 
 
-def _segment_index(side: Side, path: str, entry: Entry) -> tuple[list[str], list[int]]:
-    """The ids and `updated_at` (µs) of a segment's rows in file order: from the cache when it
-    was read before (a segment's name never names other rows), else its two columns."""
+def _segment_index(side: Side, path: str) -> Any:
+    """A table of the ids and `updated_at` (µs) of a segment's rows, in file order: from the
+    cache when it was read before (a segment's name never names other rows), else its two
+    columns."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     cached = side.cache / path.replace("/", "__") if side.cache else None
     if cached is not None and cached.exists():
-        table = pq.read_table(cached)
-    else:
-        with side.files.open(path) as fh:
-            table = pq.ParquetFile(fh).read(columns=["id", "updated_at"])
-        table = pa.table({"id": table.column("id").cast(pa.string()),
-                          "updated_at": table.column("updated_at").cast(pa.timestamp("us"))
-                          .cast(pa.int64())})
-        if cached is not None:
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cached.with_name(f".{cached.name}.{os.urandom(4).hex()}.tmp")
-            pq.write_table(table, tmp)
-            os.replace(tmp, cached)
-    return table.column("id").to_pylist(), table.column("updated_at").to_pylist()
+        return pq.read_table(cached)
+    with side.files.open(path) as fh:
+        table = pq.ParquetFile(fh).read(columns=["id", "updated_at"])
+    table = pa.table({"id": table.column("id").cast(pa.string()),
+                      "updated": table.column("updated_at").cast(pa.timestamp("us"))
+                      .cast(pa.int64())})
+    if cached is not None:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cached.with_name(f".{cached.name}.{os.urandom(4).hex()}.tmp")
+        pq.write_table(table, tmp)
+        os.replace(tmp, cached)
+    return table
 
 
 def _micros(value: Any) -> int:
-    stamp = parse_iso_utc(str(value))
-    return int(stamp.timestamp() * 1_000_000) if stamp else 0
+    """An ISO time as microseconds since the epoch, exactly (as a segment's TIMESTAMP is)."""
+    import datetime as dt
+
+    stamp = parse_iso_utc(str(value))  # checked by the record's validation
+    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    return (stamp.astimezone(dt.UTC) - epoch) // dt.timedelta(microseconds=1)
 
 
-def holdings(side: Side, project: str, *, receiving: bool = False) -> dict[str, Held]:
-    """Every run of `project` a side holds, the newest copy of each, as its readers see them: a
-    hot fragment shadows the rows of segments; among segments the newest `updated_at` wins.
+def holdings(side: Side, project: str, *, receiving: bool = False) -> Holdings:
+    """Every run of `project` a side holds, as its readers see them: the rows of its live
+    segments, and its fragments (read unless the cache knows them by name, size and mtime).
 
     A file gone since it was listed (compacted away) raises FileNotFoundError, unless the side is
     `receiving`: then it is passed over, and the runs it held may be sent again (harmless: the
     receiver keeps one copy of each)."""
+    import pyarrow as pa
+
     directory = f"runs/{project}"
     listing = side.files.list(directory)
-    held: dict[str, Held] = {}
+    tables: list[Any] = []
+    names: list[str] = []
     for name in _segment_names(side, directory, listing):
         try:
-            ids, stamps = _segment_index(side, f"{directory}/{name}", listing[name])
+            index = _segment_index(side, f"{directory}/{name}")
         except FileNotFoundError:
             if receiving:
                 continue
@@ -185,16 +243,28 @@ def holdings(side: Side, project: str, *, receiving: bool = False) -> dict[str, 
             side.warn(UnreadableFile(Path(f"{side.files.where}/{directory}/{name}"),
                                      f"not a readable segment ({exc})"))
             continue
-        for row, (run_id, stamp) in enumerate(zip(ids, stamps, strict=True)):
-            if run_id not in held or held[run_id].updated < stamp:
-                held[run_id] = Held(stamp, "", segment=name, row=row)
+        rows = index.num_rows
+        tables.append(index.append_column("segment", pa.array([len(names)] * rows, pa.int32()))
+                      .append_column("row", pa.array(range(rows), pa.int64())))
+        names.append(name)
+    schema_ = pa.schema([("id", pa.string()), ("updated", pa.int64()), ("segment", pa.int32()),
+                         ("row", pa.int64())])
+    cool = pa.concat_tables(tables) if tables else schema_.empty_table()
+    hot = _hot(side, project, directory, listing, receiving)
+    return Holdings(cool, names, hot)
+
+
+def _hot(side: Side, project: str, directory: str, listing: dict[str, Entry],
+         receiving: bool) -> dict[str, Hot]:
     seen = _fragment_cache(side, project)
     state: dict[str, list[Any]] = {}
+    hot: dict[str, Hot] = {}
     for name, entry in listing.items():
         run_id = name.removesuffix(store.FRAGMENT_SUFFIX)
         if name == run_id or not is_run_id(run_id) or entry.is_dir:
             continue
         known = seen.get(name)
+        record = None
         if known and known[:2] == [entry.mtime, entry.size]:
             updated, status = known[2], known[3]
         else:
@@ -208,9 +278,9 @@ def holdings(side: Side, project: str, *, receiving: bool = False) -> dict[str, 
                 continue
             updated, status = _micros(record.get("updated_at")), str(record.get("status"))
         state[name] = [entry.mtime, entry.size, updated, status]
-        held[run_id] = Held(updated, status, fragment=entry)
+        hot[run_id] = Hot(entry, updated, status, record)
     _keep_fragment_cache(side, project, state)
-    return held
+    return hot
 
 
 def _fragment_cache(side: Side, project: str) -> dict[str, list[Any]]:
@@ -256,21 +326,24 @@ def _check_identity(path: Path, record: dict[str, Any], run_id: str, project: st
 
 
 # Reading what is sent ----------------------------------------------------------------------
-def _records(side: Side, project: str, held: dict[str, Held],
+def _records(side: Side, project: str, held: Holdings,
              ids: list[str]) -> Iterator[tuple[dict[str, Any], float | None]]:
     """The records of `ids`, each checked, with the fragment's mtime (its heartbeat) for those
     read from one."""
     directory = f"runs/{project}"
-    by_segment: dict[str, dict[int, str]] = {}
+    cool = [run_id for run_id in ids if run_id not in held.hot]
     for run_id in ids:
-        found = held[run_id]
-        if found.fragment is not None:
-            record = _read_fragment(side, directory, f"{run_id}{store.FRAGMENT_SUFFIX}",
-                                    found.fragment, project)
-            if record is not None:
-                yield record, found.fragment.mtime
-        elif found.segment is not None:
-            by_segment.setdefault(found.segment, {})[found.row] = run_id
+        hot = held.hot.get(run_id)
+        if hot is None:
+            continue
+        record = hot.record or _read_fragment(side, directory,
+                                              f"{run_id}{store.FRAGMENT_SUFFIX}", hot.entry,
+                                              project)
+        if record is not None:
+            yield record, hot.entry.mtime
+    by_segment: dict[str, dict[int, str]] = {}
+    for run_id, (name, row) in held.places(cool).items():
+        by_segment.setdefault(name, {})[row] = run_id
     for name, rows in by_segment.items():
         yield from ((r, None) for r in _segment_records(side, f"{directory}/{name}", rows,
                                                         project))
@@ -314,14 +387,13 @@ def _scratch(local: Path) -> Path:
 
 
 def _land_runs(dst: Side, project: str, sent: list[tuple[dict[str, Any], float | None]],
-               dst_held: dict[str, Held], scratch: Path) -> int:
+               dst_held: Holdings, scratch: Path) -> int:
     """Write the records: running ones, and those the receiver holds hot (a hot fragment shadows
     segments), as fragments; the rest as one arrival segment. The bytes written."""
     as_fragments: list[tuple[dict[str, Any], float | None]] = []
     batch: list[dict[str, Any]] = []
     for record, mtime in sent:
-        there = dst_held.get(record["id"])
-        if record.get("status") == "running" or (there is not None and there.fragment):
+        if record.get("status") == "running" or record["id"] in dst_held.hot:
             as_fragments.append((record, mtime))
         else:
             batch.append(record)
@@ -518,8 +590,7 @@ def _sync_project(src: Side, dst: Side, project: str, *, logs: bool, dry_run: bo
     """Send what `dst` lacks of `project`: blobs and points first, then the runs, then the
     campaign events."""
     src_held, dst_held = holdings(src, project), holdings(dst, project, receiving=True)
-    ids = sorted(run_id for run_id, held in src_held.items()
-                 if run_id not in dst_held or dst_held[run_id].updated < held.updated)
+    ids = src_held.newer_than(dst_held)
     events = _missing_events(src, dst, project)
     moved = _Moved()
     if dry_run:

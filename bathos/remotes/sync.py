@@ -653,9 +653,10 @@ def _projects(src: Side, project: str | None, all_projects: bool) -> list[str]:
     return [project]
 
 
-def sync_catalogs(catalog: Path, remote: Remote, *, pull: bool = False, project: str | None = None,
-         all_projects: bool = False, dry_run: bool = False, logs: bool = True,
-         accept_new_host_key: bool = False, on_progress: Progress | None = None) -> SyncReport:
+def sync_catalogs(catalog: Path, remote: Remote, *, pull: bool = False,
+                  project: str | None = None, all_projects: bool = False, dry_run: bool = False,
+                  logs: bool = True, accept_new_host_key: bool = False,
+                  on_progress: Progress | None = None) -> SyncReport:
     """Push this catalog's runs of `project` (or of every project) to `remote`, or with `pull`
     bring the remote's here; what the other side already holds as new is not sent."""
     from bathos.remotes import ssh

@@ -12,6 +12,7 @@ key. `benchmarks/bench_sync.py` uses the same server.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shutil
@@ -40,10 +41,8 @@ class Server:
     host_key_line: str  # the known_hosts line of the server's key
 
     def stop(self) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(self.pid, 15)
-        except ProcessLookupError:
-            pass
 
     def as_remote(self, *args: str, env: dict[str, str] | None = None,
                   check: bool = True) -> subprocess.CompletedProcess[str]:

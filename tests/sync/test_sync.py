@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -165,3 +164,33 @@ def test_a_sync_killed_midway_leaves_nothing_partial_and_a_rerun_completes_it(
     assert bth("sync", "cluster", "-p", "demo").returncode == 0
     assert len(remote_runs(remote)) == len(runs)
     assert remote.bth("verify", check=False).returncode == 0
+
+
+def test_sync_filter_none_in_the_project_pushes_every_project(
+        tmp_path: Path, catalog: bathos.Catalog, remote: RemoteDir) -> None:
+    from bathos.projects import init_project
+
+    init_project(tmp_path / "proj", slug="demo")
+    config = tmp_path / "proj" / ".bth.toml"
+    config.write_text(config.read_text().replace('sync_filter = "project"', 'sync_filter = "none"'))
+    for run in (make_run(), make_run(project="other")):
+        catalog.write(run)
+
+    done = bth("sync", cwd=tmp_path / "proj")
+
+    assert done.stdout.startswith("Pushed 2 runs to 'cluster' in "), done.stderr
+    pulled = bth("sync", "--pull", "--all-projects", cwd=tmp_path)
+    assert pulled.stdout.startswith("Pulled 0 runs from 'cluster' in "), pulled.stderr
+
+
+def test_remote_test_reports_what_is_there(catalog: bathos.Catalog, remote: RemoteDir) -> None:
+    before = bth("remote", "test", "cluster")
+    assert before.returncode == 0, before.stderr
+    assert "none yet" in before.stdout and "writable   yes" in before.stdout
+    for _ in range(3):
+        catalog.write(make_run())
+    catalog.sync("cluster", project="demo")
+
+    after = bth("remote", "test", "cluster").stdout
+    assert f"catalog    127.0.0.1:{remote.catalog}" in after
+    assert "runs       3" in after

@@ -2,7 +2,8 @@
 names, checking its key, logging in, and the catalog's files over SFTP (`SFTPFiles`).
 
 - The host, port, user and key files come from `~/.ssh/config` when it names the host (an alias
-  works as with `ssh`); `UserKnownHostsFile` too, else `~/.ssh/known_hosts`.
+  works as with `ssh`); `UserKnownHostsFile` too, else `~/.ssh/known_hosts`; and `ProxyCommand`
+  or `ProxyJump` (through `ssh -W`, for a cluster reached through a login node).
 - The host's key must be in a known_hosts file: an unknown one is refused with its fingerprint
   (HostKeyUnknown), unless accepting new keys was asked for, which appends it to the first
   known_hosts file; a key that differs from the one recorded is always refused.
@@ -52,6 +53,7 @@ class Target:
     user: str
     identity_files: tuple[str, ...]
     known_hosts: tuple[Path, ...]
+    proxy_command: str | None = None  # ProxyCommand, or ProxyJump as `ssh -W` through it
 
     @property
     def key_name(self) -> str:
@@ -74,13 +76,25 @@ def resolve(host: str) -> Target:
             raise SyncError(host, f"cannot read {path}: {exc}") from None
     known = tuple(Path(p).expanduser() for p in str(
         found.get("userknownhostsfile", "~/.ssh/known_hosts")).split())
+    proxy = found.get("proxycommand")
+    if proxy is None and found.get("proxyjump"):
+        import shlex
+
+        # -F: ssh reads the config of the passwd entry's home, not of $HOME
+        proxy = (f"ssh -F {shlex.quote(str(path))} -o BatchMode=yes -W %h:%p "
+                 f"{shlex.quote(str(found['proxyjump']).split(',')[0])}")
+    hostname = str(found.get("hostname", name))
+    port = int(found.get("port", 22))
+    if proxy:
+        proxy = str(proxy).replace("%h", hostname).replace("%p", str(port))
     return Target(
-        hostname=str(found.get("hostname", name)),
-        port=int(found.get("port", 22)),
+        hostname=hostname,
+        port=port,
         user=user or str(found.get("user") or getpass.getuser()),
         identity_files=tuple(str(Path(p).expanduser()) for p in found.get("identityfile", [])
                              if Path(p).expanduser().is_file()),
         known_hosts=known,
+        proxy_command=None if proxy in (None, "none") else str(proxy),
     )
 
 
@@ -142,7 +156,8 @@ def connect(remote: Remote, *, accept_new_host_key: bool = False) -> Session:
     client.set_missing_host_key_policy(_NewKeys(remote.name, target, accept_new_host_key))
     where = f"{target.user}@{target.hostname}:{target.port}"
     try:
-        client.connect(target.hostname, port=target.port, username=target.user,
+        sock = paramiko.ProxyCommand(target.proxy_command) if target.proxy_command else None
+        client.connect(target.hostname, port=target.port, username=target.user, sock=sock,
                        key_filename=list(target.identity_files) or None, allow_agent=True,
                        look_for_keys=True, timeout=CONNECT_TIMEOUT_S,
                        banner_timeout=CONNECT_TIMEOUT_S, auth_timeout=CONNECT_TIMEOUT_S)

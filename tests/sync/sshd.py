@@ -138,7 +138,7 @@ Subsystem sftp internal-sftp
     (ssh_dir / "known_hosts").write_text(line + "\n")
     (ssh_dir / "config").write_text(
         f"Host cluster\n  HostName 127.0.0.1\n  Port {port}\n  User {user}\n"
-        f"  IdentityFile {key}\n")
+        f"  IdentityFile {key}\n  UserKnownHostsFile {ssh_dir / 'known_hosts'}\n")
     return Server(scratch=scratch, port=port, pid=int(pidfile.read_text()), user=user,
                   remote_home=remote_home, client_home=client_home, client_key=key,
                   host_key_line=line)

@@ -134,3 +134,15 @@ def test_a_full_remote_disk_leaves_nothing_half_written(catalog: bathos.Catalog,
         assert [p for p in visible_files(remote.path) if p.name.endswith(".tmp")] == []
     finally:
         subprocess.run(["umount", str(remote.path)], check=False)
+
+
+def test_a_host_behind_a_login_node_is_reached_through_proxyjump(
+        catalog: bathos.Catalog, remote: RemoteDir) -> None:
+    config = remote.server.client_home / ".ssh" / "config"
+    config.write_text(config.read_text() + f"\nHost behind\n  HostName 127.0.0.1\n"
+                      f"  Port {remote.server.port}\n  User {remote.server.user}\n"
+                      f"  IdentityFile {remote.server.client_key}\n  ProxyJump cluster\n")
+    bathos.add_remote("behind", f"behind:{remote.path.name}", scope="user")
+    catalog.write(make_run())
+
+    assert catalog.sync("behind", project="demo").runs == 1

@@ -64,3 +64,15 @@ def test_compaction_folds_arrivals_in_and_removes_them(catalog: bathos.Catalog,
     assert len(segments.read_manifest(directory) or []) == 2  # its own, and the one folded
     assert catalog.runs().to_dicts() == before
     assert catalog.verify().problems == ()
+
+
+def test_a_read_finding_many_arrivals_compacts_first(catalog: bathos.Catalog,
+                                                     tmp_path: Path) -> None:
+    directory = catalog.path / "runs" / "demo"
+    directory.mkdir(parents=True)
+    sent = [make_run() for _ in range(8)]
+    for n, run in enumerate(sent):
+        shutil.copy(sent_segment(tmp_path / str(n), [run]), directory / segments.arrival_name())
+
+    assert len(catalog.runs()) == 8
+    assert segments.arrivals(directory) == []

@@ -16,6 +16,7 @@ from typing import IO, Protocol
 
 import attrs
 
+from bathos.errors import CatalogError
 from bathos.fsutil import atomic_write_bytes, commit_file, temp_name
 
 
@@ -83,7 +84,14 @@ class LocalFiles:
         return open(self.root / path, "rb")
 
     def write(self, path: str, data: bytes | Path, *, mtime: float | None = None) -> int:
-        target = self.root / path
+        try:
+            return self._write(self.root / path, data, mtime)
+        except OSError as exc:
+            raise CatalogError(f"cannot write {self.root / path}: {exc.strerror or exc} "
+                               "(nothing half-written is left; sync again once it can be "
+                               "written)") from None
+
+    def _write(self, target: Path, data: bytes | Path, mtime: float | None) -> int:
         if isinstance(data, bytes) and mtime is None:
             atomic_write_bytes(target, data)
             return len(data)
@@ -106,7 +114,10 @@ class LocalFiles:
         return target.stat().st_size
 
     def mkdirs(self, path: str) -> None:
-        (self.root / path).mkdir(parents=True, exist_ok=True)
+        try:
+            (self.root / path).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CatalogError(f"cannot make {self.root / path}: {exc.strerror}") from None
 
     def remove(self, path: str) -> None:
         (self.root / path).unlink(missing_ok=True)

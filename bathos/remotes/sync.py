@@ -24,6 +24,7 @@ import logging
 import os
 import re
 import shutil
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -380,12 +381,6 @@ def _segment_records(side: Side, path: str, rows: dict[int, str],
 
 
 # Landing -----------------------------------------------------------------------------------
-def _scratch(local: Path) -> Path:
-    from bathos.catalog import lens
-
-    return lens.scratch_dir(local)
-
-
 def _land_runs(dst: Side, project: str, sent: list[tuple[dict[str, Any], float | None]],
                dst_held: Holdings, scratch: Path) -> int:
     """Write the records: running ones, and those the receiver holds hot (a hot fragment shadows
@@ -595,7 +590,6 @@ def _sync_project(src: Side, dst: Side, project: str, *, logs: bool, dry_run: bo
     moved = _Moved()
     if dry_run:
         return _Moved(runs=len(ids), events=len(events))
-    scratch.mkdir(parents=True, exist_ok=True)
     sent = list(_records(src, project, src_held, ids))
     refs = _missing_blobs(src, dst, _blob_refs([r for r, _ in sent], logs)) if sent else []
     total = len(sent) + len(refs) + len(events)
@@ -665,7 +659,8 @@ def sync_catalogs(catalog: Path, remote: Remote, *, pull: bool = False,
     if project is not None:
         config.check_slug(project)
     session = ssh.connect(remote, accept_new_host_key=accept_new_host_key)
-    scratch = _scratch(catalog)
+    # What is sent is staged outside the catalog: a push needs no write access to it.
+    scratch = Path(tempfile.mkdtemp(prefix="bth-sync-"))
     try:
         root = ssh.remote_root(session)
         inner = _remote_catalog(ssh.SFTPFiles(session, root))

@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import RemoteDir
 from project import base_env, make_project
 from records import make_run
+from sync_helpers import RemoteDir
 
 import bathos
 from bathos.catalog.blobs import put_blob

@@ -11,9 +11,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import RemoteDir
 from project import base_env
 from records import make_run
+from sync_helpers import RemoteDir
 
 import bathos
 

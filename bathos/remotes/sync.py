@@ -78,7 +78,7 @@ class SyncReport:
 
 @attrs.frozen
 class RemoteCheck:
-    """What `test_remote` found: the round trip of one SFTP request, the remote's catalog (None
+    """What `check_remote` found: the time to log in, the round trip of one SFTP request, the remote's catalog (None
     when it has none yet), whether it can be written, how many runs it holds, and the `bth` on
     its PATH (None: not installed, or not on a login shell's PATH)."""
 

@@ -78,9 +78,9 @@ class SyncReport:
 
 @attrs.frozen
 class RemoteCheck:
-    """What `check_remote` found: the time to log in, the round trip of one SFTP request, the remote's catalog (None
-    when it has none yet), whether it can be written, how many runs it holds, and the `bth` on
-    its PATH (None: not installed, or not on a login shell's PATH)."""
+    """What `check_remote` found: the time to log in, the round trip of one SFTP request, the
+    remote's catalog (None when it has none yet), whether it can be written, how many runs it
+    holds, and the `bth` on its PATH (None: not installed, or not on a login shell's PATH)."""
 
     remote: Remote
     host: str

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -142,7 +143,8 @@ def test_pushes_land_whole_beside_writers_and_compactions_on_the_cluster(
 
 def test_a_sync_killed_midway_leaves_nothing_partial_and_a_rerun_completes_it(
         catalog: bathos.Catalog, remote: RemoteDir) -> None:
-    runs = [make_run(params={"blob": "x" * 4000, "n": str(n)}) for n in range(3000)]
+    # ~24 MB that does not compress: its upload is long enough to be caught in the middle
+    runs = [make_run(params={"blob": os.urandom(4000).hex(), "n": str(n)}) for n in range(3000)]
     for run in runs:
         catalog.write(run)
     proc = subprocess.Popen([sys.executable, "-m", "bathos_cli", "sync", "cluster", "-p",

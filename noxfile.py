@@ -30,3 +30,4 @@ def bench(session: nox.Session) -> None:
     session.run("python", "benchmarks/bench_catalog.py", *session.posargs)
     session.run("python", "benchmarks/bench_run.py")
     session.run("python", "benchmarks/bench_memory.py")
+    session.run("python", "benchmarks/bench_sync.py")  # as root (it starts sshd), else skipped

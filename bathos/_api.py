@@ -12,24 +12,33 @@ from bathos.catalog.legacy import ImportReport
 from bathos.catalog.migrate import MigrationReport, MoveReport, Outdated
 from bathos.catalog.rows import Rows
 from bathos.checker import CheckReport, FileOrigin
-from bathos.config import sidecar_path
+from bathos.config import Remote, sidecar_path
 from bathos.diff import DiffSection, FileChange, PackageChange, RunDiff, ValueChange
 from bathos.errors import (
     AmbiguousRunId,
+    AuthenticationFailed,
     BathosError,
     CampaignClosed,
     CampaignNotFound,
     CatalogError,
     CompactionBusy,
     ConfigError,
+    ConnectionFailed,
+    HostKeyChanged,
+    HostKeyUnknown,
     InvalidTimeSpec,
     LogsUnavailable,
     ProvenanceError,
     QueryRefused,
     QueryTimeout,
+    RemoteDirMissing,
+    RemoteDiskFull,
+    RemoteUnreachable,
+    RemoteUnwritable,
     RunNotFound,
     SidecarInvalid,
     SidecarRefused,
+    SyncError,
     UnreadableFile,
 )
 from bathos.freshness import OutputCheck, Reason, Verdict
@@ -54,6 +63,8 @@ from bathos.pages.server import page_server
 from bathos.provenance.slurm import JobInfo
 from bathos.query import RunQuery
 from bathos.reaper import Reaped
+from bathos.remotes.registry import add_remote, list_remotes, remove_remote
+from bathos.remotes.sync import RemoteCheck, SyncReport, check_remote, sync
 from bathos.rerun import Rerun
 from bathos.review import CampaignReview
 from bathos.scaffold import NewExperiment, new_experiment
@@ -70,6 +81,7 @@ from bathos.submission import JobSpec, Submission, submit_job, wait_for_job
 __all__ = [
     "AmbiguousRunId",
     "AuditWarning",
+    "AuthenticationFailed",
     "BathosError",
     "Campaign",
     "CampaignClosed",
@@ -83,6 +95,7 @@ __all__ = [
     "CompactionBusy",
     "CompactionReport",
     "ConfigError",
+    "ConnectionFailed",
     "Dependency",
     "DiffSection",
     "Environment",
@@ -91,6 +104,8 @@ __all__ = [
     "Finding",
     "Git",
     "Host",
+    "HostKeyChanged",
+    "HostKeyUnknown",
     "ImportReport",
     "Imported",
     "InvalidTimeSpec",
@@ -117,6 +132,12 @@ __all__ = [
     "QueryTimeout",
     "Reaped",
     "Reason",
+    "Remote",
+    "RemoteCheck",
+    "RemoteDirMissing",
+    "RemoteDiskFull",
+    "RemoteUnreachable",
+    "RemoteUnwritable",
     "Rerun",
     "Rows",
     "Run",
@@ -131,23 +152,30 @@ __all__ = [
     "Slurm",
     "SprintAudit",
     "Submission",
+    "SyncError",
+    "SyncReport",
     "UnreadableFile",
     "ValueChange",
     "Verdict",
     "VerifyReport",
+    "add_remote",
+    "check_remote",
     "current_run_id",
     "evaluate_outcome",
     "experiment",
     "lint_project",
+    "list_remotes",
     "load_sidecar",
     "log",
     "new_experiment",
     "output_dir",
     "page_server",
     "parse_sidecar",
+    "remove_remote",
     "sidecar_path",
     "sprint_audit",
     "submit_job",
+    "sync",
     "wait_for_job",
     "write_report",
 ]

@@ -90,13 +90,36 @@ def slug_from_name(name: str) -> str:
     return slug or "project"
 
 
+REMOTE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+
+
 @attrs.frozen
 class Remote:
-    """A catalog reached over SSH, `host:path`."""
+    """A catalog reached over SSH: `host` is `[user@]host` (a name `~/.ssh/config` may define,
+    with its port, user and key), `path` the remote's `$BTH_HOME` (or its catalog directory);
+    `scope` says where it is kept: `project` (`.bth.toml`) or `user` (`$BTH_HOME/config.toml`)."""
 
     name: str
     host: str
     path: str
+    scope: str = "project"
+
+    @property
+    def spec(self) -> str:
+        """`[user@]host:path`, as `bth remote add` takes it."""
+        return f"{self.host}:{self.path}"
+
+
+def parse_target(name: str, target: str, scope: str = "project") -> Remote:
+    """The remote `name` at `[user@]host:path` (ConfigError, with an example, if it is not)."""
+    host, colon, path = target.partition(":")
+    if not REMOTE_NAME_RE.match(name):
+        raise ConfigError(f"invalid remote name {name!r} (use letters, digits, '_' and '-', "
+                          "e.g. cluster)")
+    if not (colon and host and path) or any(c.isspace() for c in host) or "/" in host:
+        raise ConfigError(f"remote {target!r} is not [user@]host:path (e.g. "
+                          "ana@login.hpc.edu:~/.bth, or an ~/.ssh/config alias: hpc:~/.bth)")
+    return Remote(name=name, host=host, path=path, scope=scope)
 
 
 @attrs.frozen
@@ -169,16 +192,36 @@ class UserConfig:
     this account's runs (collaborative or autonomous); None: no agent declared."""
 
     agent_mode: str | None = None
+    remotes: tuple[Remote, ...] = ()  # [remotes.NAME]: remotes of every project
+
+
+def user_config_path() -> Path:
+    return bth_home() / USER_FILE
 
 
 def load_user_config() -> UserConfig:
     """The user's `$BTH_HOME/config.toml` (defaults when it does not exist); a malformed file
     raises ConfigError naming the line or key."""
-    path = bth_home() / USER_FILE
+    path = user_config_path()
     if not path.is_file():
         return UserConfig()
-    run = _table(path, _read_toml(path), "run")
-    return UserConfig(agent_mode=_agent_mode(path, run))
+    data = _read_toml(path)
+    return UserConfig(agent_mode=_agent_mode(path, _table(path, data, "run")),
+                      remotes=_remotes(path, data, "user"))
+
+
+def _remotes(path: Path, data: dict[str, Any], scope: str) -> tuple[Remote, ...]:
+    """`[remotes.NAME]` tables, each with `host` and `path`."""
+    remotes = []
+    for name, spec in _table(path, data, "remotes").items():
+        if not isinstance(spec, dict):
+            raise ConfigError(f"{path}: [remotes.{name}] must be a table with host and path")
+        host = _string(path, spec, f"remotes.{name}", "host")
+        rpath = _string(path, spec, f"remotes.{name}", "path")
+        if not host or not rpath:
+            raise ConfigError(f"{path}: [remotes.{name}] needs both host and path")
+        remotes.append(Remote(name=name, host=host, path=rpath, scope=scope))
+    return tuple(remotes)
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -285,15 +328,6 @@ def _project_from_dict(path: Path, data: dict[str, Any]) -> ProjectConfig:
     env = run.get("env", [])
     if not isinstance(env, list) or not all(isinstance(e, str) for e in env):
         raise ConfigError(f"{path}: run.env must be a list of variable names")
-    remotes = []
-    for name, spec in _table(path, data, "remotes").items():
-        if not isinstance(spec, dict):
-            raise ConfigError(f"{path}: [remotes.{name}] must be a table with host and path")
-        host = _string(path, spec, f"remotes.{name}", "host")
-        rpath = _string(path, spec, f"remotes.{name}", "path")
-        if not host or not rpath:
-            raise ConfigError(f"{path}: [remotes.{name}] needs both host and path")
-        remotes.append(Remote(name=name, host=host, path=rpath))
     return ProjectConfig(
         root=path.parent,
         slug=slug,
@@ -301,7 +335,7 @@ def _project_from_dict(path: Path, data: dict[str, Any]) -> ProjectConfig:
         sync_filter=sync_filter,
         python=_string(path, run, "run", "python"),
         env=tuple(env),
-        remotes=tuple(remotes),
+        remotes=_remotes(path, data, "project"),
         slurm_partition=_string(path, _table(path, data, "slurm"), "slurm", "partition"),
         slurm_defaults=_slurm_defaults(path, _table(path, data, "slurm")),
         secret_names=_patterns(path, secrets, "names"),

@@ -15,7 +15,16 @@
     │   ├── QueryTimeout       a query that ran past its time limit
     │   ├── LogsUnavailable    a run whose logs were not kept, or cannot be read from here
     │   └── UnreadableFile     a catalog file readers skip (what `Catalog.verify` lists)
-    └── ProvenanceError        git, host or environment capture failed
+    ├── ProvenanceError        git, host or environment capture failed
+    └── SyncError              a sync with another catalog failed (nothing half-written is left)
+        ├── ConnectionFailed   the remote could not be reached or logged into
+        │   ├── RemoteUnreachable
+        │   ├── HostKeyUnknown     its host key is in no known_hosts file (`fingerprint`)
+        │   ├── HostKeyChanged     its host key differs from the one known_hosts holds
+        │   └── AuthenticationFailed
+        ├── RemoteDirMissing   the remote's directory does not exist
+        ├── RemoteUnwritable   the remote's catalog cannot be written
+        └── RemoteDiskFull     the remote refused a write (its disk full, or over quota)
 
 Each message says what is wrong in the library's terms, and what to do where that needs no command
 line. `hint`, when set, says what to do at the command line (`bth` prints it after the message);
@@ -181,3 +190,53 @@ def error_object(exc: Exception) -> dict[str, Any]:
     return {"code": code, "message": str(exc), "path": None if path is None else str(path),
             "line": getattr(exc, "line", None), "key": getattr(exc, "key", None),
             "hint": getattr(exc, "hint", None)}
+
+
+class SyncError(BathosError):
+    """A sync with another catalog failed; what it had sent so far is complete or invisible, and
+    running it again finishes the job. `remote` names the remote."""
+
+    def __init__(self, remote: str, message: str, *, hint: str | None = None) -> None:
+        self.remote = remote
+        super().__init__(message, hint=hint)
+
+
+class ConnectionFailed(SyncError):
+    """The remote could not be reached, its host key not verified, or the login refused."""
+
+
+class RemoteUnreachable(ConnectionFailed):
+    """No SSH connection to the remote's host (unknown name, refused, timed out)."""
+
+
+class HostKeyUnknown(ConnectionFailed):
+    """The host's key is in no known_hosts file; `fingerprint` is its SHA256 fingerprint."""
+
+    hint = "bth sync --accept-new-host-key records it, once you have checked the fingerprint"
+
+    def __init__(self, remote: str, host: str, fingerprint: str) -> None:
+        self.host = host
+        self.fingerprint = fingerprint
+        super().__init__(remote, f"host {host} is not known: its key has fingerprint "
+                                 f"{fingerprint}, which no known_hosts file holds (check it with "
+                                 "the host's administrator, then accept it)")
+
+
+class HostKeyChanged(ConnectionFailed):
+    """The host's key differs from the one known_hosts holds: refused, never replaced."""
+
+
+class AuthenticationFailed(ConnectionFailed):
+    """The host refused every key (ssh-agent and key files; passwords are never tried)."""
+
+
+class RemoteDirMissing(SyncError):
+    """The remote's directory does not exist on its host."""
+
+
+class RemoteUnwritable(SyncError):
+    """The remote's catalog cannot be written by the user logged in."""
+
+
+class RemoteDiskFull(SyncError):
+    """The remote refused to store a file (its disk is full, or the user over quota)."""

@@ -134,13 +134,12 @@ def _config_dict(project: ProjectConfig) -> dict[str, Any]:
 
 
 def parse_remote(spec: str) -> Remote:
-    """`NAME=host:path` as given to `bth init --remote`."""
+    """`NAME=[user@]host:path` as given to `bth init --remote`."""
     name, sep, target = spec.partition("=")
-    host, colon, path = target.partition(":")
-    if not (sep and colon and name and host and path):
-        raise ConfigError(f"remote {spec!r} is not NAME=host:path "
-                          "(e.g. cluster=login.hpc:~/.bth)")
-    return Remote(name=name, host=host, path=path)
+    if not sep:
+        raise ConfigError(f"remote {spec!r} is not NAME=host:path (the host may be user@host or "
+                          "an ~/.ssh/config alias; e.g. cluster=login.hpc:~/.bth)")
+    return config.parse_target(name, target)
 
 
 def env_helper_text(bth: str | None = None) -> str:

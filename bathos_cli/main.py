@@ -14,24 +14,28 @@ import click
 from bathos import __version__
 
 EXIT_USAGE = 2  # bad usage or input, as click exits on a bad flag
+EXIT_UNREACHABLE = 3  # a remote's host cannot be reached, its key verified or the login made
 EXIT_TIMEOUT = 124  # as timeout(1) exits
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C
 
 
 def exit_code(exc: Exception) -> int:
     """The documented exit code of a library error: bad input (a ConfigError, or a run id that
-    matches no run or several, an unknown campaign) 2, a query past its time limit 124, any other
-    error 1."""
+    matches no run or several, an unknown campaign) 2, a remote that cannot be reached or
+    logged into 3, a query past its time limit 124, any other error 1."""
     from bathos.errors import (
         AmbiguousRunId,
         CampaignNotFound,
         ConfigError,
+        ConnectionFailed,
         QueryTimeout,
         RunNotFound,
     )
 
     if isinstance(exc, ConfigError | RunNotFound | AmbiguousRunId | CampaignNotFound):
         return EXIT_USAGE
+    if isinstance(exc, ConnectionFailed):
+        return EXIT_UNREACHABLE
     if isinstance(exc, QueryTimeout):
         return EXIT_TIMEOUT
     return 1
@@ -74,6 +78,8 @@ COMMANDS = {
     "export": "bathos_cli.agents",
     "view": "bathos_cli.pages",
     "report": "bathos_cli.pages",
+    "remote": "bathos_cli.remotes",
+    "sync": "bathos_cli.remotes",
 }
 
 
@@ -127,8 +133,8 @@ def cli(verbose: int) -> None:
     The catalog lives in $BTH_HOME/catalog (default ~/.bth/catalog).
 
     Exit codes: 0 ok, 1 error (or problems found, by verify or check), 2 bad usage or input
-    (also a run id that matches no run), 124 a query past its --timeout, 130 Ctrl-C; bth run
-    exits with its command's code.
+    (also a run id that matches no run), 3 a remote that cannot be reached or logged into, 124
+    a query past its --timeout, 130 Ctrl-C; bth run exits with its command's code.
     """
     _log_to_stderr(verbose)
 

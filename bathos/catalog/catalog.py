@@ -35,9 +35,11 @@ if TYPE_CHECKING:
     from bathos.catalog.legacy import ImportReport
     from bathos.catalog.migrate import MigrationReport, MoveReport, Outdated
     from bathos.checker import CheckReport, FileOrigin
+    from bathos.config import Remote
     from bathos.diff import RunDiff
     from bathos.lineage import Lineage
     from bathos.reaper import Reaped
+    from bathos.remotes.sync import SyncReport
     from bathos.rerun import Rerun
     from bathos.sidecar import SidecarSpec
 
@@ -544,6 +546,29 @@ class Catalog:
         from bathos.campaigns import CampaignHandle
 
         return CampaignHandle(self, id)
+
+    def sync(self, remote: str | Remote | None = None, *, pull: bool = False,
+             project: str | None = None, all_projects: bool = False, dry_run: bool = False,
+             logs: bool = True, accept_new_host_key: bool = False,
+             on_progress: Progress | None = None) -> SyncReport:
+        """Send this catalog's runs to a remote catalog over SSH (or with `pull`, bring its runs
+        here): those the other side lacks or holds in an older state, with their logs (unless
+        not `logs`), metric points and campaign events. Only the runs of `project` (default:
+        the project the working directory lies in, unless its sync_filter is "none") or of
+        every project with `all_projects`. `remote` is a name (default: the only remote there
+        is) or a Remote; `dry_run` counts without sending. A host whose key is not in
+        known_hosts is refused (HostKeyUnknown) unless `accept_new_host_key`.
+
+        >>> cat.sync("cluster").runs          # pushed
+        >>> cat.sync("cluster", pull=True)    # a SyncReport
+        """
+        from bathos.remotes import sync
+
+        chosen_project, every = sync.pick_project(project, all_projects)
+        return sync.sync_catalogs(
+            self.path, sync.resolve_remote(remote), pull=pull, project=chosen_project,
+            all_projects=every, dry_run=dry_run, logs=logs,
+            accept_new_host_key=accept_new_host_key, on_progress=on_progress)
 
     # maintenance -------------------------------------------------------------------------
     def compact(self, *, wait: bool = True,

@@ -76,8 +76,9 @@ def compaction_lock(catalog: Path, *, wait: bool) -> Iterator[None]:
         os.close(fd)
 
 
-def _copy(con: duckdb.DuckDBPyConnection, select_sql: str, params: list[object],
-          target: Path) -> None:
+def copy_parquet(con: duckdb.DuckDBPyConnection, select_sql: str, params: list[object],
+                 target: Path) -> None:
+    """Write the rows of `select_sql` to the Parquet file `target` as segments are written."""
     con.execute(
         f"COPY ({select_sql}) TO {schema.sql_string(target)} "
         f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP_SIZE})",
@@ -108,12 +109,13 @@ def write_segment(con: duckdb.DuckDBPyConnection, sources: str, directory: Path,
         sorted_parts = [scratch / f"sorted-{n:05d}.parquet" for n in range(len(chunks))]
     for (chunk, low, high, nulls, _), part in zip(chunks, sorted_parts, strict=True):
         # The started_at bounds let Parquet skip row groups of sorted segments being merged.
-        _copy(con, f"SELECT {', '.join(schema.COLUMNS)} FROM ({sources}) "
+        copy_parquet(con, f"SELECT {', '.join(schema.COLUMNS)} FROM ({sources}) "
               "WHERE id IN (SELECT id FROM pick WHERE chunk = ?) "
               "AND (started_at BETWEEN ? AND ? OR (? AND started_at IS NULL)) "
               f"{_NEWEST} ORDER BY started_at, id", [chunk, low, high, nulls], part)
     if len(chunks) > 1:  # read back in order: one streaming pass, no sort
-        _copy(con, f"SELECT * FROM read_parquet({schema.sql_paths(sorted_parts)})", [], tmp)
+        copy_parquet(con, f"SELECT * FROM read_parquet({schema.sql_paths(sorted_parts)})", [],
+                     tmp)
     with open(tmp, "rb") as fh:
         os.fsync(fh.fileno())
     commit_file(tmp, final)
@@ -182,6 +184,32 @@ def compact_project(directory: Path, *, on_progress: Progress | None = None) -> 
         shutil.rmtree(scratch, ignore_errors=True)
 
 
+def _arrived(directory: Path, live: list[str], columns: dict[str, str]) -> list[Path]:
+    """The intact arrivals (segments another catalog sent) that `live` does not list."""
+    found = [p for p in segments.arrivals(directory) if p.name not in live]
+    damaged = segments.damage(found, columns=columns) if found else {}
+    return [p for p in found if p not in damaged]
+
+
+def _to_merge(con: duckdb.DuckDBPyConnection, live_paths: list[Path], key: str,
+              incoming_ids: str | None, rebuild: bool) -> list[Path]:
+    """The live segments a fold rewrites: all of them when rebuilding, or when one holds a run
+    that comes in again (`incoming_ids`, a query of the column `key`); else the small ones once
+    there are MERGE_AT."""
+    small = [p for p in live_paths if p.stat().st_size < SMALL_SEGMENT_BYTES]
+    overlap = incoming_ids is not None and bool(live_paths) and _scalar(
+        con, f"SELECT count(*) FROM read_parquet({schema.sql_paths(live_paths)}) "
+        f"WHERE {key} IN ({incoming_ids})") > 0
+    return list(live_paths) if (rebuild or overlap) else (small if len(small) >= MERGE_AT else [])
+
+
+def _remove_folded(paths: list[Path]) -> None:
+    """Remove folded segments that compaction made or a sync sent (never another file)."""
+    for path in paths:
+        if segments.is_own(path) or segments.is_arrival_name(path.name):
+            path.unlink(missing_ok=True)
+
+
 def _fold(con: duckdb.DuckDBPyConnection, scratch: Path, directory: Path, live: list[str],
           rebuild: bool, on_progress: Progress | None, started: float) -> CompactionReport:
     hot = lens.HotRows(con, scratch)
@@ -195,28 +223,26 @@ def _fold(con: duckdb.DuckDBPyConnection, scratch: Path, directory: Path, live: 
         on_progress(len(picked), len(picked))
     damaged = segments.damage([directory / n for n in live])
     live_paths = [directory / n for n in live if directory / n not in damaged]
-    small = [p for p in live_paths if p.stat().st_size < SMALL_SEGMENT_BYTES]
-    overlap = bool(picked) and bool(live_paths) and _scalar(
-        con, f"SELECT count(*) FROM read_parquet({schema.sql_paths(live_paths)}) "
-        "WHERE id IN (SELECT id FROM hot)") > 0
-    merge = list(live_paths) if (rebuild or overlap) else (small if len(small) >= MERGE_AT else [])
-    if not picked and not merge:
+    arrived = _arrived(directory, live, schema.COLUMNS)
+    incoming = [*(["SELECT id FROM hot"] if picked else []),
+                *([f"SELECT id FROM read_parquet({schema.sql_paths(arrived)})"] if arrived
+                  else [])]
+    merge = _to_merge(con, live_paths, "id", " UNION ALL ".join(incoming) or None, rebuild)
+    if not picked and not merge and not arrived:
         if recent.read_recent(directory, live) is None:
             recent.write_recent(con, directory, live)
         return CompactionReport(skipped_unreadable=len(unreadable))
     sources = "SELECT *, 0 AS tier FROM hot"
-    if merge:
+    if merge or arrived:
         sources += (f" UNION ALL SELECT {', '.join(schema.COLUMNS)}, 1 "
-                    f"FROM read_parquet({schema.sql_paths(merge)})")
+                    f"FROM read_parquet({schema.sql_paths([*merge, *arrived])})")
     new_segment = write_segment(con, sources, directory, scratch)
     kept = [n for n in live if directory / n not in merge]
     segments.write_manifest(directory, [*kept, new_segment.name])
     recent.write_recent(con, directory, [*kept, new_segment.name])
     for path, stat in picked:
         _remove_if_unchanged(path, stat)
-    for path in merge:
-        if segments.is_own(path):
-            path.unlink(missing_ok=True)
+    _remove_folded([*merge, *arrived])
     return CompactionReport(
         folded=len(picked), segments_written=1, segments_merged=len(merge),
         skipped_unreadable=len(unreadable), seconds=time.perf_counter() - started,
@@ -240,19 +266,20 @@ def _fold_points(con: duckdb.DuckDBPyConnection, directory: Path) -> None:
     damaged = segments.damage([directory / n for n in live], columns=metrics.COLUMNS)
     live_paths = [directory / n for n in live if directory / n not in damaged]
     hot_paths = [path for path, _ in hot]
-    ids = ", ".join(schema.sql_string(p.name.removesuffix(metrics.POINTS_SUFFIX))
-                    for p in hot_paths)
-    small = [p for p in live_paths if p.stat().st_size < SMALL_SEGMENT_BYTES]
-    overlap = bool(hot) and bool(live_paths) and _scalar(
-        con, f"SELECT count(*) FROM read_parquet({schema.sql_paths(live_paths)}) "
-        f"WHERE run_id IN ({ids})") > 0
-    merge = list(live_paths) if (rebuild or overlap) else (small if len(small) >= MERGE_AT else [])
-    if not hot and not merge:
+    arrived = _arrived(directory, live, metrics.COLUMNS)
+    incoming = [*([("SELECT unnest([" + ", ".join(
+        schema.sql_string(p.name.removesuffix(metrics.POINTS_SUFFIX)) for p in hot_paths)
+        + "]) AS run_id")] if hot else []),
+        *([f"SELECT run_id FROM read_parquet({schema.sql_paths(arrived)})"] if arrived else [])]
+    merge = _to_merge(con, live_paths, "run_id", " UNION ALL ".join(incoming) or None,
+                      rebuild)
+    if not hot and not merge and not arrived:
         return
-    view = metrics.view_sql(hot_paths, merge, needs_dedup=rebuild)
+    # Each run's points from one file: a hot one, else the newest arrival, else its segment.
+    view = metrics.view_sql(hot_paths, [*merge, *arrived], needs_dedup=rebuild or bool(arrived))
     final = directory / segments.segment_name(None)
     tmp = temp_name(final)
-    _copy(con, f"SELECT * FROM ({view}) ORDER BY run_id, key, step, time", [], tmp)
+    copy_parquet(con, f"SELECT * FROM ({view}) ORDER BY run_id, key, step, time", [], tmp)
     with open(tmp, "rb") as fh:
         os.fsync(fh.fileno())
     commit_file(tmp, final)
@@ -260,9 +287,7 @@ def _fold_points(con: duckdb.DuckDBPyConnection, directory: Path) -> None:
     segments.write_manifest(directory, [*kept, final.name])
     for path, stat in hot:
         _remove_if_unchanged(path, stat)
-    for path in merge:
-        if segments.is_own(path):
-            path.unlink(missing_ok=True)
+    _remove_folded([*merge, *arrived])
 
 
 def compact(catalog: Path, *, wait: bool = True,

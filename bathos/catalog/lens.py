@@ -50,6 +50,8 @@ BATCH_ROWS = 2_000
 # directory, so a reader's memory stays bounded however many runs are hot (benchmarks/
 # bench_memory.py prints the peak).
 SPILL_ROWS = 10_000
+# Segments other catalogs sent (bth sync) that make a read compact first, as hot runs do.
+ARRIVALS_COMPACT_AT = 8
 
 
 def scratch_dir(catalog: Path) -> Path:
@@ -191,7 +193,8 @@ def connect(catalog: Path, *, compact_above: int | None = None,
             with_campaigns: bool = False) -> Lens:
     """An in-memory DuckDB with the views over the catalog's live segments (less `skip`) and hot
     fragments, locked read-only; unreadable files are skipped with a warning. CompactionDue as
-    soon as more than `compact_above` finished runs are found hot (the rest is not read).
+    soon as more than `compact_above` finished runs are found hot (the rest is not read), or
+    (with `compact_above`) ARRIVALS_COMPACT_AT segments other catalogs sent are live.
 
     The `metrics` view is defined only `with_metrics`: DuckDB binds a view when it is created,
     which opens every hot point file, so a query that does not name it does not pay for it; so
@@ -232,6 +235,9 @@ def _load(opened: Lens, catalog: Path, compact_above: int | None,
                 raise CompactionDue
     hot.finish()
     opened.segments, needs_dedup = live_segments(catalog, skip, opened.problems)
+    if compact_above is not None and sum(
+            segments.is_arrival_name(p.name) for p in opened.segments) >= ARRIVALS_COMPACT_AT:
+        raise CompactionDue  # each read would deduplicate them all
     _create_views(opened.con, opened.segments, needs_dedup, has_hot=hot.count > 0)
 
 

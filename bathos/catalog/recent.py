@@ -217,6 +217,8 @@ def _cool_rows(directory: Path) -> tuple[Iterator[Row], bool] | None:
     live = segments.read_manifest(directory)
     if live is None:
         return None if segments.segment_files(directory) else (iter(()), True)
+    if segments.arrivals(directory):
+        return None  # rows another catalog sent, that the kept rows do not know
     if not all(segments.looks_complete(directory / n) for n in live):
         return None
     return read_recent(directory, live)

@@ -9,6 +9,12 @@ live and readers deduplicate by id.
 A manifest names files in its own directory only: an entry that is a path, not a Parquet name, a
 symlink out of the directory, or a repeat is ignored (and reported by `bth verify`). Compaction
 removes only files it made (named by `segment_name`, not symlinks).
+
+A segment another catalog sent (`bth sync`) arrives as `sync-<time>-<random>.parquet` (named by
+`arrival_name`), renamed into place whole: it is live from that instant, without the manifest
+naming it (a sync cannot take the compaction lock of a catalog on another host), and readers
+deduplicate by id while any is present (the newest `updated_at` wins). Compaction folds arrivals
+into a segment of its own and then removes them.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ log = logging.getLogger("bathos.catalog")
 
 MANIFEST = "segments.manifest"
 _MAGIC = b"PAR1"
+_ARRIVAL_NAME = re.compile(r"sync-[0-9T]{15}-[0-9a-f]{8}" + re.escape(SEGMENT_SUFFIX))
 _OWN_NAME = re.compile(r"seg-[0-9A-Za-z.]{1,15}-[0-9a-f]{8}" + re.escape(SEGMENT_SUFFIX))
 _LEGACY_RUN_FILE = re.compile(r"run_[0-9A-Fa-f-]{36}" + re.escape(SEGMENT_SUFFIX))
 
@@ -47,11 +54,10 @@ def manifest_entries(directory: Path) -> tuple[list[str], list[tuple[str, str]]]
     """The manifest's usable names (each once, in order) and every entry ignored with the reason,
     or None when there is no readable manifest."""
     try:
-        data = json.loads(manifest_path(directory).read_bytes())
-    except (OSError, ValueError, RecursionError):
+        names = parse_manifest(manifest_path(directory).read_bytes())
+    except OSError:
         return None
-    names = data.get("segments") if isinstance(data, dict) else None
-    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+    if names is None:
         return None
     usable: dict[str, None] = {}
     ignored = []
@@ -62,6 +68,18 @@ def manifest_entries(directory: Path) -> tuple[list[str], list[tuple[str, str]]]
         else:
             usable[name] = None
     return list(usable), ignored
+
+
+def parse_manifest(raw: bytes) -> list[str] | None:
+    """The names a manifest's bytes list, or None when they are not a segment list."""
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
+    names = data.get("segments") if isinstance(data, dict) else None
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        return None
+    return names
 
 
 class IgnoredEntry(UnreadableFile):
@@ -120,9 +138,28 @@ def is_own(path: Path) -> bool:
     return _OWN_NAME.fullmatch(path.name) is not None and not path.is_symlink()
 
 
+def arrival_name() -> str:
+    """A new name for a segment another catalog sends: `sync-<UTC time>-<random>.parquet`."""
+    import time
+
+    return f"sync-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{os.urandom(4).hex()}" \
+        f"{SEGMENT_SUFFIX}"
+
+
+def is_arrival_name(name: str) -> bool:
+    return _ARRIVAL_NAME.fullmatch(name) is not None
+
+
+def arrivals(directory: Path) -> list[Path]:
+    """The segments other catalogs sent that are in `directory` (live until compaction folds
+    them in; never symlinks)."""
+    return sorted(p for p in directory.glob(f"sync-*{SEGMENT_SUFFIX}")
+                  if is_arrival_name(p.name) and not p.is_symlink())
+
+
 def live_segments(directory: Path) -> tuple[list[Path], bool]:
-    """The segments readers should use, and whether they are known to hold each id once; each
-    manifest entry ignored is warned about."""
+    """The segments readers should use (those the manifest names, and arrivals), and whether they
+    are known to hold each id once; each manifest entry ignored is warned about."""
     entries = manifest_entries(directory)
     if entries is None:
         return segment_files(directory), False
@@ -130,7 +167,8 @@ def live_segments(directory: Path) -> tuple[list[Path], bool]:
     for name, why in ignored:
         log.warning("ignoring %r in %s: %s", name, manifest_path(directory), why,
                     extra={"hint": UnreadableFile.hint})
-    return [directory / n for n in names if (directory / n).exists()], True
+    arrived = [p for p in arrivals(directory) if p.name not in names]
+    return [directory / n for n in names if (directory / n).exists()] + arrived, not arrived
 
 
 def readable_segments(directory: Path, skip: Collection[Path] = (),

@@ -150,6 +150,14 @@ def _load(path: Path) -> tuple[Record, os.stat_result, bool, int]:
         raise
     except OSError as exc:
         raise UnreadableFile(path, f"cannot be read ({exc.strerror})") from exc
+    record, mended, version = parse_fragment(path, raw)
+    return record, stat, mended, version
+
+
+def parse_fragment(path: Path, raw: bytes) -> tuple[Record, bool, int]:
+    """The record a fragment's bytes hold, upgraded and checked, whether it was mended and the
+    schema version it was stored at; UnreadableFile (naming `path`) if they are not a
+    well-formed run record."""
     try:
         data: Any = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -174,7 +182,7 @@ def _load(path: Path) -> tuple[Record, os.stat_result, bool, int]:
 
         escaped = escape_strings(record)
         mended, record = escaped != record, escaped
-    return record, stat, mended, version
+    return record, mended, version
 
 
 def is_unchanged(path: Path, seen: os.stat_result) -> bool:

@@ -32,7 +32,7 @@ from typing import Any
 
 import attrs
 
-from bathos import config
+from bathos import campaigns, config
 from bathos.catalog import metrics, schema, segments, store
 from bathos.config import Remote
 from bathos.errors import ConfigError, SyncError, UnreadableFile
@@ -44,11 +44,6 @@ log = logging.getLogger("bathos.sync")
 
 Progress = Callable[[int, int], None]
 BLOB_RE = re.compile(r"sha256:[0-9a-f]{64}")
-# Campaign files, as bathos.campaigns names them: <project>/<campaign>/<ns time>-<event>.json
-CAMPAIGN_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
-EVENT_RE = re.compile(r"\d{19}-[a-z0-9][a-z0-9_-]{0,63}\.json")
-EVENT_KINDS = ("create", "update", "conclude", "reopen", "add", "remove")
-MAX_EVENT_BYTES = 1 << 20
 MAX_FRAGMENT_BYTES = 64 << 20
 MAX_POINT_FILE_BYTES = 1 << 30
 MAX_BLOB_BYTES = 1 << 30
@@ -545,27 +540,23 @@ def _missing_events(src: Side, dst: Side, project: str) -> list[str]:
     root = f"campaigns/{project}"
     missing = []
     for campaign, entry in sorted(src.files.list(root).items()):
-        if not entry.is_dir or not CAMPAIGN_RE.fullmatch(campaign):
+        if not entry.is_dir or not campaigns.ID_PATTERN.match(campaign):
             continue
         there = dst.files.list(f"{root}/{campaign}")
         missing += [f"{root}/{campaign}/{name}"
                     for name, e in sorted(src.files.list(f"{root}/{campaign}").items())
-                    if EVENT_RE.fullmatch(name) and name not in there and not e.is_dir]
+                    if campaigns.EVENT_NAME.match(name) and name not in there and not e.is_dir]
     return missing
 
 
 def _copy_event(src: Side, dst: Side, path: str, project: str) -> int:
-    """Copy one campaign event file once it is one (size, JSON shape, its own campaign)."""
-    campaign = path.split("/")[2]
+    """Copy one campaign event file once it is one, as readers check it (`parse_event`)."""
+    _, _, campaign, name = path.split("/")
     try:
-        raw = src.files.read(path, MAX_EVENT_BYTES)
-        event = json.loads(raw)
-        good = (isinstance(event, dict) and event.get("kind") in EVENT_KINDS
-                and event.get("campaign") == campaign and event.get("project") == project)
-    except (ValueError, RecursionError):
-        good = False
-    if not good:
-        src.warn(UnreadableFile(Path(f"{src.files.where}/{path}"), "not a campaign event"))
+        raw = src.files.read(path, campaigns.MAX_EVENT_BYTES)
+        campaigns.parse_event(raw, project, campaign, name)
+    except ValueError as exc:
+        src.warn(UnreadableFile(Path(f"{src.files.where}/{path}"), str(exc)))
         return 0
     return dst.files.write(path, raw)
 

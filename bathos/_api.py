@@ -48,6 +48,7 @@ from bathos.models import (
     RunOutcome,
     Sidecar,
     Slurm,
+    TagEdit,
 )
 from bathos.pages.pages import write_report
 from bathos.pages.server import page_server
@@ -131,6 +132,7 @@ __all__ = [
     "Slurm",
     "SprintAudit",
     "Submission",
+    "TagEdit",
     "UnreadableFile",
     "ValueChange",
     "Verdict",

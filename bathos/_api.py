@@ -57,6 +57,7 @@ from bathos.models import (
     RunOutcome,
     Sidecar,
     Slurm,
+    TagEdit,
 )
 from bathos.pages.pages import write_report
 from bathos.pages.server import page_server
@@ -154,6 +155,7 @@ __all__ = [
     "Submission",
     "SyncError",
     "SyncReport",
+    "TagEdit",
     "UnreadableFile",
     "ValueChange",
     "Verdict",

@@ -23,7 +23,6 @@ with the campaign's runs.
 from __future__ import annotations
 
 import datetime as dt
-import getpass
 import json
 import logging
 import os
@@ -46,6 +45,7 @@ from bathos.errors import (
 )
 from bathos.fsutil import atomic_write_bytes
 from bathos.ids import is_run_id
+from bathos.provenance.host import author
 from bathos.timespec import iso_utc, parse_iso_utc
 
 if TYPE_CHECKING:
@@ -161,7 +161,7 @@ def append_event(root: Path, project: str, campaign: str, kind: str, *,
                           "and '-', at most 64)")
     when = dt.datetime.now(dt.UTC) if time is None else time
     data = {"schema": EVENT_SCHEMA, "kind": kind, "campaign": campaign, "project": project,
-            "time": iso_utc(when), "by": by or _author(), **fields}
+            "time": iso_utc(when), "by": by or author(), **fields}
     wrong = event_problem(data)
     if wrong:
         raise ConfigError(f"campaign {campaign}: not a valid {kind} event: {wrong}")
@@ -200,14 +200,6 @@ def _held_event(directory: Path, event_id: str) -> Path | None:
         return None
     return next((directory / n for n in names
                  if (m := EVENT_NAME.match(n)) and m.group(3) == event_id), None)
-
-
-def _author() -> str:
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError, ImportError):
-        user = str(os.getuid())
-    return f"{user}@{os.uname().nodename}"
 
 
 # reading ---------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import posixpath
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +83,21 @@ def check_slug(slug: str) -> str:
             "e.g. my-project)"
         )
     return slug
+
+
+MAX_TAG_CHARS = 100
+
+
+def check_tags(tags: Iterable[str]) -> tuple[str, ...]:
+    """Tags as given (each once, in order), each checked: 1 to 100 characters, none of them
+    whitespace or a control character (so each reads back as one word)."""
+    tags = tuple(tags)
+    for tag in tags:
+        if not tag or len(tag) > MAX_TAG_CHARS or any(c.isspace() or not c.isprintable()
+                                                      for c in tag):
+            raise ConfigError(f"invalid tag {tag!r} (a tag is 1 to {MAX_TAG_CHARS} characters, "
+                              "without spaces or control characters, e.g. baseline)")
+    return tuple(dict.fromkeys(tags))
 
 
 def slug_from_name(name: str) -> str:

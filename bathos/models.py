@@ -203,6 +203,17 @@ class Imported:
 
 
 @attrs.frozen
+class TagEdit:
+    """A change of a finished run's tags (`Catalog.tag`): the tags it added and removed, who
+    made it (`user@host`) and when."""
+
+    by: str
+    time: dt.datetime
+    add: tuple[str, ...] = ()
+    remove: tuple[str, ...] = ()
+
+
+@attrs.frozen
 class Run:
     """One execution of a script or command, as the catalog stores it."""
 
@@ -241,6 +252,8 @@ class Run:
     imported: Imported | None = None  # a run another tool recorded, brought into this catalog
     # Fields of an imported record that have no place here, by their original names, as read.
     extra: dict[str, Any] = attrs.field(factory=dict)
+    # The changes of its tags made after it ended, oldest first (`tags` is their result).
+    tag_edits: tuple[TagEdit, ...] = ()
 
     @property
     def is_finished(self) -> bool:

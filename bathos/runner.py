@@ -648,6 +648,7 @@ def start_run(spec: RunSpec, *, environ: Mapping[str, str] | None = None) -> Act
     started_at = utcnow()
     started_monotonic = time.monotonic()
     since_ns = time.time_ns()
+    tags = config.check_tags(spec.tags)
     script = _script(spec)
     project = _find_project(spec, script)
     admission = enforcement.admit(script, project, no_sidecar=spec.no_sidecar,
@@ -693,7 +694,7 @@ def start_run(spec: RunSpec, *, environ: Mapping[str, str] | None = None) -> Act
             python, project.root if project else base, environ=environ,
             extra_vars=project.env if project else (), cache_dir=cache, redactor=redactor,
             catalog=catalog),
-        tags=tuple(dict.fromkeys(spec.tags)), parent_run_id=parent,
+        tags=tags, parent_run_id=parent,
         campaign_id=spec.campaign_id, agent_mode=admission.agent_mode,  # type: ignore[arg-type]
         sidecar=sidecar,
     )

@@ -61,6 +61,7 @@ COMMANDS = {
     "logs": "bathos_cli.tracking",
     "import-spill": "bathos_cli.tracking",
     "rerun": "bathos_cli.tracking",
+    "tag": "bathos_cli.tracking",
     "check": "bathos_cli.check",
     "diff": "bathos_cli.compare",
     "campaign": "bathos_cli.campaigns",

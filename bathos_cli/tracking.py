@@ -102,6 +102,32 @@ def _errors_as_json(enabled: bool) -> Iterator[None]:
         raise SystemExit(exit_code(exc)) from None
 
 
+@click.command("tag")
+@click.argument("run_ids", nargs=-1, required=True, metavar="RUN...")
+@click.option("--add", "add", multiple=True, metavar="TAG", help="Add this tag (repeatable).")
+@click.option("--remove", "remove", multiple=True, metavar="TAG",
+              help="Remove this tag (repeatable).")
+def tag(run_ids: tuple[str, ...], add: tuple[str, ...], remove: tuple[str, ...]) -> None:
+    """Add tags to or remove tags from runs that have ended; prints each run's tags.
+
+    \b
+      bth tag 1jd3k 7fq2a --add baseline --remove draft
+
+    The edit is recorded in the run (who, when). Exits 2 for a bad tag, an unknown run or one
+    still running; every run named is found before any is changed.
+    """
+    from bathos.catalog.catalog import Catalog
+    from bathos.config import check_tags
+
+    if not add and not remove:
+        raise click.UsageError("name a tag to --add or --remove")
+    check_tags((*add, *remove))
+    cat = Catalog()
+    for run in [cat.get(r) for r in run_ids]:
+        tagged = cat.tag(run, add=add, remove=remove)
+        click.echo(f"{tagged.id[: render.SHORT_ID]}  {', '.join(tagged.tags) or '(no tags)'}")
+
+
 @click.command("import-spill")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 def import_spill(paths: tuple[Path, ...]) -> None:

@@ -451,6 +451,18 @@ class Catalog:
 
         return rerun(self, run, here=here, tags=tags, on_started=on_started)
 
+    def tag(self, run: str | Run, *, add: str | Sequence[str] = (),
+            remove: str | Sequence[str] = ()) -> Run:
+        """Add tags to and remove tags from a run that has ended (a Run, an id or a prefix):
+        its record is rewritten with them, the edit recorded in `Run.tag_edits` (who, when),
+        and returned. ConfigError for a run still running or a tag that is not valid.
+
+        >>> cat.tag("1jd3k", add=["baseline"], remove=["draft"]).tags
+        """
+        from bathos.tagging import tag_run
+
+        return tag_run(self, run, add=add, remove=remove)
+
     def check(self, runs: Sequence[str] = (), *, query: RunQuery | None = None,
               verdicts: Sequence[str] = (), against: str | None = None,
               check_outputs: bool = False, **criteria: Any) -> CheckReport:

@@ -11,4 +11,4 @@ from __future__ import annotations
 # `allow_writes` (tests/mcp/test_server.py checks the server offers exactly these).
 READ_TOOLS = ("list_runs", "find_runs", "get_run", "run_logs", "sql", "check", "lineage", "diff",
               "metrics", "lint", "campaign_list", "campaign_review")
-WRITE_TOOLS = ("campaign_create", "campaign_add", "campaign_conclude")
+WRITE_TOOLS = ("campaign_create", "campaign_add", "campaign_conclude", "tag_run")

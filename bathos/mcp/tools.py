@@ -193,8 +193,8 @@ class CatalogTools:
         del found["values"]  # every run's value: the summary and verdicts say what they show
         return answer({"campaign": attrs.asdict(handle.info), **found})
 
-    # write tools: offered only with `bth mcp --allow-writes`; each is an event of the
-    # campaign, which records who wrote it (user@host) and when.
+    # write tools: offered only with `bth mcp --allow-writes`; each records who wrote it
+    # (user@host) and when: in an event of the campaign, or in the run's `tag_edits`.
     def campaign_create(self, campaign_id: CampaignId,
                         project: Annotated[str, Field(description="The project it belongs to.")],
                         hypothesis: Annotated[str, Field(min_length=1,
@@ -221,6 +221,22 @@ class CatalogTools:
                           ) -> Answer:
         """Conclude an open campaign with its outcome: it takes no new runs until reopened."""
         return answer(attrs.asdict(self.catalog.campaign(campaign_id).conclude(outcome, note)))
+
+    def tag_run(self, run_id: RunId,
+                add: Annotated[list[str] | None, Field(max_length=50,
+                                                       description="Tags to add.")] = None,
+                remove: Annotated[list[str] | None, Field(max_length=50,
+                                                          description="Tags to remove.")] = None
+                ) -> Answer:
+        """Add tags to or remove tags from a run that has ended: its tags now, and the edit
+        recorded in it (added, removed, by, time)."""
+        from bathos.models import unstructure
+
+        run = self.catalog.tag(run_id, add=add or (), remove=remove or ())
+        edit = run.tag_edits[-1] if run.tag_edits else None
+        return answer({"id": run.id, "tags": list(run.tags),  # edit: None if nothing changed
+                       "edit": unstructure(edit) if edit and edit.time == run.updated_at
+                       else None})
 
     def _runs(self, query: RunQuery, limit: int, offset: int) -> Page:
         rows = self.catalog.runs(attrs.evolve(query, limit=offset + limit + 1))

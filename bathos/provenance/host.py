@@ -18,6 +18,11 @@ def capture_host() -> Host:
     )
 
 
+def author() -> str:
+    """Who writes a catalog change from this process: `user@host`."""
+    return f"{_user()}@{os.uname().nodename}"
+
+
 def _user() -> str:
     try:
         return getpass.getuser()

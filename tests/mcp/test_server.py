@@ -204,16 +204,21 @@ def test_bad_input_comes_back_as_a_tool_error_with_its_code(proj: Project) -> No
 
 
 def test_write_tools_are_refused_without_allow_writes(proj: Project) -> None:
-    async def work(s: Session) -> tuple[list[str], dict[str, Any]]:
-        names = [t.name for t in (await s.list_tools()).tools]
-        return names, await refused(s, "campaign_create", campaign_id="lr", project="proj",
-                                    hypothesis="a smaller lr fits better")
+    run_id = Catalog().runs(project="proj").to_dicts()[0]["id"]
 
-    names, answer = talk(proj, work)
+    async def work(s: Session) -> tuple[list[str], dict[str, Any], dict[str, Any]]:
+        names = [t.name for t in (await s.list_tools()).tools]
+        return (names, await refused(s, "campaign_create", campaign_id="lr", project="proj",
+                                     hypothesis="a smaller lr fits better"),
+                await refused(s, "tag_run", run_id=run_id, add=["best"]))
+
+    names, answer, tagging = talk(proj, work)
 
     assert not set(WRITE_TOOLS) & set(names)
     assert "campaign_create" in answer["text"]
+    assert "tag_run" in tagging["text"]
     assert Catalog().campaigns().to_dicts() == []
+    assert "best" not in Catalog().get(run_id).tags
 
 
 def test_with_allow_writes_a_campaign_is_made_and_each_write_says_who_and_when(
@@ -245,6 +250,28 @@ def test_with_allow_writes_a_campaign_is_made_and_each_write_says_who_and_when(
               sorted((Catalog().path / "campaigns" / "proj" / "lr").glob("*.json"))]
     assert [e["kind"] for e in events] == ["create", "add", "conclude"]
     assert all("@" in e["by"] and e["time"] for e in events)
+
+
+def test_with_allow_writes_an_agent_tags_a_run_and_the_run_records_who_and_when(
+        proj: Project) -> None:
+    first = Catalog().runs(project="proj", tags=["sweep"]).to_dicts()[0]["id"]
+
+    async def work(s: Session) -> list[dict[str, Any]]:
+        return [
+            await call(s, "tag_run", run_id=first[:8], add=["best"], remove=["sweep"]),
+            await call(s, "list_runs", tags=["best"]),
+            await refused(s, "tag_run", run_id=first, add=["has space"]),
+        ]
+
+    tagged, listed, bad = talk(proj, work, "--allow-writes")
+
+    assert tagged["result"]["tags"] == ["best"]
+    edit = tagged["result"]["edit"]
+    assert (edit["add"], edit["remove"]) == (["best"], ["sweep"])
+    assert "@" in edit["by"] and edit["time"]
+    assert [r["id"] for r in listed["items"]] == [first]
+    assert bad["error"]["code"] == "config_error" and "has space" in bad["text"]
+    assert Catalog().get(first).tags == ("best",)
 
 
 def test_mcp_help_names_every_tool() -> None:

@@ -83,6 +83,19 @@ def test_a_run_synced_while_running_is_sent_again_once_finished(
     assert [(r["id"], r["status"]) for r in listed] == [(running.id, "completed")]
 
 
+def test_a_run_tagged_after_it_was_synced_is_sent_again_with_its_tags(
+        catalog: bathos.Catalog, remote: RemoteDir) -> None:
+    run = make_run()
+    catalog.write(run)
+    assert catalog.sync("cluster", project="demo").runs == 1
+
+    catalog.tag(run.id, add=["keep"])
+    assert catalog.sync("cluster", project="demo").runs == 1
+    assert catalog.sync("cluster", project="demo").runs == 0
+    listed = remote_runs(remote)
+    assert [(r["id"], "keep" in r["tags"]) for r in listed] == [(run.id, True)]
+
+
 def test_only_this_projects_runs_move_unless_all_are_asked_for(
         catalog: bathos.Catalog, remote: RemoteDir) -> None:
     ours = [make_run() for _ in range(3)]

@@ -9,7 +9,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 from catalog_helpers import tree_digest
-from records import sample_runs
+from records import make_run, sample_runs, write_runs
 
 import bathos
 from bathos import RunQuery
@@ -247,3 +247,19 @@ def test_schema_lists_views_and_columns(catalog: bathos.Catalog, catalog_dir: Pa
     assert columns["started_at"] == "TIMESTAMP"
     assert columns["record"] == "JSON"
     assert not catalog_dir.exists()  # reading an empty catalog creates nothing
+
+
+def test_queries_inside_reading_share_one_view_of_the_catalog(catalog: bathos.Catalog) -> None:
+    first, later = make_run(), make_run()
+    write_runs(catalog, [first], hot=0)
+    with catalog.reading() as snap:
+        assert [r["id"] for r in snap.runs().to_dicts()] == [first.id]
+        catalog.write(later)
+        assert [r["id"] for r in snap.runs().to_dicts()] == [first.id]
+        with pytest.raises(RunNotFound):
+            snap.get(later.id)
+        assert snap.get(first.id).id == first.id
+        assert catalog.get(later.id).id == later.id  # each query outside reads afresh
+        with snap.reading() as inner:
+            assert inner is snap
+    assert {r["id"] for r in snap.runs().to_dicts()} == {first.id, later.id}

@@ -184,7 +184,7 @@ class Catalog:
         the catalog, taken by the first of them: DuckDB is started and the hot runs loaded once,
         not once a query, so a page or a report that asks many questions is quick. It sees the
         catalog as it was then (a run written or finished meanwhile is not in its answers);
-        writes go on as usual.
+        writes go on as usual. Use it from one thread at a time.
 
         >>> with cat.reading() as snap:
         ...     found = [snap.check([r]) for r in run_ids]
@@ -224,18 +224,18 @@ class Catalog:
                 with opened as con:
                     return lens.run(con, work, timeout)
             except duckdb.Error as exc:
-                if self._held is not None:
-                    self._held.close()  # the next pass reads the catalog afresh
                 read = opened.segments if opened else lens.live_segments(self.path, skipped)[0]
                 damaged = _damaged_now(read)
                 if damaged:
                     skipped.update(damaged)  # each pass skips one more segment at least
-                    continue
-                if not isinstance(exc, duckdb.IOException):
+                elif not isinstance(exc, duckdb.IOException):
                     raise CatalogError(f"query failed: {str(exc).splitlines()[0]}") from exc
-                attempt += 1
-                if attempt == 3:
-                    raise CatalogError(f"cannot read catalog {self.path}: {exc}") from exc
+                else:
+                    attempt += 1
+                    if attempt == 3:
+                        raise CatalogError(f"cannot read catalog {self.path}: {exc}") from exc
+                if self._held is not None:
+                    self._held.close()  # the next pass reads the catalog afresh
 
     def _fetch(self, sql: str, params: Sequence[Any] = ()) -> Rows:
         """Rows of the library's own query (not checked as read-only, no time limit); the

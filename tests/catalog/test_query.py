@@ -13,6 +13,7 @@ from records import make_run, sample_runs, write_runs
 
 import bathos
 from bathos import RunQuery
+from bathos.catalog.compact import MERGE_AT
 from bathos.catalog.store import write_record
 from bathos.errors import AmbiguousRunId, CatalogError, ConfigError, QueryRefused, RunNotFound
 from bathos.ids import new_run_id
@@ -263,3 +264,18 @@ def test_queries_inside_reading_share_one_view_of_the_catalog(catalog: bathos.Ca
         with snap.reading() as inner:
             assert inner is snap
     assert {r["id"] for r in snap.runs().to_dicts()} == {first.id, later.id}
+
+
+def test_a_reading_reads_afresh_once_compaction_replaced_its_segments(
+        catalog: bathos.Catalog) -> None:
+    runs = [make_run() for _ in range(MERGE_AT + 1)]
+    for run in runs[1:]:  # a small segment each
+        catalog.write(run)
+        catalog.compact()
+    segments = sorted((catalog.path / "runs" / "demo").glob("*.parquet"))
+    with catalog.reading() as snap:
+        assert len(snap.runs()) == MERGE_AT
+        catalog.write(runs[0])
+        assert catalog.compact().segments_merged == MERGE_AT  # and the old ones removed
+        assert not any(s.exists() for s in segments)
+        assert {r["id"] for r in snap.runs().to_dicts()} == {r.id for r in runs}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import json
 import logging
 import os
@@ -84,6 +86,7 @@ class Catalog:
         threshold = os.environ.get("BTH_COMPACT_THRESHOLD", str(DEFAULT_COMPACT_THRESHOLD))
         self.compact_threshold = (int(threshold) if threshold.isdigit()
                                   else DEFAULT_COMPACT_THRESHOLD)
+        self._held: _Held | None = None  # the lens every read shares, inside `reading()`
 
     def __repr__(self) -> str:
         return f"Catalog({str(self.path)!r})"
@@ -177,13 +180,36 @@ class Catalog:
                 log.info("automatic compaction skipped: %s", exc)
         return lens.connect(self.path, skip=skip, **views)
 
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[Catalog]:
+        """A Catalog of the same path whose queries, until the block ends, all read one view of
+        the catalog, taken by the first of them: DuckDB is started and the hot runs loaded once,
+        not once a query, so a page or a report that asks many questions is quick. It sees the
+        catalog as it was then (a run written or finished meanwhile is not in its answers);
+        writes go on as usual. Use it from one thread at a time.
+
+        >>> with cat.reading() as snap:
+        ...     found = [snap.check([r]) for r in run_ids]
+        """
+        if self._held is not None:  # already one
+            yield self
+            return
+        held = copy.copy(self)
+        held._held = _Held()
+        try:
+            yield held
+        finally:
+            held._held.close()
+            held._held = None  # from now on, each query reads afresh again
+
     def _execute(self, work: Callable[[duckdb.DuckDBPyConnection], T],
                  timeout: float | None = None, *, with_metrics: bool = False,
                  with_campaigns: bool = False) -> T:
-        """Do `work` (queries and fetches) on a fresh lens, stoppable by Ctrl-C and `timeout`;
-        retry when a compactor swapped files underneath (DuckDB binds and reads lazily, so all of
-        it is inside the retry), and without any segment found damaged once a query failed (the
-        check costs nothing until then)."""
+        """Do `work` (queries and fetches) on a fresh lens (inside `reading()`, on the one it
+        holds, opened with every view), stoppable by Ctrl-C and `timeout`; retry when a compactor
+        swapped files underneath (DuckDB binds and reads lazily, so all of it is inside the
+        retry), and without any segment found damaged once a query failed (the check costs
+        nothing until then)."""
         import duckdb
 
         skipped: set[Path] = set()
@@ -191,6 +217,11 @@ class Catalog:
         while True:
             opened: lens.Lens | None = None
             try:
+                if self._held is not None:
+                    if self._held.opened is None:
+                        self._held.opened = self._connect(skipped, True, True)
+                    opened = self._held.opened
+                    return lens.run(opened.con, work, timeout)
                 opened = self._connect(skipped, with_metrics, with_campaigns)
                 with opened as con:
                     return lens.run(con, work, timeout)
@@ -199,12 +230,14 @@ class Catalog:
                 damaged = _damaged_now(read)
                 if damaged:
                     skipped.update(damaged)  # each pass skips one more segment at least
-                    continue
-                if not isinstance(exc, duckdb.IOException):
+                elif not isinstance(exc, duckdb.IOException):
                     raise CatalogError(f"query failed: {str(exc).splitlines()[0]}") from exc
-                attempt += 1
-                if attempt == 3:
-                    raise CatalogError(f"cannot read catalog {self.path}: {exc}") from exc
+                else:
+                    attempt += 1
+                    if attempt == 3:
+                        raise CatalogError(f"cannot read catalog {self.path}: {exc}") from exc
+                if self._held is not None:
+                    self._held.close()  # the next pass reads the catalog afresh
 
     def _fetch(self, sql: str, params: Sequence[Any] = ()) -> Rows:
         """Rows of the library's own query (not checked as read-only, no time limit); the
@@ -226,11 +259,12 @@ class Catalog:
         by key (params that all read as numbers are numbers); `flatten` gives one column per key
         instead (`params.lr`, `results.loss`: see `Rows.flattened`). A listing by project, time,
         status and tags is answered from the newest rows compaction keeps beside each manifest,
-        without starting DuckDB, whenever they give the same answer."""
+        without starting DuckDB, whenever they give the same answer (outside `reading()`)."""
         picked = chosen(query, criteria)
         if query.project if query else criteria.get("project"):
             self._check_projects(picked.projects() or [])
-        data = recent.newest(self.path, picked, self.compact_threshold)
+        held = self._held is not None  # inside `reading()`, the one view it holds answers
+        data = None if held else recent.newest(self.path, picked, self.compact_threshold)
         if data is not None:
             found = Rows.from_dicts(LISTING_COLUMNS,
                                     [schema.column_type(c) for c in LISTING_COLUMNS], data)
@@ -699,6 +733,18 @@ class Catalog:
         if names is not None and path.name in names:
             segments.write_manifest(path.parent, [n for n in names if n != path.name])
         return target
+
+
+@attrs.define
+class _Held:
+    """The lens the reads of `Catalog.reading()` share (None until the first opens it)."""
+
+    opened: lens.Lens | None = None
+
+    def close(self) -> None:
+        if self.opened is not None:
+            self.opened.close()
+            self.opened = None
 
 
 def _no_logs_why(run: Run) -> str:

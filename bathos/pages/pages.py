@@ -13,7 +13,7 @@ import json
 import logging
 import math
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from html import escape
 from importlib import resources
 from pathlib import Path
@@ -27,8 +27,13 @@ from bathos.pages import charts
 from bathos.query import RunQuery
 
 if TYPE_CHECKING:
+    import polars as pl
+
     from bathos.catalog.catalog import Catalog
     from bathos.catalog.rows import Rows
+    from bathos.checker import CheckReport
+    from bathos.freshness import Verdict
+    from bathos.lineage import Lineage
     from bathos.models import Run
 
 log = logging.getLogger("bathos.pages")
@@ -120,23 +125,33 @@ def runs_table(catalog: Catalog, rows: Rows, query: RunQuery | None = None) -> d
 
 def _verdicts(catalog: Catalog, query: RunQuery | None,
               data: list[dict[str, Any]]) -> dict[str, str]:
-    """The freshness verdicts of the newest `FRESHNESS_LIMIT` completed runs of each project,
-    judged project by project, so a project whose repository is gone leaves only its own runs
-    unjudged."""
+    """The freshness verdicts of the newest `FRESHNESS_LIMIT` completed runs of each project."""
+    def judge(project: str) -> CheckReport:
+        if query is None:
+            ids = [r["id"] for r in data if r["project"] == project and r["status"] == "completed"]
+            return catalog.check(ids[:FRESHNESS_LIMIT])
+        return catalog.check(query=attrs.evolve(query, project=project, all_projects=False,
+                                                status="completed", limit=FRESHNESS_LIMIT))
+
     found: dict[str, str] = {}
-    for project in sorted({r["project"] for r in data}):
-        ids = [r["id"] for r in data if r["project"] == project and r["status"] == "completed"]
+    for judged in _by_project({r["project"] for r in data}, judge).values():
+        if isinstance(judged, str):
+            log.info("freshness not judged: %s", judged)
+        else:
+            found.update((v.run_id, v.verdict) for v in judged.verdicts)
+    return found
+
+
+def _by_project(projects: Iterable[str], judge: Callable[[str], CheckReport]
+                ) -> dict[str, CheckReport | str]:
+    """`judge(project)` of each project, or why it cannot be judged: judged project by project,
+    so a project whose repository is gone leaves only its own runs unjudged."""
+    found: dict[str, CheckReport | str] = {}
+    for project in sorted(projects):
         try:
-            if query is None:
-                report = catalog.check(ids[:FRESHNESS_LIMIT])
-            else:
-                report = catalog.check(query=attrs.evolve(
-                    query, project=project, all_projects=False, status="completed",
-                    limit=FRESHNESS_LIMIT))
+            found[project] = judge(project)
         except BathosError as exc:
-            log.info("freshness not judged: %s", exc)
-            continue
-        found.update((v.run_id, v.verdict) for v in report.verdicts)
+            found[project] = str(exc)
     return found
 
 
@@ -190,11 +205,48 @@ def runs_body(table: dict[str, Any], links: Links, *, detailed: Sequence[str] | 
 
 # --- a run -----------------------------------------------------------------------------------
 
-def run_body(catalog: Catalog, run_id: str, links: Links) -> str:
-    """One run: every field `bth show` prints, freshness, files, logs, lineage and curves."""
+@attrs.frozen
+class RunReads:
+    """What the pages of some runs read of the catalog, read for all of them at once: their
+    records, each one's freshness verdict (or why it is not judged), their metric points, and
+    each one's lineage (or why it cannot be traced)."""
+
+    runs: dict[str, Run]
+    verdicts: dict[str, Verdict | str]
+    points: pl.DataFrame
+    lineages: dict[str, Lineage | str]
+
+    @classmethod
+    def of(cls, catalog: Catalog, run_ids: Sequence[str]) -> RunReads:
+        """The reads of the runs `run_ids` (whole ids)."""
+        from bathos.lineage import trace_all
+
+        runs = {run.id: run for run in map(catalog.get, run_ids)}
+        ids = list(runs)
+        verdicts: dict[str, Verdict | str] = {}
+        judged = _by_project({r.project for r in runs.values()}, lambda project: catalog.check(
+            [r for r in ids if runs[r].project == project]))
+        for run_id, run in runs.items():
+            found = judged[run.project]
+            if isinstance(found, str):
+                verdicts[run_id] = found
+        verdicts.update((v.run_id, v) for found in judged.values() if not isinstance(found, str)
+                        for v in found.verdicts)
+        lineages: dict[str, Lineage | str]
+        try:
+            lineages = dict(trace_all(catalog, ids, descendants=True, max_depth=50))
+        except BathosError as exc:
+            lineages = dict.fromkeys(ids, str(exc))
+        return cls(runs, verdicts, catalog.metrics(ids), lineages)
+
+
+def run_body(catalog: Catalog, run_id: str, links: Links, reads: RunReads | None = None) -> str:
+    """One run (a whole id): every field `bth show` prints, freshness, files, logs, lineage and
+    curves (from `reads` when they were read for several runs at once)."""
     from bathos.models import unstructure
 
-    run = catalog.get(run_id)
+    reads = reads or RunReads.of(catalog, [run_id])
+    run = reads.runs[run_id]
     record = unstructure(run)
     try:
         sidecar = catalog.sidecar(run)
@@ -205,9 +257,10 @@ def run_body(catalog: Catalog, run_id: str, links: Links) -> str:
     return "".join([
         f'<p>{badges} <span class="mono">{escape(run.id)}</span> '
         f'{escape(run.name or "")}</p>',
-        _freshness(catalog, run.id),
-        "<h2>Metrics</h2>", _curves(catalog, [run.id]),
-        "<h2>Lineage</h2>", _lineage(catalog, run.id, links),
+        _freshness(reads.verdicts.get(run.id)),
+        "<h2>Metrics</h2>", _curves(reads.points.filter(reads.points["run_id"] == run.id),
+                                    [run.id]),
+        "<h2>Lineage</h2>", _lineage(reads.lineages[run.id], links),
         "<h2>Provenance</h2>", _provenance(lines),
         *(_files(title, record.get(key) or [], fields)
           for title, key, fields in describe.FILE_LISTS),
@@ -248,14 +301,11 @@ def _files(title: str, items: list[dict[str, Any]], fields: Sequence[str]) -> st
             f"</tr></thead><tbody>{body}</tbody></table>")
 
 
-def _freshness(catalog: Catalog, run_id: str) -> str:
-    try:
-        found = catalog.check([run_id]).verdicts
-    except BathosError as exc:
-        return f'<h2>Freshness</h2><p class="muted">not judged: {escape(str(exc))}</p>'
-    if not found:
+def _freshness(verdict: Verdict | str | None) -> str:
+    if isinstance(verdict, str):
+        return f'<h2>Freshness</h2><p class="muted">not judged: {escape(verdict)}</p>'
+    if verdict is None:
         return ""
-    verdict = found[0]
     reasons = "".join(f"<li>{escape(r.describe())}</li>" for r in verdict.reasons)
     outputs = "".join(f"<li>{escape(o.path)}: {escape(o.state)}</li>" for o in verdict.outputs)
     return (f"<h2>Freshness</h2><p class=\"freshness\">{_badge(verdict.verdict)}</p>"
@@ -278,11 +328,9 @@ def _logs(catalog: Catalog, run: Run) -> str:
     return "".join(out)
 
 
-def _lineage(catalog: Catalog, run_id: str, links: Links) -> str:
-    try:
-        graph = catalog.lineage(run_id, descendants=True)
-    except BathosError as exc:
-        return f'<p class="muted">{escape(str(exc))}</p>'
+def _lineage(graph: Lineage | str, links: Links) -> str:
+    if isinstance(graph, str):
+        return f'<p class="muted">{escape(graph)}</p>'
     if not graph.edges:
         return '<p class="muted">no parents and no children</p>'
     return (charts.lineage_graph(graph, links.run) +
@@ -290,8 +338,7 @@ def _lineage(catalog: Catalog, run_id: str, links: Links) -> str:
             "wrote and the other read</p>")
 
 
-def _curves(catalog: Catalog, ids: Sequence[str]) -> str:
-    points = catalog.metrics(list(ids))
+def _curves(points: pl.DataFrame, ids: Sequence[str]) -> str:
     if points.is_empty():
         return '<p class="muted">no metrics logged</p>'
     out = []
@@ -338,7 +385,7 @@ def compare_body(catalog: Catalog, run_ids: Sequence[str], links: Links) -> str:
     return "".join([
         "<h2>Params and results</h2><p class=\"muted\">highlighted: not the same in every run"
         "</p>", *table,
-        "<h2>Metrics</h2>", _curves(catalog, ids),
+        "<h2>Metrics</h2>", _curves(catalog.metrics(ids), ids),
         f"<h2>Diff of {escape(ids[0][:describe.SHORT_ID])} and "
         f"{escape(ids[1][:describe.SHORT_ID])}</h2><pre class=\"diff\">{diff_text}</pre>",
     ])
@@ -467,6 +514,12 @@ def report(catalog: Catalog, *, query: RunQuery | None = None, campaign: str | N
     """One self-contained HTML file: the runs table of the runs `query` picks, of a
     campaign's members or of the runs named; pages for up to `REPORT_RUN_PAGES` of them; the
     campaign's page; and, for 2 to 10 runs named, their comparison."""
+    with catalog.reading() as snap:
+        return _report(snap, query=query, campaign=campaign, run_ids=run_ids)
+
+
+def _report(catalog: Catalog, *, query: RunQuery | None, campaign: str | None,
+            run_ids: Sequence[str]) -> str:
     links = Links.in_report()
     if run_ids:
         ids = [catalog.resolve(r) for r in run_ids]
@@ -490,8 +543,9 @@ def report(catalog: Catalog, *, query: RunQuery | None = None, campaign: str | N
     if run_ids and COMPARE_MIN <= len(ids) <= COMPARE_MAX:
         sections.append(section("compare", f"Compare {len(ids)} runs",
                                 compare_body(catalog, ids, links)))
-    sections += [section(f"run-{r}", f"Run {r[:describe.SHORT_ID]}", run_body(catalog, r, links))
-                 for r in detailed]
+    reads = RunReads.of(catalog, detailed)
+    sections += [section(f"run-{r}", f"Run {r[:describe.SHORT_ID]}",
+                         run_body(catalog, r, links, reads)) for r in detailed]
     return document("report", sections, links)
 
 

@@ -90,11 +90,15 @@ class _Handler(BaseHTTPRequestHandler):
         return is_loopback(host)
 
     def _page(self) -> tuple[HTTPStatus, str]:
+        """The page the request names, its reads sharing one view of the catalog."""
+        with self.catalog().reading() as catalog:
+            return self._page_of(catalog)
+
+    def _page_of(self, catalog: Catalog) -> tuple[HTTPStatus, str]:
         from bathos.pages import pages
 
         url = urlsplit(self.path)
         parts = [unquote(p) for p in url.path.split("/") if p]
-        catalog = self.catalog()
         if not parts:
             return HTTPStatus.OK, pages.runs_page(catalog, self.query, scope=self.scope)
         if len(parts) == 2 and parts[0] == "run":

@@ -9,10 +9,11 @@ from pathlib import Path
 import polars as pl
 import pytest
 from catalog_helpers import tree_digest
-from records import sample_runs
+from records import make_run, sample_runs, write_runs
 
 import bathos
 from bathos import RunQuery
+from bathos.catalog.compact import MERGE_AT
 from bathos.catalog.store import write_record
 from bathos.errors import AmbiguousRunId, CatalogError, ConfigError, QueryRefused, RunNotFound
 from bathos.ids import new_run_id
@@ -247,3 +248,34 @@ def test_schema_lists_views_and_columns(catalog: bathos.Catalog, catalog_dir: Pa
     assert columns["started_at"] == "TIMESTAMP"
     assert columns["record"] == "JSON"
     assert not catalog_dir.exists()  # reading an empty catalog creates nothing
+
+
+def test_queries_inside_reading_share_one_view_of_the_catalog(catalog: bathos.Catalog) -> None:
+    first, later = make_run(), make_run()
+    write_runs(catalog, [first], hot=0)
+    with catalog.reading() as snap:
+        assert [r["id"] for r in snap.runs().to_dicts()] == [first.id]
+        catalog.write(later)
+        assert [r["id"] for r in snap.runs().to_dicts()] == [first.id]
+        with pytest.raises(RunNotFound):
+            snap.get(later.id)
+        assert snap.get(first.id).id == first.id
+        assert catalog.get(later.id).id == later.id  # each query outside reads afresh
+        with snap.reading() as inner:
+            assert inner is snap
+    assert {r["id"] for r in snap.runs().to_dicts()} == {first.id, later.id}
+
+
+def test_a_reading_reads_afresh_once_compaction_replaced_its_segments(
+        catalog: bathos.Catalog) -> None:
+    runs = [make_run() for _ in range(MERGE_AT + 1)]
+    for run in runs[1:]:  # a small segment each
+        catalog.write(run)
+        catalog.compact()
+    segments = sorted((catalog.path / "runs" / "demo").glob("*.parquet"))
+    with catalog.reading() as snap:
+        assert len(snap.runs()) == MERGE_AT
+        catalog.write(runs[0])
+        assert catalog.compact().segments_merged == MERGE_AT  # and the old ones removed
+        assert not any(s.exists() for s in segments)
+        assert {r["id"] for r in snap.runs().to_dicts()} == {r.id for r in runs}

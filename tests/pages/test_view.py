@@ -20,6 +20,8 @@ from browser import console_errors, needs_chromium, network_requests, start
 from project import Project, make_project
 
 from bathos import Catalog, ConfigError, RunQuery, page_server
+from bathos.describe import SHORT_ID
+from bathos.pages.pages import Links, run_body
 
 TRAIN = "scripts/experiments/train.py"
 SCRIPT = """\
@@ -244,3 +246,36 @@ def test_reports_of_a_project_a_campaign_and_named_runs(proj: Project, tmp_path:
     html = out.read_text()
     assert html.count('id="compare"') == 1 and html.count('class="page" id="run-') == 2
     assert proj.bth("report", ids[0], "--campaign", "lr-sweep").returncode == 2
+
+
+def run_sections(html: str) -> dict[str, str]:
+    """A report's run pages by run id."""
+    return dict(re.findall(r'<section class="page" id="run-([0-9a-z]+)">(.*?)</section>', html,
+                           flags=re.DOTALL))
+
+
+def test_a_reports_run_pages_each_carry_freshness_curves_lineage_and_logs(
+        proj: Project, tmp_path: Path) -> None:
+    first = next(r["id"] for r in Catalog().runs().to_dicts() if r["name"] == HOSTILE)
+    child = proj.bth_run("--derived-from", first, TRAIN, "--lr", "0.3").id
+    grandchild = proj.bth_run("--derived-from", child, TRAIN, "--lr", "0.4").id
+    out = tmp_path / "report.html"
+    done = proj.bth("report", "-o", str(out))
+    assert done.returncode == 0, done.stderr
+
+    pages_of = run_sections(out.read_text())
+    every = [r["id"] for r in Catalog().runs().to_dicts()]
+    assert sorted(pages_of) == sorted(every) and len(every) == 7
+    for run_id, page in pages_of.items():
+        assert '<p class="freshness"><span class="badge b-fresh">fresh</span>' in page, run_id
+        assert page.count("<polyline") == 1  # its loss curve
+        assert "trained with" in page  # the tail of its stdout
+        # read with the others, the page is the one this run's own reads give
+        assert page.removeprefix(f"<h1>Run {run_id[:SHORT_ID]}</h1>") == run_body(
+            Catalog(), run_id, Links.in_report())
+    middle = pages_of[child]
+    assert middle.count('<path class="edge"') == 2
+    assert all(f'href="#run-{r}"' in middle for r in (first, child, grandchild))
+    assert all(f'href="#run-{child}"' in pages_of[r] for r in (first, grandchild))
+    campaign_run = Catalog().campaign("lr-sweep").runs().to_dicts()[0]["id"]
+    assert "no parents and no children" in pages_of[campaign_run]

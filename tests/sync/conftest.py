@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from sshd import Server, start_sshd, why_not
-from sync_helpers import RemoteDir, remote_python_for
+from sync_helpers import RemoteDir, remote_python_for, traversable_by_others
 
 import bathos
 
@@ -27,8 +27,9 @@ def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 @pytest.fixture(scope="session")
-def remote_python(sshd: Server) -> str | None:
-    return remote_python_for(sshd)
+def remote_python(sshd: Server) -> Iterator[str | None]:
+    with traversable_by_others():
+        yield remote_python_for(sshd)
 
 
 @pytest.fixture

@@ -3,9 +3,12 @@ and `bth` run there as that user (as a job on the cluster would)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import stat
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import attrs
@@ -23,6 +26,27 @@ def remote_python_for(server: Server) -> str | None:
         if done.returncode == 0:
             return candidate
     return None
+
+
+@contextlib.contextmanager
+def traversable_by_others() -> Iterator[None]:
+    """Let the remote user import this venv's packages and bathos's source, for the session:
+    each directory above them that others may not enter (a clone under /root, or in a mode-700
+    temporary directory, as CI makes) gets o+x, the directories on the path o+rx (Python lists
+    them to import), and each its mode back afterwards."""
+    changed: dict[Path, int] = {}
+    try:
+        for top in map(Path, _pythonpath()["PYTHONPATH"].split(os.pathsep)):
+            for directory, need in [(top, stat.S_IROTH | stat.S_IXOTH),
+                                    *((d, stat.S_IXOTH) for d in top.parents)]:
+                mode = stat.S_IMODE(directory.stat().st_mode)
+                if mode & need != need:
+                    changed.setdefault(directory, mode)
+                    directory.chmod(mode | need)
+        yield
+    finally:
+        for directory, mode in changed.items():
+            directory.chmod(mode)
 
 
 def _pythonpath() -> dict[str, str]:

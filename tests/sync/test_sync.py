@@ -96,6 +96,23 @@ def test_a_run_tagged_after_it_was_synced_is_sent_again_with_its_tags(
     assert [(r["id"], "keep" in r["tags"]) for r in listed] == [(run.id, True)]
 
 
+def test_a_log_that_inflates_past_the_bound_is_left_out_not_inflated_whole(
+        catalog: bathos.Catalog, remote: RemoteDir, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bathos.remotes import sync
+
+    monkeypatch.setattr(sync, "MAX_BLOB_BYTES", 1 << 20)
+    big = put_blob(catalog.path, bytes(3 << 20))  # 3 MB of zeros: some kB on disk
+    small = put_blob(catalog.path, b"epoch 1 loss 0.5\n")
+    catalog.write(make_run(logs=Logs(stdout=big, stdout_bytes=3 << 20)))
+    catalog.write(make_run(logs=Logs(stdout=small, stdout_bytes=17)))
+
+    report = catalog.sync("cluster", project="demo")
+
+    assert (report.runs, report.blobs, report.rejected) == (2, 1, 1)
+    kept = sorted(p.name for p in (remote.catalog / "blobs").rglob("*.gz"))
+    assert kept == [small.removeprefix("sha256:")[2:] + ".gz"]
+
+
 def test_only_this_projects_runs_move_unless_all_are_asked_for(
         catalog: bathos.Catalog, remote: RemoteDir) -> None:
     ours = [make_run() for _ in range(3)]

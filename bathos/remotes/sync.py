@@ -33,7 +33,7 @@ from typing import Any
 import attrs
 
 from bathos import campaigns, config
-from bathos.catalog import metrics, schema, segments, store
+from bathos.catalog import blobs, metrics, schema, segments, store
 from bathos.config import Remote
 from bathos.errors import ConfigError, SyncError, UnreadableFile
 from bathos.ids import is_run_id
@@ -504,8 +504,8 @@ def _blob_refs(records: list[dict[str, Any]], logs: bool) -> list[str]:
 
 
 def _blob_path(ref: str) -> str:
-    digest = ref.removeprefix("sha256:")
-    return f"blobs/sha256/{digest[:2]}/{digest[2:]}.gz"
+    """The blob's path inside a catalog, as `blobs.blob_path` names it (`ref` is checked)."""
+    return blobs.blob_path(Path(), ref).as_posix()
 
 
 def _missing_blobs(src: Side, dst: Side, refs: list[str]) -> list[str]:
